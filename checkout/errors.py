@@ -1,0 +1,1 @@
+from ticketing.errors import ApplicationError  # noqa: F401

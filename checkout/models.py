@@ -1,0 +1,299 @@
+"""The inventory: one row per event seat, holds, orders, tickets, payments, audit.
+
+The CHECK constraints on ``SeatInventory`` and the partial unique index on
+``Ticket`` are the last line of defence: even a bug, or a raw SQL update, cannot
+write a held seat without its hold, a sold seat without its ticket, or two live
+tickets for one seat.
+"""
+
+from __future__ import annotations
+
+import secrets
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+
+def new_ticket_code() -> str:
+    # 160 random bits, URL-safe: unguessable, and short enough for a QR code.
+    return secrets.token_urlsafe(20)
+
+
+class HoldStatus(models.TextChoices):
+    ACTIVE = "active", "Active"
+    PAYING = "paying", "Payment in progress"
+    RELEASED = "released", "Released"
+    EXPIRED = "expired", "Expired"
+    CONVERTED = "converted", "Purchased"
+
+
+LIVE_HOLD_STATUSES = (HoldStatus.ACTIVE, HoldStatus.PAYING)
+
+
+class HoldKind(models.TextChoices):
+    REGULAR = "regular", "Regular"
+    OFFER = "offer", "Waitlist offer"
+
+
+class Hold(models.Model):
+    """Seats set aside for one buyer until ``expires_at``.
+
+    A hold stops counting the instant it expires, whether or not the sweeper has
+    run: every read compares ``expires_at`` with ``now``.
+    """
+
+    event = models.ForeignKey("events.Event", on_delete=models.PROTECT, related_name="holds")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="holds")
+    kind = models.CharField(max_length=10, choices=HoldKind.choices, default=HoldKind.REGULAR)
+    status = models.CharField(max_length=10, choices=HoldStatus.choices, default=HoldStatus.ACTIVE)
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+    extensions_used = models.PositiveSmallIntegerField(default=0)
+    ended_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            # One live hold per buyer per event; the service retires an expired one first.
+            models.UniqueConstraint(
+                fields=["user", "event"],
+                condition=Q(status__in=["active", "paying"]),
+                name="hold_one_live_per_user_event",
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=["active", "paying"], ended_at__isnull=True)
+                | Q(status__in=["released", "expired", "converted"], ended_at__isnull=False),
+                name="hold_ended_iff_finished",
+            ),
+        ]
+        indexes = [
+            models.Index(
+                fields=["expires_at"],
+                condition=Q(status__in=["active", "paying"]),
+                name="hold_live_expiry_idx",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"hold {self.pk} ({self.status})"
+
+    def is_live(self, now) -> bool:
+        return self.status in LIVE_HOLD_STATUSES and self.expires_at > now
+
+
+class SeatStatus(models.TextChoices):
+    AVAILABLE = "available", "Available"
+    HELD = "held", "Held"
+    SOLD = "sold", "Sold"
+
+
+class SeatInventory(models.Model):
+    """One row per (event, seat): the unit that is held and sold.
+
+    A held row is free again the instant ``hold_expires_at`` passes (``hold_expires_at``
+    is the hold's expiry, copied here so availability is one indexed scan).
+    """
+
+    event = models.ForeignKey("events.Event", on_delete=models.PROTECT, related_name="inventory")
+    seat = models.ForeignKey("events.Seat", on_delete=models.PROTECT, related_name="inventory")
+    section = models.ForeignKey("events.Section", on_delete=models.PROTECT, related_name="+")
+    status = models.CharField(max_length=10, choices=SeatStatus.choices, default=SeatStatus.AVAILABLE)
+    hold = models.ForeignKey(Hold, null=True, blank=True, on_delete=models.PROTECT, related_name="seats")
+    hold_expires_at = models.DateTimeField(null=True, blank=True)
+    order = models.ForeignKey(
+        "checkout.Order", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    ticket = models.OneToOneField(
+        "checkout.Ticket", null=True, blank=True, on_delete=models.PROTECT, related_name="inventory"
+    )
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name_plural = "seat inventory"
+        constraints = [
+            models.UniqueConstraint(fields=["event", "seat"], name="inventory_one_row_per_event_seat"),
+            models.CheckConstraint(
+                condition=(
+                    Q(
+                        status="available",
+                        hold__isnull=True,
+                        hold_expires_at__isnull=True,
+                        order__isnull=True,
+                        ticket__isnull=True,
+                    )
+                    | Q(
+                        status="held",
+                        hold__isnull=False,
+                        hold_expires_at__isnull=False,
+                        order__isnull=True,
+                        ticket__isnull=True,
+                    )
+                    | Q(
+                        status="sold",
+                        hold__isnull=True,
+                        hold_expires_at__isnull=True,
+                        order__isnull=False,
+                        ticket__isnull=False,
+                    )
+                ),
+                name="inventory_status_consistent",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["event", "section", "status"], name="inventory_event_section_idx"),
+            models.Index(fields=["hold"], name="inventory_hold_idx", condition=Q(hold__isnull=False)),
+        ]
+
+    def __str__(self) -> str:
+        return f"event {self.event_id} seat {self.seat_id}: {self.status}"
+
+
+class OrderStatus(models.TextChoices):
+    PAID = "paid", "Paid"
+    CANCELLED = "cancelled", "Cancelled and refunded"
+
+
+class Order(models.Model):
+    event = models.ForeignKey("events.Event", on_delete=models.PROTECT, related_name="orders")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="orders")
+    hold = models.OneToOneField(Hold, null=True, blank=True, on_delete=models.PROTECT, related_name="order")
+    status = models.CharField(max_length=10, choices=OrderStatus.choices, default=OrderStatus.PAID)
+    buyer_name = models.CharField(max_length=200)
+    buyer_email = models.EmailField()
+    total = models.DecimalField(max_digits=12, decimal_places=2)
+    currency = models.CharField(max_length=3)
+    created_at = models.DateTimeField(default=timezone.now)
+    cancelled_at = models.DateTimeField(null=True, blank=True)
+    anonymized_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [models.CheckConstraint(condition=Q(total__gte=0), name="order_total_not_negative")]
+        indexes = [models.Index(fields=["user", "-created_at"], name="order_user_idx")]
+
+    def __str__(self) -> str:
+        return f"order {self.pk} ({self.status})"
+
+
+class TicketStatus(models.TextChoices):
+    VALID = "valid", "Valid"
+    USED = "used", "Used"
+    VOID = "void", "Void"
+
+
+class Ticket(models.Model):
+    order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="tickets")
+    event = models.ForeignKey("events.Event", on_delete=models.PROTECT, related_name="tickets")
+    seat = models.ForeignKey("events.Seat", on_delete=models.PROTECT, related_name="tickets")
+    section = models.ForeignKey("events.Section", on_delete=models.PROTECT, related_name="+")
+    price = models.DecimalField(max_digits=10, decimal_places=2)
+    code = models.CharField(max_length=64, unique=True, default=new_ticket_code)
+    status = models.CharField(max_length=10, choices=TicketStatus.choices, default=TicketStatus.VALID)
+    used_at = models.DateTimeField(null=True, blank=True)
+    used_gate = models.CharField(max_length=100, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            # The database itself refuses a double sale: one live ticket per event seat.
+            models.UniqueConstraint(
+                fields=["event", "seat"],
+                condition=Q(status__in=["valid", "used"]),
+                name="ticket_one_live_per_event_seat",
+            ),
+            models.CheckConstraint(
+                condition=Q(status="used", used_at__isnull=False) | ~Q(status="used"),
+                name="ticket_used_has_time",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"ticket {self.pk} ({self.status})"
+
+
+class PaymentKind(models.TextChoices):
+    CHARGE = "charge", "Charge"
+    REFUND = "refund", "Refund"
+
+
+class PaymentStatus(models.TextChoices):
+    APPROVED = "approved", "Approved"
+    DECLINED = "declined", "Declined"
+    FAILED = "failed", "Failed"
+
+
+class Payment(models.Model):
+    """Every call to the payment provider, approved or not, for accounting and audit."""
+
+    hold = models.ForeignKey(Hold, null=True, blank=True, on_delete=models.PROTECT, related_name="payments")
+    order = models.ForeignKey(Order, null=True, blank=True, on_delete=models.PROTECT, related_name="payments")
+    kind = models.CharField(max_length=10, choices=PaymentKind.choices)
+    status = models.CharField(max_length=10, choices=PaymentStatus.choices)
+    amount = models.DecimalField(max_digits=12, decimal_places=2)
+    currency = models.CharField(max_length=3)
+    provider = models.CharField(max_length=50)
+    reference = models.CharField(max_length=100, blank=True)
+    idempotency_key = models.CharField(max_length=200, blank=True)
+    message = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.amount} {self.currency} ({self.status})"
+
+
+class IdempotencyRecord(models.Model):
+    """The first request seen for (user, key) and what became of it."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(max_length=200)
+    request_hash = models.CharField(max_length=64)
+    hold = models.ForeignKey(Hold, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    order = models.ForeignKey(Order, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "key"], name="idempotency_unique_user_key")]
+
+
+class AuditAction(models.TextChoices):
+    HOLD_CREATED = "hold_created"
+    HOLD_EXTENDED = "hold_extended"
+    HOLD_RELEASED = "hold_released"
+    HOLD_EXPIRED = "hold_expired"
+    HOLD_REFUSED = "hold_refused"
+    PURCHASE_STARTED = "purchase_started"
+    PURCHASED = "purchased"
+    PURCHASE_REFUSED = "purchase_refused"
+    PAYMENT_REFUNDED = "payment_refunded"
+    ORDER_CANCELLED = "order_cancelled"
+    EVENT_PUBLISHED = "event_published"
+    OFFER_CREATED = "offer_created"
+    OFFER_LAPSED = "offer_lapsed"
+    TICKET_CHECKED_IN = "ticket_checked_in"
+    REPAIRED = "repaired"
+    ANONYMIZED = "anonymized"
+
+
+class AuditLog(models.Model):
+    """Append-only record of every inventory change, written in the change's transaction."""
+
+    at = models.DateTimeField(default=timezone.now, db_index=True)
+    action = models.CharField(max_length=30, choices=AuditAction.choices)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    event = models.ForeignKey(
+        "events.Event", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    hold_id_ref = models.BigIntegerField(null=True, blank=True, db_index=True)
+    order_id_ref = models.BigIntegerField(null=True, blank=True, db_index=True)
+    reason = models.CharField(max_length=100, blank=True)
+    data = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        indexes = [models.Index(fields=["event", "-at"], name="audit_event_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.at:%Y-%m-%d %H:%M:%S} {self.action}"

@@ -1,0 +1,1 @@
+"""Selectors of the checkout app."""

@@ -1,0 +1,1 @@
+"""Inventory writes. One module per concern; entry points own their transaction."""

@@ -1,0 +1,169 @@
+"""Staff set up venues, sections, seats, events and prices here."""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib import admin, messages
+from django.db.models import Count
+
+from events import services
+from events.models import Event, Price, Seat, Section, Venue
+from ticketing.errors import ApplicationError
+
+
+class SectionForm(forms.ModelForm):
+    """Adds a seat generator to the section form: a row spec or a GA capacity."""
+
+    rows_spec = forms.CharField(
+        required=False, label="Generate rows", help_text="e.g. A-T (reserved). Replaces the seats."
+    )
+    seats_per_row = forms.IntegerField(required=False, min_value=1, max_value=500)
+    capacity = forms.IntegerField(
+        required=False, min_value=1, max_value=services.MAX_SEATS_PER_SECTION, help_text="General admission"
+    )
+
+    class Meta:
+        model = Section
+        fields = ["name", "kind", "display_order", "geometry"]
+
+    def clean(self):
+        data = super().clean()
+        rows, per_row, capacity = data.get("rows_spec"), data.get("seats_per_row"), data.get("capacity")
+        if rows and not per_row:
+            self.add_error("seats_per_row", "Say how many seats each row has.")
+        if rows and capacity:
+            self.add_error("capacity", "Give rows or a capacity, not both.")
+        if rows:
+            try:
+                data["row_labels"] = services.parse_row_labels(rows)
+            except ApplicationError as exc:
+                self.add_error("rows_spec", exc.message)
+        return data
+
+    def seat_spec(self) -> services.SectionSpec | None:
+        data = self.cleaned_data
+        if data.get("row_labels"):
+            rows = [(label, data["seats_per_row"]) for label in data["row_labels"]]
+            return services.SectionSpec(name=self.instance.name, kind="reserved", rows=rows)
+        if data.get("capacity"):
+            return services.SectionSpec(name=self.instance.name, kind="general", capacity=data["capacity"])
+        return None
+
+
+def _generate(request, section: Section, spec: services.SectionSpec | None) -> None:
+    if spec is None:
+        return
+    spec = services.SectionSpec(
+        name=spec.name, kind=spec.kind, rows=spec.rows, capacity=spec.capacity, geometry=section.geometry
+    )
+    try:
+        n = services.section_seats_generate(section=section, spec=spec)
+    except ApplicationError as exc:
+        messages.error(request, f"{section.name}: {exc.message}")
+    else:
+        messages.success(request, f"{section.name}: generated {n} seats.")
+
+
+class SectionInline(admin.StackedInline):
+    model = Section
+    form = SectionForm
+    extra = 0
+    show_change_link = True
+
+
+@admin.register(Venue)
+class VenueAdmin(admin.ModelAdmin):
+    list_display = ["name", "city", "country", "timezone", "section_count"]
+    list_filter = ["country", "city"]
+    search_fields = ["name", "city", "address"]
+    prepopulated_fields = {"slug": ["name"]}
+    inlines = [SectionInline]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(_sections=Count("sections"))
+
+    @admin.display(description="Sections", ordering="_sections")
+    def section_count(self, obj: Venue) -> int:
+        return obj._sections
+
+    def save_formset(self, request, form, formset, change):
+        super().save_formset(request, form, formset, change)
+        for f in formset.forms:
+            if (
+                isinstance(f, SectionForm)
+                and f.instance.pk
+                and f.cleaned_data
+                and not f.cleaned_data.get("DELETE")
+            ):
+                _generate(request, f.instance, f.seat_spec())
+
+
+@admin.register(Section)
+class SectionAdmin(admin.ModelAdmin):
+    form = SectionForm
+    list_display = ["name", "venue", "kind", "display_order", "seat_count"]
+    list_filter = ["kind", "venue"]
+    search_fields = ["name", "venue__name"]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("venue").annotate(_seats=Count("seats"))
+
+    @admin.display(description="Seats", ordering="_seats")
+    def seat_count(self, obj: Section) -> int:
+        return obj._seats
+
+    def get_fields(self, request, obj=None):
+        return ["venue", *SectionForm.Meta.fields, "rows_spec", "seats_per_row", "capacity"]
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        _generate(request, obj, form.seat_spec())
+
+
+@admin.register(Seat)
+class SeatAdmin(admin.ModelAdmin):
+    list_display = ["__str__", "section", "row_label", "label", "accessible"]
+    list_filter = ["accessible", "section__venue"]
+    search_fields = ["section__name", "row_label", "label"]
+    list_select_related = ["section", "section__venue"]
+
+
+class PriceInline(admin.TabularInline):
+    model = Price
+    extra = 0
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name == "section":
+            event_id = request.resolver_match.kwargs.get("object_id")
+            qs = Section.objects.select_related("venue")
+            if event_id:
+                qs = qs.filter(venue__events__pk=event_id)
+            kwargs["queryset"] = qs
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+
+@admin.register(Event)
+class EventAdmin(admin.ModelAdmin):
+    list_display = ["title", "venue", "category", "starts_at", "status"]
+    list_filter = ["status", "category", "venue__city", "venue"]
+    search_fields = ["title", "description", "venue__name"]
+    date_hierarchy = "starts_at"
+    list_select_related = ["venue"]
+    inlines = [PriceInline]
+    actions = ["publish"]
+    readonly_fields = ["timezone", "published_at", "created_at", "updated_at"]
+
+    @admin.action(description="Publish (put on sale and create inventory)")
+    def publish(self, request, queryset):
+        for event in queryset:
+            try:
+                services.event_publish(event_id=event.pk, actor=request.user)
+            except ApplicationError as exc:
+                self.message_user(request, f"{event.title}: {exc.message}", level=messages.ERROR)
+            else:
+                self.message_user(request, f"{event.title}: on sale.", level=messages.SUCCESS)
+
+    def save_model(self, request, obj, form, change):
+        if not obj.timezone:
+            obj.timezone = obj.venue.timezone
+        super().save_model(request, obj, form, change)

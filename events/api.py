@@ -1,0 +1,188 @@
+"""Catalog API. Staff endpoints set up on-sales; public reads live beside them."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Literal
+
+from django.http import HttpRequest
+from ninja import Field, Router, Schema, Status
+from pydantic import model_validator
+
+from events import services
+from ticketing.auth import require_staff
+
+router = Router()
+
+
+class RowIn(Schema):
+    label: str = Field(min_length=1, max_length=10)
+    seats: int = Field(ge=1, le=500)
+
+
+class SectionIn(Schema):
+    name: str = Field(min_length=1, max_length=100)
+    kind: Literal["reserved", "general"] = "reserved"
+    display_order: int = Field(0, ge=0)
+    geometry: dict = Field(default_factory=dict)
+    rows: str | None = Field(None, description="Row labels, e.g. 'A-T' or '1-20,25'")
+    seats_per_row: int | None = Field(None, ge=1, le=500)
+    row_list: list[RowIn] | None = Field(None, description="Rows with their own seat counts")
+    capacity: int | None = Field(None, ge=1, le=services.MAX_SEATS_PER_SECTION)
+
+    @model_validator(mode="after")
+    def _one_layout(self):
+        given = [self.rows is not None, self.row_list is not None, self.capacity is not None]
+        if sum(given) != 1:
+            raise ValueError("give exactly one of rows (+ seats_per_row), row_list or capacity")
+        if self.rows is not None and self.seats_per_row is None:
+            raise ValueError("rows needs seats_per_row")
+        return self
+
+    def to_spec(self) -> services.SectionSpec:
+        if self.row_list is not None:
+            rows = [(r.label, r.seats) for r in self.row_list]
+        elif self.rows is not None:
+            rows = [(label, self.seats_per_row) for label in services.parse_row_labels(self.rows)]
+        else:
+            rows = []
+        return services.SectionSpec(
+            name=self.name,
+            kind=self.kind,
+            display_order=self.display_order,
+            geometry=self.geometry,
+            rows=rows,
+            capacity=self.capacity,
+        )
+
+
+class VenueIn(Schema):
+    name: str = Field(min_length=1, max_length=200)
+    slug: str = Field("", max_length=200)
+    address: str = Field("", max_length=300)
+    city: str = Field(min_length=1, max_length=100)
+    country: str = Field(min_length=2, max_length=2)
+    timezone: str
+    sections: list[SectionIn] = Field(min_length=1, max_length=200)
+
+
+class SectionOut(Schema):
+    id: int
+    name: str
+    kind: str
+    display_order: int
+    geometry: dict
+    seat_count: int
+
+
+class VenueOut(Schema):
+    id: int
+    name: str
+    slug: str
+    address: str
+    city: str
+    country: str
+    timezone: str
+    sections: list[SectionOut]
+
+
+class PriceIn(Schema):
+    section_id: int
+    amount: Decimal = Field(ge=0, max_digits=10, decimal_places=2)
+
+
+class EventIn(Schema):
+    venue_id: int
+    title: str = Field(min_length=1, max_length=200)
+    slug: str = Field("", max_length=220)
+    description: str = ""
+    category: str
+    starts_at: dt.datetime
+    ends_at: dt.datetime
+    sales_open_at: dt.datetime | None = None
+    sales_close_at: dt.datetime | None = None
+    currency: str = Field("EUR", min_length=3, max_length=3)
+    prices: list[PriceIn] = Field(default_factory=list)
+
+
+class PriceOut(Schema):
+    section_id: int
+    amount: Decimal
+    currency: str
+
+
+class EventOut(Schema):
+    id: int
+    title: str
+    slug: str
+    category: str
+    venue_id: int
+    status: str
+    starts_at: dt.datetime
+    ends_at: dt.datetime
+    timezone: str
+    sales_open_at: dt.datetime | None
+    sales_close_at: dt.datetime | None
+    prices: list[PriceOut]
+
+
+def _venue_out(venue) -> dict:
+    sections = [
+        {
+            "id": s.id,
+            "name": s.name,
+            "kind": s.kind,
+            "display_order": s.display_order,
+            "geometry": s.geometry,
+            "seat_count": s.seats.count(),
+        }
+        for s in venue.sections.all()
+    ]
+    return {**{f: getattr(venue, f) for f in VenueOut.model_fields if f != "sections"}, "sections": sections}
+
+
+def _event_out(event) -> dict:
+    data = {f: getattr(event, f) for f in EventOut.model_fields if f != "prices"}
+    data["prices"] = list(event.prices.values("section_id", "amount", "currency"))
+    return data
+
+
+@router.post("/venues", response={201: VenueOut}, summary="Create a venue with sections and seats (staff)")
+def venue_create(request: HttpRequest, payload: VenueIn):
+    require_staff(request)
+    venue = services.venue_create(
+        name=payload.name,
+        slug=payload.slug,
+        address=payload.address,
+        city=payload.city,
+        country=payload.country,
+        timezone=payload.timezone,
+        sections=[s.to_spec() for s in payload.sections],
+    )
+    return Status(201, _venue_out(venue))
+
+
+@router.post("/events", response={201: EventOut}, summary="Create a draft event with prices (staff)")
+def event_create(request: HttpRequest, payload: EventIn):
+    require_staff(request)
+    event = services.event_create(
+        venue_id=payload.venue_id,
+        title=payload.title,
+        slug=payload.slug,
+        description=payload.description,
+        category=payload.category,
+        starts_at=payload.starts_at,
+        ends_at=payload.ends_at,
+        sales_open_at=payload.sales_open_at,
+        sales_close_at=payload.sales_close_at,
+        currency=payload.currency,
+        prices={p.section_id: p.amount for p in payload.prices},
+    )
+    return Status(201, _event_out(event))
+
+
+@router.post("/events/{event_id}/publish", response=EventOut, summary="Put an event on sale (staff)")
+def event_publish(request: HttpRequest, event_id: int):
+    require_staff(request)
+    return _event_out(services.event_publish(event_id=event_id, actor=request.user))

@@ -1,0 +1,32 @@
+from ticketing.errors import ApplicationError, Conflict, NotFound
+
+
+class EventNotFound(NotFound):
+    code = "NOT_FOUND"
+    message = "No such event."
+
+
+class VenueNotFound(NotFound):
+    code = "NOT_FOUND"
+    message = "No such venue."
+
+
+class DuplicateEvent(Conflict):
+    code = "DUPLICATE_EVENT"
+    message = "An event with this title already starts at this venue at that time."
+
+
+class VenueSlugTaken(Conflict):
+    code = "SLUG_TAKEN"
+    message = "A venue with this slug already exists."
+
+
+class EventNotReady(ApplicationError):
+    code = "EVENT_NOT_READY"
+    status = 409
+    message = "The event cannot be published yet."
+
+
+class EventCancelled(Conflict):
+    code = "EVENT_CANCELLED"
+    message = "The event is cancelled."

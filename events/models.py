@@ -1,0 +1,190 @@
+"""The catalog: venues with sections and seats, events and their prices."""
+
+from __future__ import annotations
+
+import zoneinfo
+from functools import cache
+
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.db.models import F, Q
+from django.utils.timezone import now as tz_now
+
+
+@cache
+def _timezones() -> frozenset[str]:
+    return frozenset(zoneinfo.available_timezones())
+
+
+def validate_timezone(value: str) -> None:
+    if value not in _timezones():
+        raise ValidationError(f"'{value}' is not an IANA time zone.", code="invalid_timezone")
+
+
+class Venue(models.Model):
+    name = models.CharField(max_length=200)
+    slug = models.SlugField(max_length=200, unique=True)
+    address = models.CharField(max_length=300, blank=True)
+    city = models.CharField(max_length=100, db_index=True)
+    country = models.CharField(max_length=2, help_text="ISO 3166-1 alpha-2 code")
+    timezone = models.CharField(max_length=64, validators=[validate_timezone])
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.city})"
+
+    @property
+    def tzinfo(self) -> zoneinfo.ZoneInfo:
+        return zoneinfo.ZoneInfo(self.timezone)
+
+
+class SectionKind(models.TextChoices):
+    RESERVED = "reserved", "Reserved seating"
+    GENERAL = "general", "General admission"
+
+
+class Section(models.Model):
+    """A priced area of a venue.
+
+    ``geometry`` places the section on the venue map, in map units (the venue map is
+    1000 units wide): ``{"x", "y", "width", "height"}`` and optional ``"rotation"``
+    in degrees. Seats carry their own coordinates inside it.
+    """
+
+    venue = models.ForeignKey(Venue, on_delete=models.CASCADE, related_name="sections")
+    name = models.CharField(max_length=100)
+    kind = models.CharField(max_length=10, choices=SectionKind.choices, default=SectionKind.RESERVED)
+    display_order = models.PositiveIntegerField(default=0)
+    geometry = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["venue_id", "display_order", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["venue", "name"], name="section_name_unique_per_venue")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.venue.name} / {self.name}"
+
+
+class Seat(models.Model):
+    """One sellable place. A general-admission area of capacity N is N unlabeled spots.
+
+    ``row_rank`` orders rows from best (0) to worst; ``position`` orders seats along a row,
+    so seats with consecutive positions in one row are adjacent.
+    """
+
+    section = models.ForeignKey(Section, on_delete=models.CASCADE, related_name="seats")
+    row_label = models.CharField(max_length=10, blank=True)
+    label = models.CharField(max_length=10)
+    row_rank = models.PositiveIntegerField(default=0)
+    position = models.PositiveIntegerField(default=0)
+    x = models.FloatField(default=0)
+    y = models.FloatField(default=0)
+    accessible = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["section_id", "row_rank", "position"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["section", "row_label", "label"], name="seat_unique_per_section_row"
+            ),
+        ]
+        indexes = [models.Index(fields=["section", "row_rank", "position"], name="seat_order_idx")]
+
+    def __str__(self) -> str:
+        if self.row_label:
+            return f"{self.section.name} row {self.row_label} seat {self.label}"
+        return f"{self.section.name} spot {self.label}"
+
+
+class Category(models.TextChoices):
+    MUSIC = "music", "Music"
+    SPORTS = "sports", "Sports"
+    COMEDY = "comedy", "Comedy"
+    THEATRE = "theatre", "Theatre"
+    FAMILY = "family", "Family"
+    OTHER = "other", "Other"
+
+
+class EventStatus(models.TextChoices):
+    DRAFT = "draft", "Draft"
+    ON_SALE = "on_sale", "On sale"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+class Event(models.Model):
+    """An event at a venue. Times are stored in UTC; ``timezone`` is the venue's, for display.
+
+    ``sold_out``, ``past`` and "sales not open yet" are derived (see ``selectors``), not stored
+    as statuses.
+    """
+
+    title = models.CharField(max_length=200)
+    slug = models.SlugField(max_length=220)
+    description = models.TextField(blank=True)
+    category = models.CharField(max_length=20, choices=Category.choices, db_index=True)
+    venue = models.ForeignKey(Venue, on_delete=models.PROTECT, related_name="events")
+    starts_at = models.DateTimeField(db_index=True)
+    ends_at = models.DateTimeField()
+    timezone = models.CharField(max_length=64, validators=[validate_timezone])
+    sales_open_at = models.DateTimeField(null=True, blank=True)
+    sales_close_at = models.DateTimeField(null=True, blank=True)
+    status = models.CharField(max_length=12, choices=EventStatus.choices, default=EventStatus.DRAFT)
+    published_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=tz_now)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["starts_at", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["venue", "starts_at", "title"], name="event_unique_venue_start_title"
+            ),
+            models.CheckConstraint(condition=Q(ends_at__gt=F("starts_at")), name="event_ends_after_start"),
+            models.CheckConstraint(
+                condition=Q(sales_open_at__isnull=True)
+                | Q(sales_close_at__isnull=True)
+                | Q(sales_close_at__gt=F("sales_open_at")),
+                name="event_sales_window_ordered",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.title} @ {self.venue.name} {self.starts_at:%Y-%m-%d %H:%M}Z"
+
+    @property
+    def tzinfo(self) -> zoneinfo.ZoneInfo:
+        return zoneinfo.ZoneInfo(self.timezone)
+
+    @property
+    def local_starts_at(self):
+        return self.starts_at.astimezone(self.tzinfo)
+
+    def sales_open(self, now) -> bool:
+        """Whether sales are open at ``now`` (status and window; not availability)."""
+        if self.status != EventStatus.ON_SALE or now >= self.starts_at:
+            return False
+        if self.sales_open_at and now < self.sales_open_at:
+            return False
+        return not (self.sales_close_at and now >= self.sales_close_at)
+
+
+class Price(models.Model):
+    """What a section costs at one event."""
+
+    event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="prices")
+    section = models.ForeignKey(Section, on_delete=models.PROTECT, related_name="prices")
+    amount = models.DecimalField(max_digits=10, decimal_places=2)
+    currency = models.CharField(max_length=3, default="EUR")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["event", "section"], name="price_unique_per_event_section"),
+            models.CheckConstraint(condition=Q(amount__gte=0), name="price_not_negative"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.section.name}: {self.amount} {self.currency}"

@@ -1,0 +1,74 @@
+from __future__ import annotations
+
+import pytest
+from ninja.testing import TestClient  # noqa: F401  (re-exported for tests)
+
+
+@pytest.fixture
+def user(db):
+    from tests.factories import UserFactory
+
+    return UserFactory()
+
+
+@pytest.fixture
+def staff(db):
+    from tests.factories import staff_user
+
+    return staff_user()
+
+
+@pytest.fixture
+def api_client():
+    """A Django test client for /api/ that speaks JSON and can carry a bearer token."""
+    from django.test import Client
+
+    class ApiClient(Client):
+        token: str | None = None
+
+        def _auth(self, extra):
+            if self.token:
+                extra.setdefault("HTTP_AUTHORIZATION", f"Bearer {self.token}")
+            return extra
+
+        def get(self, path, data=None, **extra):
+            return super().get(path, data, **self._auth(extra))
+
+        def post(self, path, data=None, **extra):
+            return super().post(path, data, content_type="application/json", **self._auth(extra))
+
+        def delete(self, path, data=None, **extra):
+            return super().delete(path, data, content_type="application/json", **self._auth(extra))
+
+        def as_user(self, user):
+            from tests.factories import api_token
+
+            self.token = api_token(user)
+            return self
+
+    return ApiClient()
+
+
+def table_counts() -> dict[str, int]:
+    """Row counts of every table the app writes: error paths must leave them unchanged."""
+    from django.apps import apps
+
+    counts = {}
+    for label in ("ticketing", "events", "checkout", "waitlist"):
+        for model in apps.get_app_config(label).get_models():
+            counts[model._meta.label] = model.objects.count()
+    return counts
+
+
+@pytest.fixture
+def unchanged():
+    """``with unchanged(): ...`` asserts the block wrote nothing to any app table."""
+    from contextlib import contextmanager
+
+    @contextmanager
+    def check():
+        before = table_counts()
+        yield
+        assert table_counts() == before
+
+    return check

@@ -1,0 +1,97 @@
+"""Factories for test data. Venues are built through the service, so seats exist."""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+
+import factory
+from django.utils import timezone
+
+from events import services as event_services
+from events.models import Event, Venue
+from ticketing.models import ApiToken, User
+
+_seq = itertools.count(1)
+
+
+class UserFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = User
+        skip_postgeneration_save = True
+
+    email = factory.Sequence(lambda n: f"user{n}@example.com")
+    name = factory.Faker("name")
+    password = factory.PostGenerationMethodCall("set_password", "pass-word-123")
+
+    @factory.post_generation
+    def _save(obj, create, extracted, **kwargs):
+        if create:
+            obj.save()
+
+
+def staff_user(**kwargs) -> User:
+    return UserFactory(is_staff=True, **kwargs)
+
+
+def api_token(user: User) -> str:
+    key = ApiToken.new_key()
+    ApiToken.objects.create(user=user, key_hash=ApiToken.hash_key(key))
+    return key
+
+
+def make_venue(
+    *,
+    sections: list[event_services.SectionSpec] | None = None,
+    rows: int = 2,
+    seats_per_row: int = 5,
+    timezone_name: str = "Europe/Berlin",
+    city: str = "Berlin",
+    name: str | None = None,
+) -> Venue:
+    """A venue with one reserved section ``rows`` x ``seats_per_row`` unless ``sections`` is given."""
+    n = next(_seq)
+    if sections is None:
+        labels = [chr(65 + i) for i in range(rows)]
+        sections = [
+            event_services.SectionSpec(
+                name="Main",
+                geometry={"x": 0, "y": 0, "width": 500, "height": 300},
+                rows=[(label, seats_per_row) for label in labels],
+            )
+        ]
+    return event_services.venue_create(
+        name=name or f"Venue {n}",
+        slug=f"venue-{n}-{timezone.now().timestamp():.0f}",
+        city=city,
+        country="DE",
+        timezone=timezone_name,
+        sections=sections,
+    )
+
+
+def make_event(
+    *,
+    venue: Venue | None = None,
+    publish: bool = True,
+    starts_in: dt.timedelta = dt.timedelta(days=10),
+    price: str = "50.00",
+    title: str | None = None,
+    category: str = "music",
+    **kwargs,
+) -> Event:
+    """An event with every section priced; published (inventory created) by default."""
+    venue = venue or make_venue()
+    starts = kwargs.pop("starts_at", None) or (timezone.now() + starts_in).replace(microsecond=0)
+    event = event_services.event_create(
+        venue_id=venue.id,
+        title=title or f"Event {next(_seq)}",
+        category=category,
+        starts_at=starts,
+        ends_at=kwargs.pop("ends_at", None) or starts + dt.timedelta(hours=3),
+        prices={s.id: price for s in venue.sections.all()},
+        **kwargs,
+    )
+    if publish:
+        event = event_services.event_publish(event_id=event.id)
+    return event

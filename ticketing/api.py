@@ -1,0 +1,108 @@
+"""The one NinjaAPI: mounts each app's router and maps every error in one place."""
+
+from __future__ import annotations
+
+import logging
+
+from django.core.exceptions import PermissionDenied
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.http import Http404, HttpRequest, HttpResponse
+from ninja import NinjaAPI
+from ninja.errors import AuthenticationError, AuthorizationError, HttpError, Throttled
+from ninja.errors import ValidationError as NinjaValidationError
+
+from checkout.api import router as checkout_router
+from events.api import router as events_router
+from ticketing.accounts_api import router as accounts_router
+from ticketing.auth import api_auth
+from ticketing.errors import ApplicationError, validation_error_from_django
+from waitlist.api import router as waitlist_router
+
+logger = logging.getLogger(__name__)
+
+api = NinjaAPI(
+    title="Ticketing API",
+    version="1.0",
+    auth=api_auth,
+    docs_url="/docs",
+    description="Reserved-seat ticketing. Errors are always `{code, message, extra}`.",
+)
+api.add_router("/auth", accounts_router, tags=["accounts"])
+api.add_router("", events_router, tags=["events"])
+api.add_router("", checkout_router, tags=["checkout"])
+api.add_router("", waitlist_router, tags=["waitlist"])
+
+
+def error_response(request: HttpRequest, exc: ApplicationError) -> HttpResponse:
+    response = api.create_response(request, exc.as_dict(), status=exc.status)
+    for name, value in exc.headers.items():
+        response[name] = value
+    return response
+
+
+@api.exception_handler(ApplicationError)
+def _application_error(request: HttpRequest, exc: ApplicationError) -> HttpResponse:
+    return error_response(request, exc)
+
+
+@api.exception_handler(NinjaValidationError)
+def _validation_error(request: HttpRequest, exc: NinjaValidationError) -> HttpResponse:
+    errors = [
+        {
+            "loc": [str(p) for p in e.get("loc", [])],
+            "msg": str(e.get("msg", "")),
+            "type": str(e.get("type", "")),
+        }
+        for e in exc.errors
+    ]
+    first = errors[0] if errors else {"loc": [], "msg": "Invalid request."}
+    where = ".".join(p for p in first["loc"] if p not in ("body", "payload", "query", "path"))
+    message = f"{where}: {first['msg']}" if where else first["msg"]
+    return error_response(
+        request, ApplicationError(message, code="VALIDATION_ERROR", status=422, extra={"errors": errors})
+    )
+
+
+@api.exception_handler(DjangoValidationError)
+def _django_validation_error(request: HttpRequest, exc: DjangoValidationError) -> HttpResponse:
+    return error_response(request, validation_error_from_django(exc))
+
+
+@api.exception_handler(Throttled)
+def _throttled(request: HttpRequest, exc: Throttled) -> HttpResponse:
+    wait = int(getattr(exc, "wait", None) or 1)
+    err = ApplicationError(
+        "Too many requests; slow down.",
+        code="RATE_LIMITED",
+        status=429,
+        extra={"retry_after": wait},
+        headers={"Retry-After": str(wait)},
+    )
+    return error_response(request, err)
+
+
+@api.exception_handler(AuthenticationError)
+def _unauthenticated(request: HttpRequest, exc: AuthenticationError) -> HttpResponse:
+    return error_response(request, ApplicationError("Sign in first.", code="UNAUTHENTICATED", status=401))
+
+
+@api.exception_handler(AuthorizationError)
+def _forbidden(request: HttpRequest, exc: AuthorizationError) -> HttpResponse:
+    return error_response(request, ApplicationError(str(exc), code="FORBIDDEN", status=403))
+
+
+@api.exception_handler(PermissionDenied)
+def _permission_denied(request: HttpRequest, exc: PermissionDenied) -> HttpResponse:
+    return error_response(request, ApplicationError("Forbidden.", code="FORBIDDEN", status=403))
+
+
+@api.exception_handler(HttpError)
+def _http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
+    codes = {400: "BAD_REQUEST", 401: "UNAUTHENTICATED", 403: "FORBIDDEN", 404: "NOT_FOUND", 405: "METHOD"}
+    code = codes.get(exc.status_code, "HTTP_ERROR")
+    return error_response(request, ApplicationError(str(exc), code=code, status=exc.status_code))
+
+
+@api.exception_handler(Http404)
+def _not_found(request: HttpRequest, exc: Http404) -> HttpResponse:
+    return error_response(request, ApplicationError("Not found.", code="NOT_FOUND", status=404))

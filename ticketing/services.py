@@ -1,0 +1,44 @@
+"""Account writes: sign-up and API tokens."""
+
+from __future__ import annotations
+
+from django.contrib.auth import password_validation
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+from django.db import transaction
+
+from ticketing.errors import ApplicationError, Conflict, ValidationFailed, validation_error_from_django
+from ticketing.models import ApiToken, User
+
+
+def user_signup(*, email: str, password: str, name: str = "") -> User:
+    """Create a buyer account. Raises ``ValidationFailed`` or ``Conflict`` (EMAIL_TAKEN)."""
+    email = (email or "").strip().lower()
+    try:
+        validate_email(email)
+    except ValidationError as exc:
+        raise ValidationFailed(
+            "Enter a valid e-mail address.", extra={"fields": {"email": exc.messages}}
+        ) from exc
+    candidate = User(email=email, name=name)
+    try:
+        password_validation.validate_password(password, user=candidate)
+    except ValidationError as exc:
+        raise ValidationFailed(exc.messages[0], extra={"fields": {"password": exc.messages}}) from exc
+    with transaction.atomic():
+        if User.objects.filter(email__iexact=email).exists():
+            raise Conflict("An account with this e-mail already exists.", code="EMAIL_TAKEN")
+        try:
+            return User.objects.create_user(email=email, password=password, name=name)
+        except ValidationError as exc:  # pragma: no cover - defensive
+            raise validation_error_from_django(exc) from exc
+
+
+def token_create(*, email: str, password: str, name: str = "") -> tuple[ApiToken, str]:
+    """Exchange credentials for a bearer token; returns the row and the plain key (shown once)."""
+    user = User.objects.filter(email__iexact=(email or "").strip()).first()
+    if user is None or not user.is_active or not user.check_password(password):
+        raise ApplicationError("E-mail or password is wrong.", code="INVALID_CREDENTIALS", status=401)
+    key = ApiToken.new_key()
+    token = ApiToken.objects.create(user=user, key_hash=ApiToken.hash_key(key), name=name)
+    return token, key

