@@ -297,3 +297,25 @@ class AuditLog(models.Model):
 
     def __str__(self) -> str:
         return f"{self.at:%Y-%m-%d %H:%M:%S} {self.action}"
+
+
+INVENTORY_VERSION_SHARDS = 16
+
+
+class InventoryVersion(models.Model):
+    """A per-event counter of inventory changes, split into shards.
+
+    Every transaction that changes an event's inventory adds 1 to one random shard, so
+    200 concurrent buyers do not queue on one hot row; the version is the sum of the
+    shards, which grows by exactly one per committed change. Readers read the version
+    *before* the data, so what they cache under a version is never older than it.
+    """
+
+    event = models.ForeignKey("events.Event", on_delete=models.CASCADE, related_name="+")
+    shard = models.PositiveSmallIntegerField()
+    version = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["event", "shard"], name="inventory_version_shard_unique")
+        ]

@@ -17,6 +17,7 @@ from django.utils.text import slugify
 
 from checkout.models import AuditAction, AuditLog
 from checkout.services.inventory import inventory_create_for_event
+from checkout.services.versions import inventory_version_bump
 from events.errors import (
     DuplicateEvent,
     EventCancelled,
@@ -356,6 +357,8 @@ def event_publish(*, event_id: int, actor=None, now: dt.datetime | None = None) 
         if problems:
             raise EventNotReady(problems[0], extra={"problems": problems})
         created = inventory_create_for_event(event=event, now=now)
+        if created:
+            inventory_version_bump(event_id=event.pk)
         if event.status != EventStatus.ON_SALE:
             event.status = EventStatus.ON_SALE
             event.published_at = now
