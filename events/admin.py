@@ -151,7 +151,25 @@ class EventAdmin(admin.ModelAdmin):
     list_select_related = ["venue"]
     inlines = [PriceInline]
     actions = ["publish"]
-    readonly_fields = ["timezone", "published_at", "created_at", "updated_at"]
+    readonly_fields = ["timezone", "published_at", "created_at", "updated_at", "figures_link"]
+
+    def get_urls(self):
+        from django.urls import path
+
+        from ticketing.ops_views import event_figures_view
+
+        view = self.admin_site.admin_view(event_figures_view)
+        return [path("<int:object_id>/figures/", view, name="events_event_figures"), *super().get_urls()]
+
+    @admin.display(description="Figures")
+    def figures_link(self, obj: Event) -> str:
+        if not obj.pk:
+            return "-"
+        from django.urls import reverse
+        from django.utils.html import format_html
+
+        url = reverse("admin:events_event_figures", args=[obj.pk])
+        return format_html('<a href="{}">Sales figures and on-sale readiness</a>', url)
 
     @admin.action(description="Publish (put on sale and create inventory)")
     def publish(self, request, queryset):

@@ -72,3 +72,12 @@ def unchanged():
         assert table_counts() == before
 
     return check
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache():
+    """Throttle counters live in the cache; each test starts with none."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield

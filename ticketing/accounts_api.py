@@ -6,6 +6,7 @@ from django.http import HttpRequest
 from ninja import Router, Schema, Status
 
 from ticketing import services
+from ticketing.throttles import signup_throttles, token_throttles
 
 router = Router()
 
@@ -34,13 +35,13 @@ class TokenOut(Schema):
     user: UserOut
 
 
-@router.post("/signup", response={201: UserOut}, auth=None)
+@router.post("/signup", response={201: UserOut}, auth=None, throttle=signup_throttles())
 def signup(request: HttpRequest, payload: SignupIn):
     user = services.user_signup(email=payload.email, password=payload.password, name=payload.name)
     return Status(201, user)
 
 
-@router.post("/token", response={201: TokenOut}, auth=None)
+@router.post("/token", response={201: TokenOut}, auth=None, throttle=token_throttles())
 def token(request: HttpRequest, payload: TokenIn):
     row, key = services.token_create(email=payload.email, password=payload.password, name=payload.name)
     return Status(201, {"token": key, "user": row.user})

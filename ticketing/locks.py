@@ -15,6 +15,7 @@ from django.conf import settings
 from django.db import DatabaseError, connection
 from django.db.models import Model, QuerySet
 
+from ticketing import metrics
 from ticketing.errors import Busy
 
 M = TypeVar("M", bound=Model)
@@ -47,6 +48,7 @@ def busy_on_lock_timeout() -> Iterator[None]:
         yield
     except DatabaseError as exc:
         if is_lock_timeout(exc):
+            metrics.lock_timed_out()
             raise Busy() from exc
         raise
 

@@ -66,3 +66,19 @@ class ApiToken(models.Model):
     @staticmethod
     def new_key() -> str:
         return secrets.token_urlsafe(32)
+
+
+class Heartbeat(models.Model):
+    """The last time a background job ran, written by the job itself.
+
+    Readiness and metrics read these rows instead of django-q2's cache-based ``Stat``:
+    the cache is per process here, so only the database is shared by daphne and the
+    cluster. ``data`` carries the job's last summary (e.g. reconcile violation counts).
+    """
+
+    name = models.CharField(max_length=50, unique=True)
+    seen_at = models.DateTimeField()
+    data = models.JSONField(default=dict, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.name} @ {self.seen_at:%Y-%m-%d %H:%M:%S}"

@@ -194,6 +194,23 @@ TICKETING_PAYMENT_PROVIDER = os.environ.get("TICKETING_PAYMENT_PROVIDER", "check
 TICKETING_TEST_PAYMENT_DELAY_MS = env_int("TICKETING_TEST_PAYMENT_DELAY_MS", 0)
 TICKETING_RETENTION_DAYS = env_int("TICKETING_RETENTION_DAYS", 365)
 
+# --- Operations (docs/operations.md) ----------------------------------------------------
+# A hold still marked live this long after expiring is sweeper lag, not a ghost hold.
+TICKETING_SWEEPER_GRACE_SECONDS = env_int("TICKETING_SWEEPER_GRACE_SECONDS", 300)
+# /readyz fails when the cluster's heartbeat (written every minute) is older than this.
+TICKETING_QUEUE_STALE_SECONDS = env_int("TICKETING_QUEUE_STALE_SECONDS", 180)
+# Empty: /metrics answers loopback only. Set: a matching "Authorization: Bearer" is required.
+TICKETING_METRICS_TOKEN = os.environ.get("TICKETING_METRICS_TOKEN", "")
+# Rate limits (django-ninja throttles; counted in the per-process cache).
+TICKETING_THROTTLE_RATES = {
+    "signup": os.environ.get("TICKETING_THROTTLE_SIGNUP", "10/h"),
+    "token": os.environ.get("TICKETING_THROTTLE_TOKEN", "20/10m"),
+    "hold_user": os.environ.get("TICKETING_THROTTLE_HOLD_USER", "30/min"),
+    "hold_ip": os.environ.get("TICKETING_THROTTLE_HOLD_IP", "120/min"),
+}
+# X-Forwarded-For is trusted only from this many proxies (0: use REMOTE_ADDR; never spoofable).
+NINJA_NUM_PROXIES = env_int("NINJA_NUM_PROXIES", 0)
+
 # --- Production profile ---------------------------------------------------------------
 if not DEBUG:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")

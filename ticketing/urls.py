@@ -1,12 +1,16 @@
 from django.contrib import admin
 from django.urls import include, path
 
-from ticketing import views
+from ticketing import health, metrics, ops_views, views
 from ticketing.api import api
 
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/", api.urls),
+    path("healthz", health.healthz, name="healthz"),
+    path("readyz", health.readyz, name="readyz"),
+    path("metrics", metrics.metrics_view, name="metrics"),
+    path("staff/checkin/", ops_views.checkin, name="staff-checkin"),
     path("accounts/signup/", views.signup, name="signup"),
     path("accounts/login/", views.LoginView.as_view(), name="login"),
     path("accounts/logout/", views.LogoutView.as_view(), name="logout"),

@@ -1,0 +1,73 @@
+"""Data retention: forget buyers' personal data once the law and the organiser no longer need it.
+
+An order's buyer name and e-mail are kept for ``TICKETING_RETENTION_DAYS`` after its
+event ended (disputes, refunds, the organiser's questions), then blanked. Totals,
+tickets, payments and the audit trail stay: the books must still add up.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from checkout.models import AuditAction, AuditLog, Order
+from ticketing.locks import lock_rows, set_lock_timeout
+
+ANONYMIZED_NAME = ""
+ANONYMIZED_EMAIL = ""
+
+
+def orders_due_for_anonymization(*, now: dt.datetime, retention_days: int):
+    cutoff = now - dt.timedelta(days=retention_days)
+    return Order.objects.filter(anonymized_at__isnull=True, event__ends_at__lt=cutoff)
+
+
+def orders_anonymize(
+    *, now: dt.datetime | None = None, retention_days: int | None = None, batch_size: int = 500
+) -> int:
+    """Blank buyer name and e-mail of every order whose event ended more than ``retention_days`` ago.
+
+    Works in batches, one transaction each, so a large backlog never holds many locks;
+    rows another transaction holds are skipped and picked up by the next run. Each order
+    gets an ``AuditLog`` ANONYMIZED row in its batch's transaction. Returns orders changed.
+    """
+    now = now or timezone.now()
+    days = settings.TICKETING_RETENTION_DAYS if retention_days is None else retention_days
+    done = 0
+    while True:
+        with transaction.atomic():
+            set_lock_timeout()
+            ids = list(
+                orders_due_for_anonymization(now=now, retention_days=days)
+                .order_by("pk")
+                .values_list("pk", flat=True)[:batch_size]
+            )
+            if not ids:
+                return done
+            orders = lock_rows(
+                orders_due_for_anonymization(now=now, retention_days=days).filter(pk__in=ids),
+                skip_locked=True,
+            )
+            if not orders:
+                return done
+            changed = [o.pk for o in orders]
+            Order.objects.filter(pk__in=changed).update(
+                buyer_name=ANONYMIZED_NAME, buyer_email=ANONYMIZED_EMAIL, anonymized_at=now
+            )
+            AuditLog.objects.bulk_create(
+                AuditLog(
+                    at=now,
+                    action=AuditAction.ANONYMIZED,
+                    event_id=o.event_id,
+                    order_id_ref=o.pk,
+                    reason="retention",
+                    data={"retention_days": days},
+                )
+                for o in orders
+            )
+            done += len(changed)
+        if len(ids) < batch_size:
+            return done
