@@ -130,7 +130,8 @@ def test_sold_row_pointing_at_another_seats_ticket(event):
     rows = inventory(event, 2)
     sell(rows[:1])
     other = sell(rows[1:2]).tickets.get()
-    raw("ALTER TABLE checkout_seatinventory DROP CONSTRAINT IF EXISTS checkout_seatinventory_ticket_id_key")
+    raw("SET CONSTRAINTS ALL IMMEDIATE")  # no pending FK checks may remain before ALTER TABLE
+    raw("ALTER TABLE checkout_seatinventory DROP CONSTRAINT checkout_seatinventory_ticket_id_key")
     raw("UPDATE checkout_seatinventory SET ticket_id = %s WHERE id = %s", [other.id, rows[0].id])
     report = reconcile_check()
     assert [v["inventory_id"] for v in found(report, "sold_seat_without_live_ticket")] == [rows[0].id]
