@@ -9,12 +9,28 @@ from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 
 from ticketing import services
-from ticketing.errors import ApplicationError
+from ticketing.errors import ApplicationError, RateLimited
+from ticketing.throttles import signup_throttles, token_throttles
+
+
+def _over_limit(request: HttpRequest, throttles: list) -> bool:
+    return not all(t.allow_request(request) for t in throttles)
 
 
 class LoginView(auth_views.LoginView):
+    """Password guessing through the page counts against the same budget as the token endpoint."""
+
     template_name = "registration/login.html"
     redirect_authenticated_user = True
+
+    def post(self, request, *args, **kwargs):
+        if _over_limit(request, token_throttles()):
+            # An unbound form: binding would validate, i.e. check the password after all.
+            form = self.get_form_class()(request=request)
+            return self.render_to_response(
+                self.get_context_data(form=form, rate_limited=RateLimited.message), status=429
+            )
+        return super().post(request, *args, **kwargs)
 
 
 class LogoutView(auth_views.LogoutView):
@@ -24,7 +40,10 @@ class LogoutView(auth_views.LogoutView):
 def signup(request: HttpRequest) -> HttpResponse:
     error = None
     values = {"email": "", "name": ""}
-    if request.method == "POST":
+    status = 200
+    if request.method == "POST" and _over_limit(request, signup_throttles()):
+        error, status = RateLimited.message, RateLimited.status
+    elif request.method == "POST":
         values = {"email": request.POST.get("email", ""), "name": request.POST.get("name", "")}
         try:
             user = services.user_signup(
@@ -38,7 +57,8 @@ def signup(request: HttpRequest) -> HttpResponse:
             if not url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
                 target = "/"
             return redirect(target)
-    status = 422 if error else 200
+    if error and status == 200:
+        status = 422
     return render(
         request,
         "registration/signup.html",

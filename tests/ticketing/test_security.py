@@ -118,3 +118,27 @@ def test_production_profile_is_secure():
     assert out.returncode == 0, out.stdout + out.stderr
     last = out.stdout.strip().splitlines()[-1]
     assert last == '[true, true, true, 31536000, false, ["tickets.example.org"], 0, true]'
+
+
+def test_login_page_is_rate_limited_without_checking_the_password(client, user, monkeypatch):
+    from ticketing.throttles import token_throttles
+
+    for _ in range(token_throttles()[0].num_requests):
+        assert (
+            client.post("/accounts/login/", {"username": user.email, "password": "wrong"}).status_code == 200
+        )
+    checked = []
+    monkeypatch.setattr("django.contrib.auth.authenticate", lambda *a, **k: checked.append(1))
+    response = client.post("/accounts/login/", {"username": user.email, "password": "pass-word-123"})
+    assert response.status_code == 429 and b"Too many requests" in response.content
+    assert checked == []
+    assert "_auth_user_id" not in client.session
+
+
+def test_signup_page_is_rate_limited(client):
+    from ticketing.throttles import signup_throttles
+
+    for i in range(signup_throttles()[0].num_requests):
+        client.post("/accounts/signup/", {"email": f"p{i}@example.com", "password": "x"})
+    response = client.post("/accounts/signup/", {"email": "late@example.com", "password": "Str0ng-pass-99"})
+    assert response.status_code == 429 and b"Too many requests" in response.content
