@@ -172,3 +172,9 @@ def test_control_without_the_lock_both_gates_admit(monkeypatch):
     results = _scan_concurrently(ticket.code, ["North", "South"])
     assert [type(r) for r in results] == [checkin.CheckIn, checkin.CheckIn], results
     assert AuditLog.objects.filter(action=AuditAction.TICKET_CHECKED_IN).count() == 2
+
+
+def test_scan_query_budget(ticket, django_assert_max_num_queries):
+    # savepoint, lock_timeout, locked read (with seat and section), update, audit, release
+    with django_assert_max_num_queries(7):
+        ticket_check_in(code=ticket.code, gate="A")
