@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from django.db.models import Avg, Count, F, Q
 from django.utils import timezone
 
-from checkout.models import Hold, HoldStatus, SeatInventory, SeatStatus
+from checkout.models import AuditLog, Hold, HoldStatus, SeatInventory, SeatStatus
 from events.models import Event, Price, Seat
 
 
@@ -113,3 +113,8 @@ def event_figures(*, event: Event, now: dt.datetime | None = None) -> EventFigur
         average_hold_seconds=holds["avg"].total_seconds() if holds["avg"] else None,
         readiness_problems=event_readiness_problems(event=event, now=now),
     )
+
+
+def event_audit_recent(*, event: Event, limit: int = 25) -> list[AuditLog]:
+    """The newest audit rows of the event, for the staff figures page."""
+    return list(AuditLog.objects.filter(event=event).select_related("actor").order_by("-at", "-id")[:limit])

@@ -8,7 +8,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.utils import timezone
 
-from checkout.selectors_ops import event_figures
+from checkout.selectors_ops import event_audit_recent, event_figures
 from checkout.services.checkin import ticket_check_in
 from events.models import Event
 from ticketing.errors import ApplicationError
@@ -48,6 +48,7 @@ def event_figures_view(request: HttpRequest, object_id: int) -> HttpResponse:
         "title": f"Figures: {event.title}",
         "event": event,
         "figures": event_figures(event=event),
+        "audit": event_audit_recent(event=event),
         "opts": Event._meta,
     }
     return render(request, "admin/events/event/figures.html", context)

@@ -91,6 +91,9 @@ def test_admin_figures_page(client, staff):
     assert page.status_code == 200
     assert b"Ready: every section priced" in page.content
     assert b"<th>Sold</th><td>3</td>" in page.content
+    assert b"event published" in page.content.lower()  # the recent audit rows
+    audit = client.get(f"/admin/checkout/auditlog/?event__id__exact={event.id}")
+    assert audit.status_code == 200 and b"event published" in audit.content.lower()
 
 
 def test_admin_figures_page_is_staff_only(client, user):
