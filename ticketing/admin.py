@@ -1,7 +1,7 @@
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 
-from ticketing.models import ApiToken, User
+from ticketing.models import ApiToken, Heartbeat, User
 
 
 @admin.register(User)
@@ -22,3 +22,16 @@ class ApiTokenAdmin(admin.ModelAdmin):
     list_display = ["id", "user", "name", "created_at"]
     search_fields = ["user__email", "name"]
     readonly_fields = ["key_hash"]
+
+
+@admin.register(Heartbeat)
+class HeartbeatAdmin(admin.ModelAdmin):
+    """When each background job last ran (written by the jobs; see docs/operations.md)."""
+
+    list_display = ["name", "seen_at", "data"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False

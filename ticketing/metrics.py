@@ -75,6 +75,21 @@ RECONCILE_REPAIRS = Counter("ticketing_reconcile_repairs", "Inventory rows repai
 PURCHASE_OUTCOMES = ("success", "declined", "failed", "refused", "busy")
 OFFER_OUTCOMES = ("sent", "taken", "lapsed")
 HOLD_ENDINGS = ("expired", "released", "converted")
+CHECKIN_RESULTS = ("admitted", "already_used", "void", "unknown", "wrong_event", "busy", "error")
+
+# Every known label set exists from the start at 0, so rate() and absence alerts work
+# before the first event of a kind.
+for _kind in ("regular", "offer"):
+    HOLDS_CREATED.labels(kind=_kind)
+for _how in HOLD_ENDINGS:
+    HOLDS_ENDED.labels(how=_how)
+for _outcome in PURCHASE_OUTCOMES:
+    PURCHASES.labels(outcome=_outcome)
+    PURCHASE_SECONDS.labels(outcome=_outcome)
+for _outcome in OFFER_OUTCOMES:
+    WAITLIST_OFFERS.labels(outcome=_outcome)
+for _result in CHECKIN_RESULTS:
+    CHECKINS.labels(result=_result)
 
 
 def hold_created(*, kind: str = "regular", count: int = 1) -> None:
@@ -120,6 +135,7 @@ def waitlist_offer(*, outcome: str, count: int = 1) -> None:
 
 
 def checkin_scanned(*, result: str) -> None:
+    """``result`` is one of ``CHECKIN_RESULTS``."""
     CHECKINS.labels(result=result).inc()
 
 

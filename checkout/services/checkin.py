@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from checkout.models import AuditAction, AuditLog, Ticket, TicketStatus
 from ticketing import metrics
-from ticketing.errors import ApplicationError
+from ticketing.errors import ApplicationError, Busy
 from ticketing.locks import lock_one, set_lock_timeout
 
 # The checkout app's errors.py is being edited elsewhere; these move there at merge.
@@ -116,4 +116,5 @@ _RESULTS = {
     TicketWrongEvent: "wrong_event",
     TicketVoid: "void",
     TicketAlreadyUsed: "already_used",
+    Busy: "busy",
 }
