@@ -116,7 +116,12 @@ def healthz(request: HttpRequest) -> JsonResponse:
 
 @never_cache
 def readyz(request: HttpRequest) -> JsonResponse:
+    """Details (errors, pending migrations) only for whoever may scrape /metrics; others see ok flags."""
+    from ticketing.metrics import scrape_allowed
+
     ready, checks = readiness()
+    if not scrape_allowed(request):
+        checks = {name: {"ok": bool(result.get("ok"))} for name, result in checks.items()}
     return JsonResponse(
         {"status": "ready" if ready else "not ready", "checks": checks}, status=200 if ready else 503
     )

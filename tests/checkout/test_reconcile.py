@@ -308,3 +308,20 @@ def test_connection_usable_after_checks(event):
     reconcile_check()
     with connection.cursor() as cursor:
         cursor.execute("SELECT 1")
+
+
+def test_repair_rechecks_under_the_lock(event, monkeypatch):
+    """A seat re-held between the check and the repair is left alone (the report is stale)."""
+    row = inventory(event, 1)[0]
+    old = hold([row])
+    raw("UPDATE checkout_hold SET status = 'expired', ended_at = now() WHERE id = %s", [old.id])
+    stale = reconcile_check()
+    assert len(found(stale, "ghost_hold")) == 1
+    row.refresh_from_db()
+    fresh = hold([row])  # a buyer got the seat meanwhile
+    monkeypatch.setattr(reconcile, "reconcile_check", lambda **kw: stale)
+    before = snapshot()
+    report = reconcile_run()
+    assert report.repaired == {"ghost_hold": []}
+    assert snapshot() == before
+    assert SeatInventory.objects.get(pk=row.pk).hold_id == fresh.id

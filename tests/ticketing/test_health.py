@@ -118,3 +118,17 @@ def test_schedules_exist_after_migrate():
         "ticketing.tasks.retention_run",
     } <= funcs
     assert Schedule.objects.get(func="ticketing.tasks.heartbeat_record").minutes == 1
+
+
+def test_details_only_for_trusted_callers(client, monkeypatch, settings):
+    settings.TICKETING_METRICS_TOKEN = ""
+
+    def down():
+        raise OperationalError("connection to server on socket /secret/path failed")
+
+    monkeypatch.setitem(health.CHECKS, "database", down)
+    outside = client.get("/readyz", REMOTE_ADDR="203.0.113.5")
+    assert outside.status_code == 503
+    assert outside.json()["checks"]["database"] == {"ok": False}
+    assert b"/secret/path" not in outside.content
+    assert b"/secret/path" in client.get("/readyz").content  # loopback: full details
