@@ -132,3 +132,17 @@ def test_details_only_for_trusted_callers(client, monkeypatch, settings):
     assert outside.json()["checks"]["database"] == {"ok": False}
     assert b"/secret/path" not in outside.content
     assert b"/secret/path" in client.get("/readyz").content  # loopback: full details
+
+
+def test_schedule_migration_is_idempotent_and_keeps_staff_edits():
+    import importlib
+
+    from django.apps import apps as global_apps
+    from django_q.models import Schedule
+
+    migration = importlib.import_module("ticketing.migrations.0003_ops_schedules")
+    Schedule.objects.filter(name="ops: reconcile").update(next_run=timezone.now() + dt.timedelta(hours=7))
+    edited = Schedule.objects.get(name="ops: reconcile").next_run
+    migration.create(global_apps, None)
+    assert Schedule.objects.filter(name__startswith="ops: ").count() == 3
+    assert Schedule.objects.get(name="ops: reconcile").next_run == edited
