@@ -4,6 +4,7 @@
 ``DJANGO_SECRET_KEY`` required); it passes ``manage.py check --deploy``.
 """
 
+import json
 import os
 from pathlib import Path
 
@@ -150,11 +151,21 @@ CACHES = {
 }
 
 # --- Channels -------------------------------------------------------------------------
-CHANNEL_LAYERS = {
-    "default": {
-        "BACKEND": os.environ.get("CHANNEL_LAYER_BACKEND", "channels.layers.InMemoryChannelLayer"),
-    }
-}
+# Groups live in each process; group_send crosses processes through PostgreSQL NOTIFY
+# (ticketing/channel_layer.py). CHANNEL_LAYER_BACKEND (+ CHANNEL_LAYER_CONFIG as JSON)
+# swaps in e.g. channels_redis.core.RedisChannelLayer without code changes.
+CHANNEL_LAYER_BACKEND = os.environ.get(
+    "CHANNEL_LAYER_BACKEND", "ticketing.channel_layer.PostgresChannelLayer"
+)
+if os.environ.get("CHANNEL_LAYER_CONFIG"):
+    _channel_config = json.loads(os.environ["CHANNEL_LAYER_CONFIG"])
+elif CHANNEL_LAYER_BACKEND == "ticketing.channel_layer.PostgresChannelLayer":
+    _channel_config = {"pg_channel": "ticketing_channels", "capacity": 500, "resync_type": "stream.resync"}
+else:
+    _channel_config = {}
+CHANNEL_LAYERS = {"default": {"BACKEND": CHANNEL_LAYER_BACKEND, "CONFIG": _channel_config}}
+# Seat-map pushes are gathered per event for this long, so a burst of holds is one message.
+TICKETING_REALTIME_COALESCE_MS = env_int("TICKETING_REALTIME_COALESCE_MS", 250)
 
 # --- django-q2 (ORM broker: the queue lives in PostgreSQL too) -------------------------
 Q_CLUSTER = {
