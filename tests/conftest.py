@@ -72,3 +72,20 @@ def unchanged():
         assert table_counts() == before
 
     return check
+
+
+@pytest.fixture(autouse=True)
+def _realtime_pushes_inline(settings):
+    """Seat-map pushes flush in the caller's thread: no background thread touches the test DB."""
+    settings.TICKETING_REALTIME_COALESCE_MS = 0
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _channel_layer_closed(django_db_setup):
+    """Close the channel layer's sender connection before the test database is dropped."""
+    yield
+    from asgiref.sync import async_to_sync
+    from channels.layers import channel_layers
+
+    for layer in list(channel_layers.backends.values()):
+        async_to_sync(layer.close)()

@@ -200,6 +200,8 @@ TICKETING_MAX_SEATS_PER_HOLD = 10
 # A purchase needs this much hold time left to start; the hold is stretched to it.
 TICKETING_PAYMENT_WINDOW_SECONDS = env_int("TICKETING_PAYMENT_WINDOW_SECONDS", 60)
 TICKETING_OFFER_SECONDS = env_int("TICKETING_OFFER_SECONDS", 600)
+# Absolute links in e-mails (offers) point here.
+TICKETING_SITE_URL = os.environ.get("TICKETING_SITE_URL", "http://localhost:8000")
 TICKETING_LOCK_TIMEOUT_MS = env_int("TICKETING_LOCK_TIMEOUT_MS", 2000)
 TICKETING_PAYMENT_PROVIDER = os.environ.get("TICKETING_PAYMENT_PROVIDER", "checkout.payments.TestProvider")
 TICKETING_TEST_PAYMENT_DELAY_MS = env_int("TICKETING_TEST_PAYMENT_DELAY_MS", 0)
