@@ -80,9 +80,9 @@ def _realtime_pushes_inline(settings):
     settings.TICKETING_REALTIME_COALESCE_MS = 0
 
 
-@pytest.fixture(scope="session", autouse=True)
-def _channel_layer_closed(django_db_setup):
-    """Close the channel layer's sender connection before the test database is dropped."""
+@pytest.fixture(autouse=True)
+def _channel_layer_closed():
+    """Close the channel layer's connections after each test, so none outlives the test database."""
     yield
     from asgiref.sync import async_to_sync
     from channels.layers import channel_layers

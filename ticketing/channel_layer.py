@@ -296,10 +296,14 @@ class PostgresChannelLayer(InMemoryChannelLayer):
 
     async def close(self) -> None:
         """Stop the listener and close the sender connection (tests, shutdown)."""
+        running = asyncio.get_running_loop()
         if self._listener is not None and not self._listener.done():
-            self._listener.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._listener
+            if self._loop is running:
+                self._listener.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await self._listener
+            elif self._loop is not None and not self._loop.is_closed():
+                self._loop.call_soon_threadsafe(self._listener.cancel)
         self._listener = None
         self._loop = None
         self._status.update(started=False, connected=False, backend_pid=None)

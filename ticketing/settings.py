@@ -7,6 +7,7 @@
 import json
 import os
 from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 
 import dj_database_url
 
@@ -93,6 +94,12 @@ else:
     DATABASE_URL = ensure_running()
 
 _db = dj_database_url.parse(DATABASE_URL)
+if not _db.get("HOST"):
+    # dj-database-url drops libpq's ``?host=/socket/dir`` (the embedded server's unix socket);
+    # without it Django would silently use the default socket, i.e. some other server.
+    _socket_host = parse_qs(urlsplit(DATABASE_URL).query).get("host")
+    if _socket_host:
+        _db["HOST"] = _socket_host[0]
 # psycopg's pool: connecting per request costs ~16x a pooled query on these machines.
 # Each process gets its own pool; size it so daphne's worker threads never wait.
 DB_POOL_MAX = env_int("DB_POOL_MAX", 20)
