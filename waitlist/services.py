@@ -212,7 +212,7 @@ def waitlist_seats_released(
             ),
             skip_locked=True,
         )
-        _after_candidates_locked()
+        _after_candidates_locked([r.seat_id for r in pool])
         busy_users = set(
             Hold.objects.filter(
                 event_id=event_id, status__in=LIVE_HOLD_STATUSES, user_id__in=[e.user_id for e in waiting]
@@ -268,7 +268,7 @@ def waitlist_seats_released(
     return offers
 
 
-def _after_candidates_locked() -> None:
+def _after_candidates_locked(seat_ids: list[int]) -> None:
     """A seam for race tests: runs after the candidate seats are read and locked."""
 
 
