@@ -31,7 +31,7 @@ from checkout.services.versions import inventory_version_bump
 from events.errors import EventNotFound
 from events.models import Event, Section
 from ticketing import realtime
-from ticketing.errors import ValidationFailed
+from ticketing.errors import ApplicationError, Conflict, ValidationFailed
 from ticketing.locks import lock_one, lock_rows, set_lock_timeout
 from waitlist.errors import AlreadyWaiting, EntryNotFound, SeatsAvailable, SectionNotFound, WaitlistClosed
 from waitlist.models import MAX_WAITLIST_QUANTITY, EntryStatus, EventWaitlist, WaitlistEntry
@@ -126,10 +126,10 @@ def waitlist_leave(*, user, entry_id: int, now: dt.datetime | None = None) -> Wa
     with transaction.atomic():
         set_lock_timeout()
         _waitlist_lock(event_id=entry.event_id)
-        released: list[int] = []
         if entry.offer_hold_id:
             # Seats before the entry (the lock order); the offer may have ended meanwhile.
-            released = _offer_hold_release(hold_id=entry.offer_hold_id, reason="offer_declined", now=now)
+            # The freed seats are announced, and offered to the next in line, after commit.
+            _offer_hold_release(hold_id=entry.offer_hold_id, user=user, reason="offer_declined", now=now)
         entry = lock_one(WaitlistEntry.objects.filter(pk=entry_id))
         if entry.status not in (EntryStatus.WAITING, EntryStatus.OFFERED):
             return entry
@@ -149,11 +149,6 @@ def waitlist_leave(*, user, entry_id: int, now: dt.datetime | None = None) -> Wa
                 message={"type": "waitlist.left", "event_id": event_id, "entry_id": entry.pk},
             )
         )
-        if released:
-            transaction.on_commit(partial(hooks.seats_changed, event_id=event_id, seat_ids=released))
-            transaction.on_commit(
-                partial(hooks.seats_released, event_id=event_id, seat_ids=released, reason="offer_declined")
-            )
     return entry
 
 
@@ -194,11 +189,15 @@ def waitlist_seats_released(
         _waitlist_lock(event_id=event_id)
         _offers_settle(event_id=event_id, now=now)
         waiting = list(
-            WaitlistEntry.objects.filter(event_id=event_id, status=EntryStatus.WAITING).order_by("id")[
-                :OFFER_ENTRY_SCAN_LIMIT
-            ]
+            WaitlistEntry.objects.filter(event_id=event_id, status=EntryStatus.WAITING)
+            .select_related("user")
+            .order_by("id")[:OFFER_ENTRY_SCAN_LIMIT]
         )
         if not waiting:
+            return []
+        event = Event.objects.get(pk=event_id)
+        if not event.sales_open(now):
+            # Cancelled, started or closed: nothing to sell, so nothing to offer.
             return []
         # Rows a buyer is holding right now are skipped, not waited for: they are being taken.
         candidate_pks = list(
@@ -229,9 +228,18 @@ def waitlist_seats_released(
             chosen = choose_seats(candidates, entry.quantity)
             if not chosen:
                 continue
-            hold = _offer_hold_claim(
-                user_id=entry.user_id, event_id=event_id, rows=chosen, expires_at=expires_at, now=now
-            )
+            try:
+                with transaction.atomic():  # a refused claim rolls back only itself
+                    hold = _offer_hold_claim(
+                        user=entry.user, event=event, seats_rows=chosen, expires_at=expires_at, now=now
+                    )
+            except ApplicationError as exc:
+                # The user started buying meanwhile (HOLD_EXISTS) or a seat was taken: skip,
+                # keeping their place; seats reported taken leave the pool.
+                logger.info("Offer to waitlist entry %s refused: %s", entry.pk, exc.code)
+                taken = set(exc.extra.get("seat_ids") or ())
+                pool = [r for r in pool if r.seat_id not in taken]
+                continue
             chosen_ids = {r.pk for r in chosen}
             pool = [r for r in pool if r.pk not in chosen_ids]
             locked = lock_one(WaitlistEntry.objects.filter(pk=entry.pk, status=EntryStatus.WAITING))
@@ -241,19 +249,6 @@ def waitlist_seats_released(
             locked.offer_hold = hold
             locked.offered_at = locked.updated_at = now
             locked.save(update_fields=["status", "offer_hold", "offered_at", "updated_at"])
-            AuditLog.objects.create(
-                at=now,
-                action=AuditAction.OFFER_CREATED,
-                actor=None,
-                event_id=event_id,
-                hold_id_ref=hold.pk,
-                reason=reason[:100],
-                data={
-                    "entry_id": entry.pk,
-                    "user_id": entry.user_id,
-                    "seat_ids": sorted(r.seat_id for r in chosen),
-                },
-            )
             offers.append(
                 Offer(
                     entry_id=entry.pk,
@@ -351,7 +346,6 @@ def _offers_announce(*, event_id: int, offers: list[Offer]) -> None:
             },
         )
     realtime.waitlist_moved(event_id=event_id, left_entry_ids=[o.entry_id for o in offers])
-    realtime.seats_changed(event_id=event_id, seat_ids=[s for o in offers for s in o.seat_ids])
     for offer in offers:
         try:
             async_task("waitlist.tasks.offer_email_send", offer.entry_id, group="waitlist-offer-email")
@@ -366,33 +360,47 @@ def _offers_announce(*, event_id: int, offers: list[Offer]) -> None:
 
 
 def _offer_hold_claim(
-    *, user_id: int, event_id: int, rows: list[SeatInventory], expires_at: dt.datetime, now: dt.datetime
+    *, user, event: Event, seats_rows: list[SeatInventory], expires_at: dt.datetime, now: dt.datetime
 ) -> Hold:
-    """Hold ``rows`` for ``user_id`` as a waitlist offer.
+    """Hold ``seats_rows`` for ``user`` as a waitlist offer (same signature and effects as
+    checkout's ``hold_claim_seats`` with ``kind="offer"``).
 
-    Precondition: inside the caller's transaction, holding the rows' locks; rows are available.
+    Precondition: inside the caller's transaction, holding the rows' locks. Raises ``Conflict``
+    ``SEATS_UNAVAILABLE`` (``extra["seat_ids"]``) when a row is not available.
     """
+    taken = sorted(r.seat_id for r in seats_rows if r.status != SeatStatus.AVAILABLE)
+    if taken:
+        raise Conflict("Seats are taken.", code="SEATS_UNAVAILABLE", extra={"seat_ids": taken})
     hold = Hold.objects.create(
-        event_id=event_id,
-        user_id=user_id,
+        event=event,
+        user=user,
         kind=HoldKind.OFFER,
         status=HoldStatus.ACTIVE,
         created_at=now,
         expires_at=expires_at,
     )
-    updated = SeatInventory.objects.filter(pk__in=[r.pk for r in rows], status=SeatStatus.AVAILABLE).update(
+    SeatInventory.objects.filter(pk__in=[r.pk for r in seats_rows]).update(
         status=SeatStatus.HELD, hold=hold, hold_expires_at=expires_at, updated_at=now
     )
-    if updated != len(rows):
-        raise RuntimeError("offer seats changed under their row locks")
-    inventory_version_bump(event_id=event_id)
+    seat_ids = sorted(r.seat_id for r in seats_rows)
+    inventory_version_bump(event_id=event.pk)
+    AuditLog.objects.create(
+        at=now,
+        action=AuditAction.OFFER_CREATED,
+        actor=user,
+        event_id=event.pk,
+        hold_id_ref=hold.pk,
+        data={"seat_ids": seat_ids, "expires_at": expires_at.isoformat()},
+    )
+    transaction.on_commit(partial(hooks.seats_changed, event_id=event.pk, seat_ids=seat_ids))
     return hold
 
 
-def _offer_hold_release(*, hold_id: int, reason: str, now: dt.datetime) -> list[int]:
+def _offer_hold_release(*, hold_id: int, user, reason: str, now: dt.datetime) -> list[int]:
     """Release a live offer hold; returns the freed seat ids (``[]`` if it had ended).
 
-    Precondition: inside the caller's transaction (holding the event's waitlist lock).
+    Like checkout's ``holds_end(status="released")``: after commit the seats are announced
+    and offered to the next in line. Precondition: inside the caller's transaction.
     """
     rows = lock_rows(SeatInventory.objects.filter(hold_id=hold_id))
     # A paying hold is mid-purchase: leaving the waitlist must not pull seats from under it.
@@ -409,10 +417,15 @@ def _offer_hold_release(*, hold_id: int, reason: str, now: dt.datetime) -> list[
     AuditLog.objects.create(
         at=now,
         action=AuditAction.HOLD_RELEASED,
-        actor_id=hold.user_id,
+        actor=user,
         event_id=hold.event_id,
         hold_id_ref=hold.pk,
         reason=reason,
         data={"seat_ids": sorted(r.seat_id for r in rows)},
     )
-    return sorted(r.seat_id for r in rows)
+    seat_ids = sorted(r.seat_id for r in rows)
+    transaction.on_commit(partial(hooks.seats_changed, event_id=hold.event_id, seat_ids=seat_ids))
+    transaction.on_commit(
+        partial(hooks.seats_released, event_id=hold.event_id, seat_ids=seat_ids, reason=reason)
+    )
+    return seat_ids

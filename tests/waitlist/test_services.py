@@ -179,7 +179,13 @@ def test_offer_is_an_offer_hold_with_its_own_window(sold_out, settings):
     assert (row.status, row.hold_id, row.hold_expires_at) == (SeatStatus.HELD, hold.id, hold.expires_at)
     assert inventory_version_read(event_id=sold_out.id) == version + 1
     audit = AuditLog.objects.get(action=AuditAction.OFFER_CREATED)
-    assert audit.hold_id_ref == hold.id and audit.data["entry_id"] == entry.id
+    assert (audit.hold_id_ref, audit.actor_id, audit.data["seat_ids"]) == (
+        hold.id,
+        entry.user_id,
+        [row.seat_id],
+    )
+    entry.refresh_from_db()
+    assert (entry.status, entry.offer_hold_id, entry.offered_at) == (EntryStatus.OFFERED, hold.id, now)
 
 
 def test_offer_prefers_adjacent_seats(sold_out):
@@ -202,6 +208,20 @@ def test_one_release_can_serve_several_entries_in_order(sold_out):
     assert c.status == EntryStatus.WAITING
 
 
+def test_no_offers_once_the_event_stopped_selling(sold_out):
+    entry = join(sold_out)
+    seat_ids = free_seats(rows(sold_out, "A1"))
+    after_start = sold_out.starts_at + dt.timedelta(minutes=1)
+    assert (
+        services.waitlist_seats_released(
+            event_id=sold_out.id, seat_ids=seat_ids, reason="released", now=after_start
+        )
+        == []
+    )
+    entry.refresh_from_db()
+    assert entry.status == EntryStatus.WAITING
+
+
 def test_no_waitlist_means_seats_simply_come_back(django_assert_max_num_queries):
     event = make_event()
     hold_seats(event)
@@ -214,7 +234,7 @@ def test_no_waitlist_means_seats_simply_come_back(django_assert_max_num_queries)
 def test_offer_run_query_budget(sold_out, django_assert_max_num_queries):
     join(sold_out, 2)
     seat_ids = free_seats(rows(sold_out, "A1", "A2"))
-    with django_assert_max_num_queries(17):
+    with django_assert_max_num_queries(20):
         services.waitlist_seats_released(event_id=sold_out.id, seat_ids=seat_ids, reason="released")
 
 
