@@ -223,3 +223,37 @@ def test_a_user_who_joins_while_watching_is_told_their_place_and_moves_up(sold_o
         await socket.disconnect()
 
     run(scenario)
+
+
+def test_after_the_layer_reconnects_viewers_are_told_to_resync(sold_out):
+    import psycopg
+
+    from ticketing.channel_layer import django_conninfo
+
+    user = UserFactory()
+    entry = services.waitlist_join(user=user, event_id=sold_out.id, quantity=1)
+
+    def terminate(pid):
+        with psycopg.connect(django_conninfo(), autocommit=True) as conn:
+            conn.execute("SELECT pg_terminate_backend(%s)", [pid])
+
+    async def scenario():
+        socket, connected, _ = await open_socket(sold_out.id, user=user)
+        assert connected
+        await receive(socket)
+        await listener_up()
+        layer = get_channel_layer()
+        old_pid = layer.status()["backend_pid"]
+
+        await database_sync_to_async(terminate)(old_pid)
+
+        resync = await receive(socket)
+        assert resync == {
+            "type": "stream.resync",
+            "event_id": sold_out.id,
+            "waitlist": {"entry_id": entry.id, "status": "waiting", "quantity": 1, "position": 1},
+        }
+        assert layer.status()["backend_pid"] != old_pid
+        await socket.disconnect()
+
+    run(scenario)

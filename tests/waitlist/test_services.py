@@ -6,6 +6,7 @@ import datetime as dt
 
 import pytest
 from django.utils import timezone
+from django_q.models import OrmQ
 
 from checkout.models import AuditAction, AuditLog, Hold, HoldKind, HoldStatus, SeatInventory, SeatStatus
 from checkout.services.versions import inventory_version_read
@@ -339,5 +340,6 @@ def test_offer_announcements_run_only_after_commit(sold_out, django_capture_on_c
         callback()
 
     assert (f"user-{waiting.user_id}", "waitlist.offer") in sent
+    assert OrmQ.objects.count() == 1  # the offer e-mail, queued for the worker
     assert (f"waitlist-{sold_out.id}", "waitlist.moved") in sent
     assert (f"event-{sold_out.id}", "seats.update") in sent
