@@ -7,8 +7,10 @@ from django.core.mail import send_mail
 from django.urls import reverse
 from django.utils import timezone
 
-from checkout.models import SeatInventory
+from checkout.models import SeatInventory, SeatStatus
+from events.models import EventStatus
 from waitlist.models import EntryStatus, WaitlistEntry
+from waitlist.services import waitlist_seats_released
 
 
 def offer_email_send(entry_id: int) -> bool:
@@ -43,3 +45,22 @@ def offer_email_send(entry_id: int) -> bool:
         recipient_list=[entry.user.email],
     )
     return True
+
+
+def waitlist_offers_sweep() -> int:
+    """Safety net, every minute: offer free seats of events that still have people waiting.
+
+    Offers normally go out from the release's after-commit hook. If that run failed (lock
+    timeout, crash between commit and hook), seats would sit free while people wait; this
+    finds them. Returns how many offers it made.
+    """
+    event_ids = (
+        WaitlistEntry.objects.filter(status=EntryStatus.WAITING, event__status=EventStatus.ON_SALE)
+        .values_list("event_id", flat=True)
+        .distinct()
+    )
+    made = 0
+    for event_id in event_ids:
+        if SeatInventory.objects.filter(event_id=event_id, status=SeatStatus.AVAILABLE).exists():
+            made += len(waitlist_seats_released(event_id=event_id, seat_ids=[], reason="sweep"))
+    return made
