@@ -1,8 +1,8 @@
 """Waitlist writes: join, leave, and offering released seats first come, first served.
 
-Lock order, everywhere: the event's ``EventWaitlist`` row, then seat inventory rows (pk
-order, via ``ticketing.locks``), then waitlist entries. Checkout takes seats only, so it
-never waits on the waitlist row while holding seats.
+Lock order, everywhere: the event's ``EventWaitlist`` row, then holds, then seat inventory
+rows (pk order, via ``ticketing.locks``), then waitlist entries. Checkout never takes the
+waitlist row, so it never waits on it while holding holds or seats.
 """
 
 from __future__ import annotations
@@ -127,7 +127,7 @@ def waitlist_leave(*, user, entry_id: int, now: dt.datetime | None = None) -> Wa
         set_lock_timeout()
         _waitlist_lock(event_id=entry.event_id)
         if entry.offer_hold_id:
-            # Seats before the entry (the lock order); the offer may have ended meanwhile.
+            # Hold and seats before the entry (the lock order); the offer may have ended meanwhile.
             # The freed seats are announced, and offered to the next in line, after commit.
             _offer_hold_release(hold_id=entry.offer_hold_id, user=user, reason="offer_declined", now=now)
         entry = lock_one(WaitlistEntry.objects.filter(pk=entry_id))
@@ -402,11 +402,12 @@ def _offer_hold_release(*, hold_id: int, user, reason: str, now: dt.datetime) ->
     Like checkout's ``holds_end(status="released")``: after commit the seats are announced
     and offered to the next in line. Precondition: inside the caller's transaction.
     """
-    rows = lock_rows(SeatInventory.objects.filter(hold_id=hold_id))
+    # Hold before its seats, as checkout's holds_end and purchase lock them.
     # A paying hold is mid-purchase: leaving the waitlist must not pull seats from under it.
     hold = lock_one(Hold.objects.filter(pk=hold_id, status=HoldStatus.ACTIVE))
     if hold is None:
         return []
+    rows = lock_rows(SeatInventory.objects.filter(hold_id=hold_id))
     SeatInventory.objects.filter(pk__in=[r.pk for r in rows]).update(
         status=SeatStatus.AVAILABLE, hold=None, hold_expires_at=None, updated_at=now
     )
