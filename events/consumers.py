@@ -24,7 +24,7 @@ CLOSE_NO_SUCH_EVENT = 4404
 def _event_snapshot(event_id: int) -> dict | None:
     if not Event.objects.filter(pk=event_id).exclude(status=EventStatus.DRAFT).exists():
         return None
-    sections = waitlist_selectors.section_availability(event_id=event_id, now=timezone.now())
+    sections = waitlist_selectors.section_availability_cached(event_id=event_id, now=timezone.now())
     return {"sections": [[sid, s["free"], s["total"]] for sid, s in sections.items()]}
 
 
