@@ -81,3 +81,20 @@ def _fresh_cache():
 
     cache.clear()
     yield
+
+
+@pytest.fixture(autouse=True)
+def _realtime_pushes_inline(settings):
+    """Seat-map pushes flush in the caller's thread: no background thread touches the test DB."""
+    settings.TICKETING_REALTIME_COALESCE_MS = 0
+
+
+@pytest.fixture(autouse=True)
+def _channel_layer_closed():
+    """Close the channel layer's connections after each test, so none outlives the test database."""
+    yield
+    from asgiref.sync import async_to_sync
+    from channels.layers import channel_layers
+
+    for layer in list(channel_layers.backends.values()):
+        async_to_sync(layer.close)()

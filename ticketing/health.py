@@ -80,7 +80,7 @@ def check_channel_layer() -> dict[str, Any]:
         return {"ok": True, "skipped": True, "note": "No channel-layer listener is configured."}
     status = status_fn()
     if isinstance(status, dict):
-        ok = bool(status.get("connected", status.get("ok", False)))
+        ok = bool(status.get("ok", status.get("connected", False)))
         return {**status, "ok": ok}
     return {"ok": bool(status)}
 

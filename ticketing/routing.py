@@ -1,3 +1,9 @@
 """Websocket routes of every app."""
 
-websocket_urlpatterns: list = []
+from django.urls import path
+
+from events.consumers import EventConsumer
+
+websocket_urlpatterns: list = [
+    path("ws/events/<int:event_id>/", EventConsumer.as_asgi()),
+]

@@ -4,8 +4,10 @@
 ``DJANGO_SECRET_KEY`` required); it passes ``manage.py check --deploy``.
 """
 
+import json
 import os
 from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 
 import dj_database_url
 
@@ -92,6 +94,12 @@ else:
     DATABASE_URL = ensure_running()
 
 _db = dj_database_url.parse(DATABASE_URL)
+if not _db.get("HOST"):
+    # dj-database-url drops libpq's ``?host=/socket/dir`` (the embedded server's unix socket);
+    # without it Django would silently use the default socket, i.e. some other server.
+    _socket_host = parse_qs(urlsplit(DATABASE_URL).query).get("host")
+    if _socket_host:
+        _db["HOST"] = _socket_host[0]
 # psycopg's pool: connecting per request costs ~16x a pooled query on these machines.
 # Each process gets its own pool; size it so daphne's worker threads never wait.
 DB_POOL_MAX = env_int("DB_POOL_MAX", 20)
@@ -153,11 +161,21 @@ CACHES = {
 }
 
 # --- Channels -------------------------------------------------------------------------
-CHANNEL_LAYERS = {
-    "default": {
-        "BACKEND": os.environ.get("CHANNEL_LAYER_BACKEND", "channels.layers.InMemoryChannelLayer"),
-    }
-}
+# Groups live in each process; group_send crosses processes through PostgreSQL NOTIFY
+# (ticketing/channel_layer.py). CHANNEL_LAYER_BACKEND (+ CHANNEL_LAYER_CONFIG as JSON)
+# swaps in e.g. channels_redis.core.RedisChannelLayer without code changes.
+CHANNEL_LAYER_BACKEND = os.environ.get(
+    "CHANNEL_LAYER_BACKEND", "ticketing.channel_layer.PostgresChannelLayer"
+)
+if os.environ.get("CHANNEL_LAYER_CONFIG"):
+    _channel_config = json.loads(os.environ["CHANNEL_LAYER_CONFIG"])
+elif CHANNEL_LAYER_BACKEND == "ticketing.channel_layer.PostgresChannelLayer":
+    _channel_config = {"pg_channel": "ticketing_channels", "capacity": 500, "resync_type": "stream.resync"}
+else:
+    _channel_config = {}
+CHANNEL_LAYERS = {"default": {"BACKEND": CHANNEL_LAYER_BACKEND, "CONFIG": _channel_config}}
+# Seat-map pushes are gathered per event for this long, so a burst of holds is one message.
+TICKETING_REALTIME_COALESCE_MS = env_int("TICKETING_REALTIME_COALESCE_MS", 250)
 
 # --- django-q2 (ORM broker: the queue lives in PostgreSQL too) -------------------------
 Q_CLUSTER = {
@@ -192,6 +210,8 @@ TICKETING_MAX_SEATS_PER_HOLD = 10
 # A purchase needs this much hold time left to start; the hold is stretched to it.
 TICKETING_PAYMENT_WINDOW_SECONDS = env_int("TICKETING_PAYMENT_WINDOW_SECONDS", 60)
 TICKETING_OFFER_SECONDS = env_int("TICKETING_OFFER_SECONDS", 600)
+# Absolute links in e-mails (offers) point here.
+TICKETING_SITE_URL = os.environ.get("TICKETING_SITE_URL", "http://localhost:8000")
 TICKETING_LOCK_TIMEOUT_MS = env_int("TICKETING_LOCK_TIMEOUT_MS", 2000)
 TICKETING_PAYMENT_PROVIDER = os.environ.get("TICKETING_PAYMENT_PROVIDER", "checkout.payments.TestProvider")
 TICKETING_TEST_PAYMENT_DELAY_MS = env_int("TICKETING_TEST_PAYMENT_DELAY_MS", 0)

@@ -1,8 +1,432 @@
-"""Waitlist writes."""
+"""Waitlist writes: join, leave, and offering released seats first come, first served.
+
+Lock order, everywhere: the event's ``EventWaitlist`` row, then holds, then seat inventory
+rows (pk order, via ``ticketing.locks``), then waitlist entries. Checkout never takes the
+waitlist row, so it never waits on it while holding holds or seats.
+"""
 
 from __future__ import annotations
 
+import datetime as dt
+import logging
+from dataclasses import dataclass
+from functools import partial
 
-def waitlist_seats_released(*, event_id: int, seat_ids: list[int], reason: str) -> None:
-    """Offer released seats to waiting buyers, first come first served (waitlist issue)."""
-    return None
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from checkout.models import (
+    LIVE_HOLD_STATUSES,
+    AuditAction,
+    AuditLog,
+    Hold,
+    HoldKind,
+    HoldStatus,
+    SeatInventory,
+    SeatStatus,
+)
+from checkout.services import hooks
+from checkout.services.versions import inventory_version_bump
+from events.errors import EventNotFound
+from events.models import Event, Section
+from ticketing import realtime
+from ticketing.errors import ApplicationError, Conflict, ValidationFailed
+from ticketing.locks import lock_one, lock_rows, set_lock_timeout
+from waitlist.errors import AlreadyWaiting, EntryNotFound, SeatsAvailable, SectionNotFound, WaitlistClosed
+from waitlist.models import MAX_WAITLIST_QUANTITY, EntryStatus, EventWaitlist, WaitlistEntry
+from waitlist.selectors import entry_position, free_seat_count
+
+logger = logging.getLogger(__name__)
+
+# Free seats considered by one offer run; a sold-out event with a waitlist has few.
+OFFER_CANDIDATE_LIMIT = 2000
+# Waiting entries looked at by one offer run; the rest wait for the next release.
+OFFER_ENTRY_SCAN_LIMIT = 500
+
+
+def _waitlist_lock(*, event_id: int) -> None:
+    """Lock the event's waitlist row (creating it first); serialises waitlist writes per event."""
+    EventWaitlist.objects.bulk_create([EventWaitlist(event_id=event_id)], ignore_conflicts=True)
+    lock_one(EventWaitlist.objects.filter(event_id=event_id))
+
+
+def waitlist_join(
+    *,
+    user,
+    event_id: int,
+    quantity: int,
+    section_id: int | None = None,
+    now: dt.datetime | None = None,
+) -> WaitlistEntry:
+    """Put ``user`` in line for ``quantity`` seats of an event (in ``section_id`` if given).
+
+    Raises ``EventNotFound``, ``SectionNotFound``, ``ValidationFailed`` (quantity),
+    ``WaitlistClosed`` (event not selling), ``AlreadyWaiting`` (an active entry exists),
+    ``SeatsAvailable`` (there are seats to buy now; expired holds count as free), ``Busy``.
+    """
+    now = now or timezone.now()
+    if not 1 <= quantity <= MAX_WAITLIST_QUANTITY:
+        raise ValidationFailed(f"quantity: wait for 1 to {MAX_WAITLIST_QUANTITY} seats.")
+    event = Event.objects.filter(pk=event_id).first()
+    if event is None:
+        raise EventNotFound()
+    if section_id is not None and not Section.objects.filter(pk=section_id, venue_id=event.venue_id).exists():
+        raise SectionNotFound()
+    if not event.sales_open(now):
+        raise WaitlistClosed()
+    with transaction.atomic():
+        set_lock_timeout()
+        _waitlist_lock(event_id=event_id)
+        if WaitlistEntry.objects.filter(
+            user=user, event_id=event_id, status__in=[EntryStatus.WAITING, EntryStatus.OFFERED]
+        ).exists():
+            raise AlreadyWaiting()
+        # Read after taking the waitlist lock: a release that committed before is seen here,
+        # and one that commits later runs its offer after we commit, and sees this entry.
+        free = free_seat_count(event_id=event_id, section_id=section_id, now=now)
+        if free:
+            raise SeatsAvailable(extra={"free": free})
+        entry = WaitlistEntry.objects.create(
+            event_id=event_id,
+            section_id=section_id,
+            user=user,
+            quantity=quantity,
+            created_at=now,
+            updated_at=now,
+        )
+        position = entry_position(entry=entry)
+        transaction.on_commit(
+            partial(
+                realtime.user_notify,
+                user_id=user.pk,
+                message={
+                    "type": "waitlist.joined",
+                    "event_id": event_id,
+                    "entry_id": entry.pk,
+                    "quantity": quantity,
+                    "section_id": section_id,
+                    "position": position,
+                },
+            )
+        )
+    return entry
+
+
+def waitlist_leave(*, user, entry_id: int, now: dt.datetime | None = None) -> WaitlistEntry:
+    """Take ``user``'s entry out of line; an open offer is declined and its seats go to the next.
+
+    Leaving an entry that already ended changes nothing. Raises ``EntryNotFound`` (not the
+    user's), ``Busy``.
+    """
+    now = now or timezone.now()
+    entry = WaitlistEntry.objects.filter(pk=entry_id, user=user).first()
+    if entry is None:
+        raise EntryNotFound()
+    with transaction.atomic():
+        set_lock_timeout()
+        _waitlist_lock(event_id=entry.event_id)
+        if entry.offer_hold_id:
+            # Hold and seats before the entry (the lock order); the offer may have ended meanwhile.
+            # The freed seats are announced, and offered to the next in line, after commit.
+            _offer_hold_release(hold_id=entry.offer_hold_id, user=user, reason="offer_declined", now=now)
+        entry = lock_one(WaitlistEntry.objects.filter(pk=entry_id))
+        if entry.status not in (EntryStatus.WAITING, EntryStatus.OFFERED):
+            return entry
+        was_waiting = entry.status == EntryStatus.WAITING
+        entry.status = EntryStatus.LEFT
+        entry.ended_at = entry.updated_at = now
+        entry.save(update_fields=["status", "ended_at", "updated_at"])
+        event_id = entry.event_id
+        if was_waiting:
+            transaction.on_commit(
+                partial(realtime.waitlist_moved, event_id=event_id, left_entry_ids=[entry.pk])
+            )
+        transaction.on_commit(
+            partial(
+                realtime.user_notify,
+                user_id=user.pk,
+                message={"type": "waitlist.left", "event_id": event_id, "entry_id": entry.pk},
+            )
+        )
+    return entry
+
+
+@dataclass(frozen=True)
+class Offer:
+    entry_id: int
+    user_id: int
+    hold_id: int
+    seat_ids: list[int]
+    expires_at: dt.datetime
+
+
+def waitlist_seats_released(
+    *, event_id: int, seat_ids: list[int], reason: str, now: dt.datetime | None = None
+) -> list[Offer]:
+    """Offer the event's free seats to waiting entries, first come first served.
+
+    Runs after a release committed (expired or released hold, cancellation, lapsed offer).
+    Settles offers whose hold ended (bought -> fulfilled, otherwise lapsed), then walks the
+    line in order: the first entry whose quantity fits the free seats (of its section, if
+    chosen; adjacent seats when possible) gets them as an offer hold lasting
+    ``TICKETING_OFFER_SECONDS``; later entries may fit what is left. Entries that do not
+    fit keep their place. With nobody waiting, seats simply stay free.
+
+    Only seats that are ``available`` are offered: a seat still held by an expired,
+    unswept hold is offered when the sweeper releases it (and calls this again).
+    ``seat_ids`` says what triggered the run; every free seat of the event is considered.
+    Raises ``Busy`` when the waitlist lock could not be had in time.
+    """
+    now = now or timezone.now()
+    if not WaitlistEntry.objects.filter(
+        event_id=event_id, status__in=[EntryStatus.WAITING, EntryStatus.OFFERED]
+    ).exists():
+        return []
+    offers: list[Offer] = []
+    with transaction.atomic():
+        set_lock_timeout()
+        _waitlist_lock(event_id=event_id)
+        _offers_settle(event_id=event_id, now=now)
+        waiting = list(
+            WaitlistEntry.objects.filter(event_id=event_id, status=EntryStatus.WAITING)
+            .select_related("user")
+            .order_by("id")[:OFFER_ENTRY_SCAN_LIMIT]
+        )
+        if not waiting:
+            return []
+        event = Event.objects.get(pk=event_id)
+        if not event.sales_open(now):
+            # Cancelled, started or closed: nothing to sell, so nothing to offer.
+            return []
+        # Rows a buyer is holding right now are skipped, not waited for: they are being taken.
+        candidate_pks = list(
+            SeatInventory.objects.filter(event_id=event_id, status=SeatStatus.AVAILABLE)
+            .order_by("pk")
+            .values_list("pk", flat=True)[:OFFER_CANDIDATE_LIMIT]
+        )
+        pool = lock_rows(
+            SeatInventory.objects.filter(pk__in=candidate_pks, status=SeatStatus.AVAILABLE).select_related(
+                "seat"
+            ),
+            skip_locked=True,
+        )
+        _after_candidates_locked([r.seat_id for r in pool])
+        busy_users = set(
+            Hold.objects.filter(
+                event_id=event_id, status__in=LIVE_HOLD_STATUSES, user_id__in=[e.user_id for e in waiting]
+            ).values_list("user_id", flat=True)
+        )
+        expires_at = now + dt.timedelta(seconds=settings.TICKETING_OFFER_SECONDS)
+        for entry in waiting:
+            if not pool:
+                break
+            if entry.user_id in busy_users:
+                # One live hold per buyer per event: they are buying already; keep their place.
+                continue
+            candidates = [r for r in pool if entry.section_id in (None, r.section_id)]
+            chosen = choose_seats(candidates, entry.quantity)
+            if not chosen:
+                continue
+            try:
+                with transaction.atomic():  # a refused claim rolls back only itself
+                    hold = _offer_hold_claim(
+                        user=entry.user, event=event, seats_rows=chosen, expires_at=expires_at, now=now
+                    )
+            except ApplicationError as exc:
+                # The user started buying meanwhile (HOLD_EXISTS) or a seat was taken: skip,
+                # keeping their place; seats reported taken leave the pool.
+                logger.info("Offer to waitlist entry %s refused: %s", entry.pk, exc.code)
+                taken = set(exc.extra.get("seat_ids") or ())
+                pool = [r for r in pool if r.seat_id not in taken]
+                continue
+            chosen_ids = {r.pk for r in chosen}
+            pool = [r for r in pool if r.pk not in chosen_ids]
+            locked = lock_one(WaitlistEntry.objects.filter(pk=entry.pk, status=EntryStatus.WAITING))
+            if locked is None:  # cannot happen under the waitlist lock; refuse to guess
+                raise RuntimeError(f"waitlist entry {entry.pk} changed under the waitlist lock")
+            locked.status = EntryStatus.OFFERED
+            locked.offer_hold = hold
+            locked.offered_at = locked.updated_at = now
+            locked.save(update_fields=["status", "offer_hold", "offered_at", "updated_at"])
+            offers.append(
+                Offer(
+                    entry_id=entry.pk,
+                    user_id=entry.user_id,
+                    hold_id=hold.pk,
+                    seat_ids=sorted(r.seat_id for r in chosen),
+                    expires_at=expires_at,
+                )
+            )
+        if offers:
+            transaction.on_commit(partial(_offers_announce, event_id=event_id, offers=offers))
+    return offers
+
+
+def _after_candidates_locked(seat_ids: list[int]) -> None:
+    """A seam for race tests: runs after the candidate seats are read and locked."""
+
+
+def choose_seats(rows: list[SeatInventory], quantity: int) -> list[SeatInventory]:
+    """Pick ``quantity`` seats: adjacent in one row if possible, else best in one section, else any.
+
+    Adjacent means consecutive ``position`` in one row (section, ``row_rank``); better rows
+    (lower ``row_rank``) and lower positions win. Returns ``[]`` when too few are free.
+    """
+    if len(rows) < quantity:
+        return []
+    ordered = sorted(rows, key=lambda r: (r.section_id, r.seat.row_rank, r.seat.position, r.pk))
+    for i in range(len(ordered) - quantity + 1):
+        run = ordered[i : i + quantity]
+        first = run[0]
+        if all(
+            r.section_id == first.section_id
+            and r.seat.row_rank == first.seat.row_rank
+            and r.seat.position == first.seat.position + k
+            for k, r in enumerate(run)
+        ):
+            return run
+    by_section: dict[int, list[SeatInventory]] = {}
+    for r in ordered:
+        by_section.setdefault(r.section_id, []).append(r)
+    for section_rows in by_section.values():
+        if len(section_rows) >= quantity:
+            return section_rows[:quantity]
+    return ordered[:quantity]
+
+
+def _offers_settle(*, event_id: int, now: dt.datetime) -> None:
+    """Close offered entries whose offer hold ended: bought -> fulfilled, else lapsed.
+
+    Precondition: caller holds the event's waitlist lock.
+    """
+    ended = list(
+        WaitlistEntry.objects.filter(event_id=event_id, status=EntryStatus.OFFERED)
+        .exclude(offer_hold__status__in=LIVE_HOLD_STATUSES)
+        .select_related("offer_hold")
+    )
+    for entry in ended:
+        entry = lock_one(WaitlistEntry.objects.filter(pk=entry.pk).select_related("offer_hold"))
+        bought = entry.offer_hold.status == HoldStatus.CONVERTED
+        entry.status = EntryStatus.FULFILLED if bought else EntryStatus.LAPSED
+        entry.ended_at = entry.updated_at = now
+        entry.save(update_fields=["status", "ended_at", "updated_at"])
+        if not bought:
+            AuditLog.objects.create(
+                at=now,
+                action=AuditAction.OFFER_LAPSED,
+                event_id=event_id,
+                hold_id_ref=entry.offer_hold_id,
+                reason=entry.offer_hold.status,
+                data={"entry_id": entry.pk, "user_id": entry.user_id},
+            )
+            transaction.on_commit(
+                partial(
+                    realtime.user_notify,
+                    user_id=entry.user_id,
+                    message={"type": "waitlist.lapsed", "event_id": event_id, "entry_id": entry.pk},
+                )
+            )
+
+
+def _offers_announce(*, event_id: int, offers: list[Offer]) -> None:
+    """After commit: tell each offered user at once, queue their e-mail, move the line up."""
+    from django_q.tasks import async_task
+
+    for offer in offers:
+        realtime.user_notify(
+            user_id=offer.user_id,
+            message={
+                "type": "waitlist.offer",
+                "event_id": event_id,
+                "entry_id": offer.entry_id,
+                "hold_id": offer.hold_id,
+                "seat_ids": offer.seat_ids,
+                "expires_at": offer.expires_at.isoformat(),
+            },
+        )
+    realtime.waitlist_moved(event_id=event_id, left_entry_ids=[o.entry_id for o in offers])
+    for offer in offers:
+        try:
+            async_task("waitlist.tasks.offer_email_send", offer.entry_id, group="waitlist-offer-email")
+        except Exception:
+            logger.exception("Could not queue the offer e-mail of entry %s.", offer.entry_id)
+
+
+# --- Provisional inventory writes --------------------------------------------------------
+# REPLACE AT MERGE: the checkout helper's ``checkout.services.holds.hold_claim_seats`` and
+# ``hold_release`` own these writes. Until they land, these two write the same consistent
+# rows (hold + inventory + version bump + audit) so offers work end to end.
+
+
+def _offer_hold_claim(
+    *, user, event: Event, seats_rows: list[SeatInventory], expires_at: dt.datetime, now: dt.datetime
+) -> Hold:
+    """Hold ``seats_rows`` for ``user`` as a waitlist offer (same signature and effects as
+    checkout's ``hold_claim_seats`` with ``kind="offer"``).
+
+    Precondition: inside the caller's transaction, holding the rows' locks. Raises ``Conflict``
+    ``SEATS_UNAVAILABLE`` (``extra["seat_ids"]``) when a row is not available.
+    """
+    taken = sorted(r.seat_id for r in seats_rows if r.status != SeatStatus.AVAILABLE)
+    if taken:
+        raise Conflict("Seats are taken.", code="SEATS_UNAVAILABLE", extra={"seat_ids": taken})
+    hold = Hold.objects.create(
+        event=event,
+        user=user,
+        kind=HoldKind.OFFER,
+        status=HoldStatus.ACTIVE,
+        created_at=now,
+        expires_at=expires_at,
+    )
+    SeatInventory.objects.filter(pk__in=[r.pk for r in seats_rows]).update(
+        status=SeatStatus.HELD, hold=hold, hold_expires_at=expires_at, updated_at=now
+    )
+    seat_ids = sorted(r.seat_id for r in seats_rows)
+    inventory_version_bump(event_id=event.pk)
+    AuditLog.objects.create(
+        at=now,
+        action=AuditAction.OFFER_CREATED,
+        actor=user,
+        event_id=event.pk,
+        hold_id_ref=hold.pk,
+        data={"seat_ids": seat_ids, "expires_at": expires_at.isoformat()},
+    )
+    transaction.on_commit(partial(hooks.seats_changed, event_id=event.pk, seat_ids=seat_ids))
+    return hold
+
+
+def _offer_hold_release(*, hold_id: int, user, reason: str, now: dt.datetime) -> list[int]:
+    """Release a live offer hold; returns the freed seat ids (``[]`` if it had ended).
+
+    Like checkout's ``holds_end(status="released")``: after commit the seats are announced
+    and offered to the next in line. Precondition: inside the caller's transaction.
+    """
+    # Hold before its seats, as checkout's holds_end and purchase lock them.
+    # A paying hold is mid-purchase: leaving the waitlist must not pull seats from under it.
+    hold = lock_one(Hold.objects.filter(pk=hold_id, status=HoldStatus.ACTIVE))
+    if hold is None:
+        return []
+    rows = lock_rows(SeatInventory.objects.filter(hold_id=hold_id))
+    SeatInventory.objects.filter(pk__in=[r.pk for r in rows]).update(
+        status=SeatStatus.AVAILABLE, hold=None, hold_expires_at=None, updated_at=now
+    )
+    hold.status = HoldStatus.RELEASED
+    hold.ended_at = now
+    hold.save(update_fields=["status", "ended_at"])
+    inventory_version_bump(event_id=hold.event_id)
+    AuditLog.objects.create(
+        at=now,
+        action=AuditAction.HOLD_RELEASED,
+        actor=user,
+        event_id=hold.event_id,
+        hold_id_ref=hold.pk,
+        reason=reason,
+        data={"seat_ids": sorted(r.seat_id for r in rows)},
+    )
+    seat_ids = sorted(r.seat_id for r in rows)
+    transaction.on_commit(partial(hooks.seats_changed, event_id=hold.event_id, seat_ids=seat_ids))
+    transaction.on_commit(
+        partial(hooks.seats_released, event_id=hold.event_id, seat_ids=seat_ids, reason=reason)
+    )
+    return seat_ids

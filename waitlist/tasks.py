@@ -1,1 +1,66 @@
 """Tasks of the waitlist app."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.core.mail import send_mail
+from django.urls import reverse
+from django.utils import timezone
+
+from checkout.models import SeatInventory, SeatStatus
+from events.models import EventStatus
+from waitlist.models import EntryStatus, WaitlistEntry
+from waitlist.services import waitlist_seats_released
+
+
+def offer_email_send(entry_id: int) -> bool:
+    """E-mail the user of an offered entry; returns False when the offer is no longer open.
+
+    The websocket message went out at once; this is for people who closed the page.
+    """
+    entry = WaitlistEntry.objects.select_related("event", "user", "offer_hold").filter(pk=entry_id).first()
+    if entry is None or entry.status != EntryStatus.OFFERED or entry.offer_hold.expires_at <= timezone.now():
+        return False
+    seats = (
+        SeatInventory.objects.filter(hold_id=entry.offer_hold_id)
+        .select_related("seat__section")
+        .order_by("seat__section_id", "seat__row_rank", "seat__position")
+    )
+    event = entry.event
+    expires = entry.offer_hold.expires_at.astimezone(event.tzinfo)
+    link = settings.TICKETING_SITE_URL.rstrip("/") + reverse("events:detail", args=[event.pk])
+    lines = [
+        f"Good news: seats for {event.title} opened up and are held for you until "
+        f"{expires:%H:%M} ({event.timezone}).",
+        "",
+        *(f"  - {row.seat}" for row in seats),
+        "",
+        f"Buy them here: {link}",
+        "If you do not want them, do nothing: they pass to the next person when the offer lapses.",
+    ]
+    send_mail(
+        subject=f"Seats for {event.title} are held for you",
+        message="\n".join(lines),
+        from_email=None,
+        recipient_list=[entry.user.email],
+    )
+    return True
+
+
+def waitlist_offers_sweep() -> int:
+    """Safety net, every minute: offer free seats of events that still have people waiting.
+
+    Offers normally go out from the release's after-commit hook. If that run failed (lock
+    timeout, crash between commit and hook), seats would sit free while people wait; this
+    finds them. Returns how many offers it made.
+    """
+    event_ids = (
+        WaitlistEntry.objects.filter(status=EntryStatus.WAITING, event__status=EventStatus.ON_SALE)
+        .values_list("event_id", flat=True)
+        .distinct()
+    )
+    made = 0
+    for event_id in event_ids:
+        if SeatInventory.objects.filter(event_id=event_id, status=SeatStatus.AVAILABLE).exists():
+            made += len(waitlist_seats_released(event_id=event_id, seat_ids=[], reason="sweep"))
+    return made

@@ -1,0 +1,259 @@
+"""The event websocket (events/consumers.py) over the real PostgreSQL channel layer."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from asgiref.sync import async_to_sync
+from channels.db import database_sync_to_async
+from channels.layers import get_channel_layer
+from channels.testing import WebsocketCommunicator
+from django.conf import settings
+from django.test import Client
+
+from tests.factories import UserFactory, make_event
+from tests.waitlist.inventory import free_seats, hold_seats, rows
+from ticketing import realtime
+from ticketing.asgi import application
+from waitlist import services
+
+# Consumers close connections between handlers (channels.db), so data must be committed.
+pytestmark = pytest.mark.django_db(transaction=True)
+WAIT = 30  # seconds: a deadline against hanging, not a timing assertion
+
+
+def run(scenario) -> None:
+    """Run an async scenario; the layer's listener is stopped on the scenario's own loop."""
+
+    async def wrapper():
+        try:
+            await scenario()
+        finally:
+            await get_channel_layer().close()
+
+    async_to_sync(wrapper)()
+
+
+def session_cookie(user) -> str:
+    client = Client()
+    client.force_login(user)
+    return client.cookies[settings.SESSION_COOKIE_NAME].value
+
+
+async def open_socket(event_id: int, *, user=None, origin: bytes = b"http://localhost"):
+    headers = [(b"origin", origin)]
+    if user is not None:
+        cookie = await database_sync_to_async(session_cookie)(user)
+        headers.append((b"cookie", f"{settings.SESSION_COOKIE_NAME}={cookie}".encode()))
+    socket = WebsocketCommunicator(application, f"/ws/events/{event_id}/", headers=headers)
+    connected, code = await socket.connect(timeout=WAIT)
+    return socket, connected, code
+
+
+async def listener_up() -> None:
+    layer = get_channel_layer()
+    for _ in range(WAIT * 20):
+        if layer.status()["connected"]:
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError("channel layer listener did not connect")
+
+
+async def receive(socket) -> dict:
+    return await socket.receive_json_from(timeout=WAIT)
+
+
+@database_sync_to_async
+def after_commit(fn, *args, **kwargs):
+    """Run a service in a worker thread; its on_commit pushes go out as in production."""
+    return fn(*args, **kwargs)
+
+
+def release_seats(event, *labels):
+    seat_ids = free_seats(rows(event, *labels))
+    return services.waitlist_seats_released(event_id=event.id, seat_ids=seat_ids, reason="released")
+
+
+def free_and_announce(event, *labels):
+    seat_ids = free_seats(rows(event, *labels))
+    realtime.seats_changed(event_id=event.id, seat_ids=seat_ids)
+    return seat_ids
+
+
+@pytest.fixture
+def sold_out():
+    event = make_event()
+    hold_seats(event)
+    return event
+
+
+def test_a_foreign_origin_is_rejected(sold_out):
+    async def scenario():
+        socket, connected, _ = await open_socket(sold_out.id, origin=b"https://evil.example")
+        assert not connected
+        await socket.disconnect()
+
+    run(scenario)
+
+
+def test_an_unknown_or_draft_event_is_refused():
+    draft = make_event(publish=False)
+
+    async def scenario():
+        for event_id in (draft.id, 999999):
+            socket, connected, code = await open_socket(event_id)
+            assert (connected, code) == (False, 4404)
+            await socket.disconnect()
+
+    run(scenario)
+
+
+def test_anonymous_viewer_gets_seat_updates_but_no_offers(sold_out):
+    waiting = services.waitlist_join(user=UserFactory(), event_id=sold_out.id, quantity=1)
+    section_id = sold_out.venue.sections.get().id
+
+    async def scenario():
+        socket, connected, _ = await open_socket(sold_out.id)
+        assert connected
+        hello = await receive(socket)
+        assert hello == {
+            "type": "stream.hello",
+            "event_id": sold_out.id,
+            "sections": [[section_id, 0, 10]],
+            "waitlist": None,
+        }
+        await listener_up()
+
+        offers = await after_commit(release_seats, sold_out, "A2")
+        assert [o.entry_id for o in offers] == [waiting.id]
+
+        # This viewer sees the seat map change; the offer itself goes to the user's group only.
+        seat_ids = offers[0].seat_ids
+        assert await receive(socket) == {
+            "type": "seats.update",
+            "event_id": sold_out.id,
+            "free": [],
+            "taken": seat_ids,
+        }
+        assert await receive(socket) == {
+            "type": "sections.update",
+            "event_id": sold_out.id,
+            "sections": [[section_id, 0, 10]],
+        }
+
+        (b5,) = await after_commit(free_and_announce, sold_out, "B5")
+        assert await receive(socket) == {
+            "type": "seats.update",
+            "event_id": sold_out.id,
+            "free": [b5],
+            "taken": [],
+        }
+        await socket.disconnect()
+
+    run(scenario)
+
+
+def test_the_waiting_user_gets_the_offer_and_the_next_in_line_their_new_place(sold_out):
+    first_user, second_user = UserFactory(), UserFactory()
+    first = services.waitlist_join(user=first_user, event_id=sold_out.id, quantity=2)
+    second = services.waitlist_join(user=second_user, event_id=sold_out.id, quantity=2)
+
+    async def scenario():
+        a, connected_a, _ = await open_socket(sold_out.id, user=first_user)
+        b, connected_b, _ = await open_socket(sold_out.id, user=second_user)
+        assert connected_a and connected_b
+        assert (await receive(a))["waitlist"] == {
+            "entry_id": first.id,
+            "status": "waiting",
+            "quantity": 2,
+            "position": 1,
+        }
+        assert (await receive(b))["waitlist"]["position"] == 2
+        await listener_up()
+
+        (offer,) = await after_commit(release_seats, sold_out, "A4", "A5")
+
+        # The seat map's push and the user's own messages may come in either order.
+        got_a = {m["type"]: m for m in [await receive(a) for _ in range(3)]}
+        assert set(got_a) == {"waitlist.offer", "seats.update", "sections.update"}
+        assert got_a["waitlist.offer"] == {
+            "type": "waitlist.offer",
+            "event_id": sold_out.id,
+            "entry_id": first.id,
+            "hold_id": offer.hold_id,
+            "seat_ids": offer.seat_ids,
+            "expires_at": offer.expires_at.isoformat(),
+        }
+
+        got_b = {m["type"]: m for m in [await receive(b) for _ in range(3)]}
+        assert set(got_b) == {"waitlist.position", "seats.update", "sections.update"}
+        assert got_b["waitlist.position"] == {
+            "type": "waitlist.position",
+            "event_id": sold_out.id,
+            "entry_id": second.id,
+            "position": 1,
+        }
+        # Nothing else was queued for B before this later seat change: no offer reached B.
+        (a1,) = await after_commit(free_and_announce, sold_out, "A1")
+        assert (await receive(b))["free"] == [a1]
+        await a.disconnect()
+        await b.disconnect()
+
+    run(scenario)
+
+
+def test_a_user_who_joins_while_watching_is_told_their_place_and_moves_up(sold_out):
+    ahead_user, me = UserFactory(), UserFactory()
+    ahead = services.waitlist_join(user=ahead_user, event_id=sold_out.id, quantity=1)
+
+    async def scenario():
+        socket, connected, _ = await open_socket(sold_out.id, user=me)
+        assert connected
+        assert (await receive(socket))["waitlist"] is None
+        await listener_up()
+
+        mine = await after_commit(services.waitlist_join, user=me, event_id=sold_out.id, quantity=1)
+        joined = await receive(socket)
+        assert (joined["type"], joined["entry_id"], joined["position"]) == ("waitlist.joined", mine.id, 2)
+
+        await after_commit(services.waitlist_leave, user=ahead_user, entry_id=ahead.id)
+        moved = await receive(socket)
+        assert (moved["type"], moved["position"]) == ("waitlist.position", 1)
+        await socket.disconnect()
+
+    run(scenario)
+
+
+def test_after_the_layer_reconnects_viewers_are_told_to_resync(sold_out):
+    import psycopg
+
+    from ticketing.channel_layer import django_conninfo
+
+    user = UserFactory()
+    entry = services.waitlist_join(user=user, event_id=sold_out.id, quantity=1)
+
+    def terminate(pid):
+        with psycopg.connect(django_conninfo(), autocommit=True) as conn:
+            conn.execute("SELECT pg_terminate_backend(%s)", [pid])
+
+    async def scenario():
+        socket, connected, _ = await open_socket(sold_out.id, user=user)
+        assert connected
+        await receive(socket)
+        await listener_up()
+        layer = get_channel_layer()
+        old_pid = layer.status()["backend_pid"]
+
+        await database_sync_to_async(terminate)(old_pid)
+
+        resync = await receive(socket)
+        assert resync == {
+            "type": "stream.resync",
+            "event_id": sold_out.id,
+            "waitlist": {"entry_id": entry.id, "status": "waiting", "quantity": 1, "position": 1},
+        }
+        assert layer.status()["backend_pid"] != old_pid
+        await socket.disconnect()
+
+    run(scenario)
