@@ -34,8 +34,9 @@ def test_ready_when_everything_is_up(client, cluster_alive):
     assert response.json()["status"] == "ready"
     assert checks["database"] == {"ok": True} and checks["migrations"] == {"ok": True}
     assert checks["queue"]["ok"] and checks["queue"]["age_seconds"] < 120
-    # The realtime helper's listener is not in this branch yet: reported as skipped, not failed.
-    assert checks["channel_layer"]["ok"] and checks["channel_layer"].get("skipped")
+    # This process serves no websocket yet, so its listener has not started: that is ready.
+    assert checks["channel_layer"]["ok"]
+    assert checks["channel_layer"]["backend"] == "ticketing.channel_layer.PostgresChannelLayer"
 
 
 def test_database_down_is_not_ready(client, cluster_alive, monkeypatch):
@@ -95,11 +96,14 @@ def test_cluster_never_seen_is_not_ready(client):
 
 def test_channel_listener_disconnected_is_not_ready(client, cluster_alive, monkeypatch):
     monkeypatch.setattr(
-        health, "_listener_status", lambda: lambda: {"connected": False, "error": "LISTEN lost"}
+        health,
+        "_listener_status",
+        lambda: lambda: {"ok": False, "started": True, "connected": False, "error": "LISTEN lost"},
     )
     response = client.get("/readyz")
     assert response.status_code == 503
     assert response.json()["checks"]["channel_layer"] == {
+        "started": True,
         "connected": False,
         "error": "LISTEN lost",
         "ok": False,
