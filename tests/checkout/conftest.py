@@ -143,3 +143,9 @@ def retry_busy(fn: Callable[[], Any], attempts: int = 20) -> Callable[[], Any]:
                 time.sleep(0.05)
 
     return call
+
+
+@pytest.fixture(autouse=True)
+def fast_password_hasher(settings):
+    # Users here are buyers in races, not login tests: skip the deliberately slow hash.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
