@@ -188,3 +188,37 @@ def test_purchase_racing_the_sweeper_at_the_expiry_instant(big_pool, attempt):
         approved = Payment.objects.filter(status="approved")
         assert approved.filter(kind="charge").count() == approved.filter(kind="refund").count()
     assert Ticket.objects.filter(status="valid").count() == (2 if sold else 0)
+
+
+def test_lock_wait_is_bounded_and_busy_changes_nothing(settings, inventory_unchanged):
+    from django.db import connection, transaction
+
+    from ticketing.errors import Busy
+    from ticketing.locks import lock_rows
+
+    settings.TICKETING_LOCK_TIMEOUT_MS = 100
+    event = make_event()
+    seat = seat_ids(event)[0]
+    user = UserFactory()
+    locked, done = threading.Event(), threading.Event()
+
+    def hold_the_row():
+        try:
+            with transaction.atomic():
+                lock_rows(SeatInventory.objects.filter(event=event, seat_id=seat))
+                locked.set()
+                done.wait(timeout=30)
+        finally:
+            connection.close()
+
+    blocker = threading.Thread(target=hold_the_row)
+    blocker.start()
+    try:
+        assert locked.wait(timeout=30)
+        with inventory_unchanged(), pytest.raises(Busy) as exc:
+            hold_create(user=user, event_id=event.id, seat_ids=[seat])
+        assert exc.value.headers["Retry-After"] == "1"
+    finally:
+        done.set()
+        blocker.join()
+    assert hold_create(user=user, event_id=event.id, seat_ids=[seat])
