@@ -42,7 +42,9 @@ def is_lock_timeout(exc: BaseException) -> bool:
 
 @contextmanager
 def busy_on_lock_timeout() -> Iterator[None]:
-    """Turn a lock timeout inside the block into ``Busy`` (HTTP 503 with Retry-After)."""
+    """Turn a lock timeout (or a deadlock PostgreSQL broke up) inside the block into ``Busy``
+    (HTTP 503 with Retry-After). Put it outside ``transaction.atomic()`` to cover the whole
+    transaction, commit included."""
     try:
         yield
     except DatabaseError as exc:

@@ -48,7 +48,7 @@ from checkout.services.versions import inventory_version_bump
 from events.errors import EventNotFound
 from events.models import Event
 from ticketing.errors import Busy, ValidationFailed
-from ticketing.locks import lock_one, lock_rows, set_lock_timeout
+from ticketing.locks import busy_on_lock_timeout, lock_one, lock_rows, set_lock_timeout
 
 # Best-available: how many blocks to try with SKIP LOCKED before waiting for one, and how
 # many fresh looks at the section before answering BUSY (never "sold out" on a guess).
@@ -130,7 +130,7 @@ def hold_create(
         )
         duration = dt.timedelta(seconds=seconds)
     try:
-        with transaction.atomic():
+        with busy_on_lock_timeout(), transaction.atomic():
             set_lock_timeout()
             event = _event_on_sale(event_id, now)
             # Cheap early answer; hold_claim_seats re-checks under lock.
@@ -321,7 +321,7 @@ def hold_extend(*, user: Any, hold_id: int, now: dt.datetime | None = None) -> H
     paid for), ``ExtensionLimit`` or ``Busy``.
     """
     now = now or timezone.now()
-    with transaction.atomic():
+    with busy_on_lock_timeout(), transaction.atomic():
         set_lock_timeout()
         hold = _lock_own_hold(user, hold_id)
         if hold.status == HoldStatus.EXPIRED or (hold.status == HoldStatus.ACTIVE and hold.expires_at <= now):
@@ -356,7 +356,7 @@ def hold_release(*, user: Any, hold_id: int, now: dt.datetime | None = None) -> 
     Raises ``HoldNotFound``, ``HoldNotActive`` (bought, or payment in progress) or ``Busy``.
     """
     now = now or timezone.now()
-    with transaction.atomic():
+    with busy_on_lock_timeout(), transaction.atomic():
         set_lock_timeout()
         hold = _lock_own_hold(user, hold_id)
         if hold.status in (HoldStatus.RELEASED, HoldStatus.EXPIRED):
@@ -384,7 +384,7 @@ def holds_expire_due(*, now: dt.datetime | None = None, limit: int = 200) -> int
     split the work and never wait for each other or for a buyer.
     """
     now = now or timezone.now()
-    with transaction.atomic():
+    with busy_on_lock_timeout(), transaction.atomic():
         set_lock_timeout()
         due = lock_rows(
             Hold.objects.filter(status__in=LIVE_HOLD_STATUSES, expires_at__lte=now),

@@ -61,7 +61,7 @@ from checkout.services.holds import _lock_own_hold, holds_end
 from checkout.services.versions import inventory_version_bump
 from events.models import EventStatus, Price
 from ticketing.errors import ValidationFailed
-from ticketing.locks import lock_one, lock_rows, set_lock_timeout
+from ticketing.locks import busy_on_lock_timeout, lock_one, lock_rows, set_lock_timeout
 
 logger = logging.getLogger(__name__)
 
@@ -195,7 +195,7 @@ def _purchase_begin(
 ) -> Order | _Started | None:
     """Claim the hold for one payment. Returns the finished order (replay), the started
     payment, or ``None`` when another request is paying for the hold right now."""
-    with transaction.atomic():
+    with busy_on_lock_timeout(), transaction.atomic():
         set_lock_timeout()
         IdempotencyRecord.objects.bulk_create(
             [IdempotencyRecord(user=user, key=key, request_hash=digest, created_at=now)],
@@ -282,7 +282,7 @@ def _purchase_complete(
     buyer_email: str,
     now: dt.datetime,
 ) -> Order:
-    with transaction.atomic():
+    with busy_on_lock_timeout(), transaction.atomic():
         set_lock_timeout()
         hold = lock_one(Hold.objects.filter(pk=started.hold_id, user=user))
         if hold is None or hold.status != HoldStatus.PAYING:
@@ -390,7 +390,7 @@ def _purchase_abandon(
     *, user: Any, started: _Started, reason: str, now: dt.datetime, refund: PaymentResult | None = None
 ) -> None:
     """Give the hold back to its buyer after a failed payment (or end it, if its time is up)."""
-    with transaction.atomic():
+    with busy_on_lock_timeout(), transaction.atomic():
         set_lock_timeout()
         hold = lock_one(Hold.objects.filter(pk=started.hold_id))
         if hold is not None and hold.status == HoldStatus.PAYING:
@@ -468,7 +468,7 @@ def order_cancel(*, order_id: int, actor: Any, now: dt.datetime | None = None) -
             )
         if not result.approved:
             raise PaymentFailed("The refund could not be made; the order is unchanged. Please retry.")
-    with transaction.atomic():
+    with busy_on_lock_timeout(), transaction.atomic():
         set_lock_timeout()
         order = lock_one(Order.objects.filter(pk=order_id))
         if order.status == OrderStatus.CANCELLED:
