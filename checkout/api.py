@@ -1,3 +1,163 @@
-from ninja import Router
+"""Checkout API: holds, purchase, orders. Thin: parse, call one service or selector, shape."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+from django.http import HttpRequest
+from ninja import Field, Header, Router, Schema, Status
+
+from checkout import selectors
+from checkout.services import holds, orders
 
 router = Router()
+
+
+class HoldIn(Schema):
+    seat_ids: list[int] | None = Field(None, max_length=100, description="Seats to hold (at most 10)")
+    section_id: int | None = Field(None, description="Best available: the section")
+    quantity: int | None = Field(None, description="Best available: how many seats (1-10)")
+
+
+class HoldSeatOut(Schema):
+    id: int
+    section_id: int
+    section: str
+    row: str
+    label: str
+    price: Decimal
+
+
+class HoldOut(Schema):
+    id: int
+    event_id: int
+    kind: str
+    status: str
+    seats: list[HoldSeatOut]
+    total: Decimal
+    currency: str
+    created_at: dt.datetime
+    expires_at: dt.datetime
+    extensions_left: int
+
+
+class PurchaseIn(Schema):
+    buyer_name: str = Field(min_length=1, max_length=200)
+    buyer_email: str = Field(min_length=3, max_length=254)
+    card_number: str = Field(min_length=1, max_length=40, description="Test cards: see docs/checkout.md")
+
+
+class TicketOut(Schema):
+    id: int
+    seat_id: int
+    section: str
+    row: str
+    label: str
+    price: Decimal
+    code: str
+    status: str
+
+
+class OrderOut(Schema):
+    id: int
+    event_id: int
+    event_title: str
+    event_starts_at: dt.datetime
+    status: str
+    buyer_name: str
+    buyer_email: str
+    total: Decimal
+    currency: str
+    created_at: dt.datetime
+    cancelled_at: dt.datetime | None
+    tickets: list[TicketOut]
+
+
+ERRORS = "Errors: `{code, message, extra}`; see docs/checkout.md for every code."
+
+
+@router.post(
+    "/events/{event_id}/holds",
+    response={201: HoldOut},
+    summary="Hold seats (named, or best available in a section)",
+    description="SEATS_UNAVAILABLE 409 (extra.seat_ids), TOO_MANY_SEATS 422, "
+    "HOLD_EXISTS 409 (extra.hold_id), "
+    "SALES_CLOSED 409, NOT_FOUND 404, BUSY 503 (Retry-After). " + ERRORS,
+)
+def hold_create(request: HttpRequest, event_id: int, payload: HoldIn):
+    hold = holds.hold_create(
+        user=request.auth,
+        event_id=event_id,
+        seat_ids=payload.seat_ids,
+        section_id=payload.section_id,
+        quantity=payload.quantity,
+    )
+    return Status(201, selectors.hold_detail(hold=hold))
+
+
+@router.get("/holds/{hold_id}", response=HoldOut, summary="One of my holds")
+def hold_get(request: HttpRequest, hold_id: int):
+    return selectors.hold_detail(hold=selectors.hold_get(user=request.auth, hold_id=hold_id))
+
+
+@router.delete("/holds/{hold_id}", response=HoldOut, summary="Release a hold")
+def hold_release(request: HttpRequest, hold_id: int):
+    hold = holds.hold_release(user=request.auth, hold_id=hold_id)
+    return selectors.hold_detail(hold=hold)
+
+
+@router.post(
+    "/holds/{hold_id}/extend",
+    response=HoldOut,
+    summary="Extend a hold by 5 minutes (at most twice)",
+    description="EXTENSION_LIMIT 409, HOLD_EXPIRED 410, HOLD_NOT_ACTIVE 409. " + ERRORS,
+)
+def hold_extend(request: HttpRequest, hold_id: int):
+    return selectors.hold_detail(hold=holds.hold_extend(user=request.auth, hold_id=hold_id))
+
+
+@router.post(
+    "/holds/{hold_id}/purchase",
+    response={201: OrderOut},
+    summary="Pay for a hold; needs an Idempotency-Key header",
+    description="Repeating a request with the same Idempotency-Key returns the same order and charges once. "
+    "IDEMPOTENCY_CONFLICT 409, PAYMENT_DECLINED 402, PAYMENT_FAILED 502, HOLD_EXPIRED 410, "
+    "PURCHASE_IN_PROGRESS 409 (Retry-After), BUSY 503. " + ERRORS,
+)
+def hold_purchase(
+    request: HttpRequest,
+    hold_id: int,
+    payload: PurchaseIn,
+    idempotency_key: str = Header(..., alias="Idempotency-Key", min_length=1, max_length=200),
+):
+    order = orders.order_purchase(
+        user=request.auth,
+        hold_id=hold_id,
+        buyer_name=payload.buyer_name,
+        buyer_email=payload.buyer_email,
+        card_number=payload.card_number,
+        idempotency_key=idempotency_key,
+    )
+    return Status(201, selectors.order_detail(selectors.order_get(user=request.auth, order_id=order.pk)))
+
+
+@router.get("/orders", response=list[OrderOut], summary="My orders, newest first")
+def order_list(request: HttpRequest):
+    return [selectors.order_detail(o) for o in selectors.order_list(user=request.auth)]
+
+
+@router.get("/orders/{order_id}", response=OrderOut, summary="One of my orders, with ticket codes")
+def order_get(request: HttpRequest, order_id: int):
+    return selectors.order_detail(selectors.order_get(user=request.auth, order_id=order_id))
+
+
+@router.post(
+    "/orders/{order_id}/cancel",
+    response=OrderOut,
+    summary="Cancel an order and refund it (buyer before the event, staff any time)",
+    description="ORDER_NOT_CANCELLABLE 409, PAYMENT_FAILED 502 (refund refused; nothing changed). " + ERRORS,
+)
+def order_cancel(request: HttpRequest, order_id: int):
+    order = orders.order_cancel(order_id=order_id, actor=request.auth)
+    return selectors.order_detail(selectors.order_get(user=order.user, order_id=order.pk))

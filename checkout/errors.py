@@ -1,1 +1,115 @@
-from ticketing.errors import ApplicationError  # noqa: F401
+"""Domain errors of the checkout app (rendered as ``{"code", "message", "extra"}``)."""
+
+from __future__ import annotations
+
+from ticketing.errors import ApplicationError, Busy, Conflict, NotFound, ValidationFailed
+
+__all__ = [
+    "Busy",
+    "ExtensionLimit",
+    "HoldExists",
+    "HoldExpired",
+    "HoldNotActive",
+    "HoldNotFound",
+    "IdempotencyConflict",
+    "OrderNotCancellable",
+    "OrderNotFound",
+    "PaymentDeclined",
+    "PaymentFailed",
+    "PurchaseInProgress",
+    "SalesClosed",
+    "SeatsNotFound",
+    "SeatsUnavailable",
+    "TooManySeats",
+    "ValidationFailed",
+]
+
+
+class SeatsUnavailable(Conflict):
+    """``extra["seat_ids"]`` lists the requested seats someone else holds or bought."""
+
+    code = "SEATS_UNAVAILABLE"
+    message = "Some of the seats are no longer available."
+
+
+class SeatsNotFound(NotFound):
+    message = "Some of the seats do not exist at this event."
+
+
+class TooManySeats(ApplicationError):
+    code = "TOO_MANY_SEATS"
+    status = 422
+    message = "Too many seats in one hold."
+
+
+class HoldExists(Conflict):
+    """``extra["hold_id"]`` is the buyer's current hold for the event."""
+
+    code = "HOLD_EXISTS"
+    message = "You already hold seats for this event; release or buy them first."
+
+
+class HoldNotFound(NotFound):
+    message = "No such hold."
+
+
+class HoldExpired(ApplicationError):
+    code = "HOLD_EXPIRED"
+    status = 410
+    message = "The hold has expired; the seats were released."
+
+
+class HoldNotActive(Conflict):
+    """The hold was released, bought, or is being paid for; ``extra["status"]`` says which."""
+
+    code = "HOLD_NOT_ACTIVE"
+    message = "The hold is no longer active."
+
+
+class ExtensionLimit(Conflict):
+    code = "EXTENSION_LIMIT"
+    message = "The hold cannot be extended again."
+
+
+class SalesClosed(Conflict):
+    code = "SALES_CLOSED"
+    message = "Tickets for this event are not on sale."
+
+
+class IdempotencyConflict(Conflict):
+    code = "IDEMPOTENCY_CONFLICT"
+    message = "This Idempotency-Key was already used for a different request."
+
+
+class PurchaseInProgress(Conflict):
+    """Another request is paying for this hold right now; retry to get its outcome."""
+
+    code = "PURCHASE_IN_PROGRESS"
+    message = "A payment for this hold is in progress; retry in a moment."
+
+    def __init__(self, message: str | None = None, **kwargs) -> None:
+        kwargs.setdefault("headers", {})["Retry-After"] = "1"
+        super().__init__(message, **kwargs)
+
+
+class PaymentDeclined(ApplicationError):
+    code = "PAYMENT_DECLINED"
+    status = 402
+    message = "The card was declined; your seats are still held."
+
+
+class PaymentFailed(ApplicationError):
+    """The provider could not be reached or errored; nothing was charged."""
+
+    code = "PAYMENT_FAILED"
+    status = 502
+    message = "The payment could not be processed; your seats are still held. Please retry."
+
+
+class OrderNotFound(NotFound):
+    message = "No such order."
+
+
+class OrderNotCancellable(Conflict):
+    code = "ORDER_NOT_CANCELLABLE"
+    message = "This order cannot be cancelled."

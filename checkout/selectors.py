@@ -1,1 +1,127 @@
-"""Selectors of the checkout app."""
+"""Reads of the checkout app: a buyer's holds and orders, shaped for the API and pages.
+
+Every selector takes the buyer and filters by them: another buyer's id reads as missing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Any
+
+from django.conf import settings
+from django.db.models import Prefetch, QuerySet
+from django.utils import timezone
+
+from checkout.errors import HoldNotFound, OrderNotFound
+from checkout.models import LIVE_HOLD_STATUSES, Hold, HoldStatus, Order, SeatInventory, Ticket
+from events.models import Price
+
+
+def hold_get(*, user: Any, hold_id: int) -> Hold:
+    """The buyer's hold. Raises ``HoldNotFound`` (also for someone else's)."""
+    hold = Hold.objects.filter(pk=hold_id, user=user).first()
+    if hold is None:
+        raise HoldNotFound(extra={"hold_id": hold_id})
+    return hold
+
+
+def hold_effective_status(hold: Hold, now: dt.datetime) -> str:
+    """A live hold past its expiry reads as expired before the sweeper gets to it."""
+    if hold.status in LIVE_HOLD_STATUSES and hold.expires_at <= now:
+        return HoldStatus.EXPIRED
+    return hold.status
+
+
+def hold_detail(*, hold: Hold, now: dt.datetime | None = None) -> dict[str, Any]:
+    """The hold with its seats (section, row, label, price), total and time left."""
+    now = now or timezone.now()
+    rows = (
+        SeatInventory.objects.filter(hold=hold)
+        .select_related("seat", "section")
+        .order_by("section__display_order", "seat__row_rank", "seat__position")
+    )
+    prices = {p.section_id: p for p in Price.objects.filter(event_id=hold.event_id)}
+    status = hold_effective_status(hold, now)
+    # Seats of an expired hold may already belong to someone else: show none.
+    seats = (
+        [
+            {
+                "id": r.seat_id,
+                "section_id": r.section_id,
+                "section": r.section.name,
+                "row": r.seat.row_label,
+                "label": r.seat.label,
+                "price": prices[r.section_id].amount,
+            }
+            for r in rows
+        ]
+        if status in LIVE_HOLD_STATUSES
+        else []
+    )
+    currency = next(iter(prices.values())).currency if prices else ""
+    return {
+        "id": hold.pk,
+        "event_id": hold.event_id,
+        "kind": hold.kind,
+        "status": status,
+        "seats": seats,
+        "total": sum((s["price"] for s in seats), Decimal("0.00")),
+        "currency": currency,
+        "created_at": hold.created_at,
+        "expires_at": hold.expires_at,
+        "extensions_left": max(0, settings.TICKETING_HOLD_MAX_EXTENSIONS - hold.extensions_used),
+    }
+
+
+def _orders(user: Any) -> QuerySet[Order]:
+    tickets = Ticket.objects.select_related("seat", "section").order_by(
+        "section__display_order", "seat__row_rank", "seat__position"
+    )
+    return (
+        Order.objects.filter(user=user)
+        .select_related("event")
+        .prefetch_related(Prefetch("tickets", queryset=tickets))
+        .order_by("-created_at", "-id")
+    )
+
+
+def order_list(*, user: Any) -> list[Order]:
+    return list(_orders(user))
+
+
+def order_get(*, user: Any, order_id: int) -> Order:
+    """The buyer's order with its tickets. Raises ``OrderNotFound`` (also for someone else's)."""
+    order = _orders(user).filter(pk=order_id).first()
+    if order is None:
+        raise OrderNotFound(extra={"order_id": order_id})
+    return order
+
+
+def order_detail(order: Order) -> dict[str, Any]:
+    return {
+        "id": order.pk,
+        "event_id": order.event_id,
+        "event_title": order.event.title,
+        "event_starts_at": order.event.starts_at,
+        "status": order.status,
+        "buyer_name": order.buyer_name,
+        "buyer_email": order.buyer_email,
+        "total": order.total,
+        "currency": order.currency,
+        "created_at": order.created_at,
+        "cancelled_at": order.cancelled_at,
+        "tickets": [
+            {
+                "id": t.pk,
+                "seat_id": t.seat_id,
+                "section": t.section.name,
+                "row": t.seat.row_label,
+                "label": t.seat.label,
+                "price": t.price,
+                "code": t.code,
+                "status": t.status,
+            }
+            for t in order.tickets.all()
+        ],
+    }

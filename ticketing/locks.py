@@ -43,7 +43,9 @@ def is_lock_timeout(exc: BaseException) -> bool:
 
 @contextmanager
 def busy_on_lock_timeout() -> Iterator[None]:
-    """Turn a lock timeout inside the block into ``Busy`` (HTTP 503 with Retry-After)."""
+    """Turn a lock timeout (or a deadlock PostgreSQL broke up) inside the block into ``Busy``
+    (HTTP 503 with Retry-After). Put it outside ``transaction.atomic()`` to cover the whole
+    transaction, commit included."""
     try:
         yield
     except DatabaseError as exc:
@@ -53,14 +55,18 @@ def busy_on_lock_timeout() -> Iterator[None]:
         raise
 
 
-def lock_rows(qs: QuerySet[M], *, skip_locked: bool = False) -> list[M]:
+def lock_rows(qs: QuerySet[M], *, skip_locked: bool = False, limit: int | None = None) -> list[M]:
     """Lock the rows of ``qs`` in primary-key order and return them.
 
     Precondition: inside ``transaction.atomic()`` (raises ``RuntimeError`` otherwise).
-    With ``skip_locked`` rows another transaction holds are left out instead of waited for.
+    With ``skip_locked`` rows another transaction holds are left out instead of waited for
+    (rows this transaction already locked are returned). ``limit`` locks at most that many
+    rows, the lowest primary keys first: batches for sweepers.
     """
     _require_transaction()
     locked = qs.order_by("pk").select_for_update(of=("self",), skip_locked=skip_locked)
+    if limit is not None:
+        locked = locked[:limit]
     with busy_on_lock_timeout():
         return list(locked)
 

@@ -1,0 +1,562 @@
+"""Holds: seats set aside for one buyer until they expire, are released, or are bought.
+
+Lock order, everywhere in checkout (this is what rules out deadlocks):
+
+1. at most one hold or order row, waited for while holding no other lock;
+2. inventory rows, waited for in primary-key order (``ticketing.locks``);
+3. anything locked after inventory rows (the holds a claim retires, their other seats) is
+   taken with ``SKIP LOCKED``: never waited for, so no cycle can form.
+
+A held seat whose ``hold_expires_at`` has passed is free for every claim and count at
+once; the claim that takes it retires the expired hold (the sweeper only tidies up).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Collection, Iterable
+from typing import Any, NamedTuple
+
+from django.conf import settings
+from django.db import IntegrityError, connection, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from checkout.errors import (
+    ExtensionLimit,
+    HoldExists,
+    HoldExpired,
+    HoldNotActive,
+    HoldNotFound,
+    SalesClosed,
+    SeatsNotFound,
+    SeatsUnavailable,
+    TooManySeats,
+)
+from checkout.models import (
+    LIVE_HOLD_STATUSES,
+    AuditAction,
+    Hold,
+    HoldKind,
+    HoldStatus,
+    SeatInventory,
+    SeatStatus,
+)
+from checkout.services.common import announce_after_commit, audit_record, audit_refusal
+from checkout.services.versions import inventory_version_bump
+from events.errors import EventNotFound
+from events.models import Event
+from ticketing.errors import Busy, ValidationFailed
+from ticketing.locks import busy_on_lock_timeout, lock_one, lock_rows, set_lock_timeout
+
+# Best-available: how many blocks to try with SKIP LOCKED before waiting for one, and how
+# many fresh looks at the section before answering BUSY (never "sold out" on a guess).
+SKIP_LOCKED_TRIES = 12
+BEST_AVAILABLE_ROUNDS = 8
+
+
+def free_q(now: dt.datetime) -> Q:
+    """Inventory rows that are free at ``now``: available, or held by a hold that has expired."""
+    return Q(status=SeatStatus.AVAILABLE) | Q(status=SeatStatus.HELD, hold_expires_at__lte=now)
+
+
+def row_is_free(row: SeatInventory, now: dt.datetime) -> bool:
+    return row.status == SeatStatus.AVAILABLE or (
+        row.status == SeatStatus.HELD and row.hold_expires_at is not None and row.hold_expires_at <= now
+    )
+
+
+def _validate_request(
+    seat_ids: Iterable[int] | None, section_id: int | None, quantity: int | None
+) -> tuple[list[int] | None, int | None, int | None]:
+    most = settings.TICKETING_MAX_SEATS_PER_HOLD
+    if seat_ids is not None:
+        if section_id is not None or quantity is not None:
+            raise ValidationFailed("Give either seat_ids, or section_id with quantity; not both.")
+        ids = sorted({int(s) for s in seat_ids})
+        if not ids:
+            raise ValidationFailed("Name at least one seat.")
+        if len(ids) > most:
+            raise TooManySeats(f"At most {most} seats per hold.", extra={"max": most, "requested": len(ids)})
+        return ids, None, None
+    if section_id is None or quantity is None:
+        raise ValidationFailed("Give seat_ids, or section_id with quantity.")
+    if quantity < 1:
+        raise ValidationFailed("quantity must be at least 1.")
+    if quantity > most:
+        raise TooManySeats(f"At most {most} seats per hold.", extra={"max": most, "requested": quantity})
+    return None, int(section_id), int(quantity)
+
+
+def _event_on_sale(event_id: int, now: dt.datetime) -> Event:
+    event = Event.objects.filter(pk=event_id).first()
+    if event is None:
+        raise EventNotFound(extra={"event_id": event_id})
+    if not event.sales_open(now):
+        raise SalesClosed(
+            extra={
+                "event_status": event.status,
+                "sales_open_at": event.sales_open_at.isoformat() if event.sales_open_at else None,
+                "sales_close_at": event.sales_close_at.isoformat() if event.sales_close_at else None,
+            }
+        )
+    return event
+
+
+def hold_create(
+    *,
+    user: Any,
+    event_id: int,
+    seat_ids: Iterable[int] | None = None,
+    section_id: int | None = None,
+    quantity: int | None = None,
+    kind: str = HoldKind.REGULAR,
+    duration: dt.timedelta | None = None,
+    now: dt.datetime | None = None,
+) -> Hold:
+    """Hold the named seats, or the best ``quantity`` adjacent seats of a section: all or none.
+
+    Raises ``TooManySeats`` / ``ValidationFailed`` (bad request), ``EventNotFound``,
+    ``SeatsNotFound`` (seat or section not at this event), ``SalesClosed``, ``HoldExists``
+    (``extra["hold_id"]``), ``SeatsUnavailable`` (``extra["seat_ids"]``: the taken ones) and
+    ``Busy`` (lock wait timed out; retry). Refusals are audited after the rollback.
+    """
+    now = now or timezone.now()
+    ids, section_id, quantity = _validate_request(seat_ids, section_id, quantity)
+    if duration is None:
+        seconds = (
+            settings.TICKETING_OFFER_SECONDS if kind == HoldKind.OFFER else settings.TICKETING_HOLD_SECONDS
+        )
+        duration = dt.timedelta(seconds=seconds)
+    try:
+        with busy_on_lock_timeout(), transaction.atomic():
+            set_lock_timeout()
+            event = _event_on_sale(event_id, now)
+            # Cheap early answer; hold_claim_seats re-checks under lock.
+            existing = (
+                Hold.objects.filter(user=user, event=event, status__in=LIVE_HOLD_STATUSES, expires_at__gt=now)
+                .values_list("pk", flat=True)
+                .first()
+            )
+            if existing:
+                raise HoldExists(extra={"hold_id": existing})
+            if ids is not None:
+                rows = lock_rows(SeatInventory.objects.filter(event=event, seat_id__in=ids))
+                if len(rows) != len(ids):
+                    missing = sorted(set(ids) - {r.seat_id for r in rows})
+                    raise SeatsNotFound(extra={"seat_ids": missing})
+            else:
+                rows = _best_available_lock(event=event, section_id=section_id, quantity=quantity, now=now)
+            return hold_claim_seats(
+                user=user, event=event, seats_rows=rows, kind=kind, expires_at=now + duration, now=now
+            )
+    except (SeatsUnavailable, HoldExists, SalesClosed) as exc:
+        audit_refusal(
+            action=AuditAction.HOLD_REFUSED,
+            at=now,
+            actor=user,
+            event_id=event_id,
+            reason=exc.code,
+            data={"seat_ids": ids, "section_id": section_id, "quantity": quantity, **exc.extra},
+        )
+        raise
+
+
+def hold_claim_seats(
+    *,
+    user: Any,
+    event: Event,
+    seats_rows: list[SeatInventory],
+    kind: str,
+    expires_at: dt.datetime,
+    now: dt.datetime,
+) -> Hold:
+    """Create a hold of ``kind`` for ``user`` on exactly ``seats_rows``; the reusable core of a claim.
+
+    Preconditions: inside ``transaction.atomic()`` (the caller's; it commits or rolls back
+    everything), the caller holds the row locks of ``seats_rows`` (``SeatInventory`` rows of
+    ``event``, locked through ``ticketing.locks``) and has checked the event may sell. The
+    waitlist uses this to turn released seats into an OFFER hold (``kind="offer"``,
+    ``expires_at = now + TICKETING_OFFER_SECONDS``).
+
+    Rows held by an expired hold count as free; that hold is retired (expired, its other seats
+    freed, audited, announced after commit). An expired live hold of ``user`` is retired too.
+    Bumps the inventory version, audits, registers the after-commit seat-map push.
+    Raises ``SeatsUnavailable`` (``extra["seat_ids"]``) or ``HoldExists`` (``extra["hold_id"]``);
+    the caller's transaction must then roll back (the function may have retired holds already).
+    """
+    if not connection.in_atomic_block:
+        raise RuntimeError("hold_claim_seats needs the caller's transaction and row locks.")
+    taken = sorted(r.seat_id for r in seats_rows if not row_is_free(r, now))
+    if taken:
+        raise SeatsUnavailable(extra={"seat_ids": taken})
+    # After inventory locks nothing is waited for (see module docstring): a hold of the user's
+    # that another transaction has locked is skipped here and caught by the unique constraint.
+    own = lock_rows(
+        Hold.objects.filter(user=user, event=event, status__in=LIVE_HOLD_STATUSES), skip_locked=True
+    )
+    for hold in own:
+        if hold.expires_at > now:
+            raise HoldExists(extra={"hold_id": hold.pk})
+    stale = {r.hold_id for r in seats_rows if r.hold_id is not None} | {h.pk for h in own}
+    row_ids = [r.pk for r in seats_rows]
+    if stale:
+        holds_end(
+            hold_ids=stale,
+            status=HoldStatus.EXPIRED,
+            now=now,
+            reason="expired",
+            keep_row_ids=row_ids,
+            wait_for_rows=False,
+        )
+    try:
+        with transaction.atomic():
+            hold = Hold.objects.create(
+                event=event,
+                user=user,
+                kind=kind,
+                status=HoldStatus.ACTIVE,
+                created_at=now,
+                expires_at=expires_at,
+            )
+    except IntegrityError as exc:
+        if "hold_one_live_per_user_event" not in str(exc):
+            raise
+        other = (
+            Hold.objects.filter(user=user, event=event, status__in=LIVE_HOLD_STATUSES)
+            .values_list("pk", flat=True)
+            .first()
+        )
+        raise HoldExists(extra={"hold_id": other}) from exc
+    SeatInventory.objects.filter(pk__in=row_ids).update(
+        status=SeatStatus.HELD, hold=hold, hold_expires_at=expires_at, updated_at=now
+    )
+    seat_ids = sorted(r.seat_id for r in seats_rows)
+    inventory_version_bump(event_id=event.pk)
+    audit_record(
+        action=AuditAction.OFFER_CREATED if kind == HoldKind.OFFER else AuditAction.HOLD_CREATED,
+        at=now,
+        actor=user,
+        event_id=event.pk,
+        hold_id=hold.pk,
+        data={"seat_ids": seat_ids, "expires_at": expires_at.isoformat()},
+    )
+    announce_after_commit(event_id=event.pk, seat_ids=seat_ids)
+    return hold
+
+
+def holds_end(
+    *,
+    hold_ids: Collection[int],
+    status: str,
+    now: dt.datetime,
+    reason: str,
+    actor: Any = None,
+    keep_row_ids: Collection[int] = (),
+    wait_for_rows: bool = True,
+) -> list[Hold]:
+    """End the live holds among ``hold_ids`` (released or expired) and free their seats.
+
+    Precondition: inside a transaction. Holds another transaction has locked are skipped (it
+    owns their fate). ``keep_row_ids`` are rows the caller is re-claiming (left held).
+    ``wait_for_rows=False`` is for callers that already hold inventory locks: seats locked
+    elsewhere are then left behind, still pointing at the ended hold with a past expiry
+    (free to every reader; the sweeper tidies them). Audits, bumps versions, registers
+    ``seats_changed`` and ``seats_released`` after commit. Returns the holds ended.
+    """
+    holds = lock_rows(Hold.objects.filter(pk__in=hold_ids, status__in=LIVE_HOLD_STATUSES), skip_locked=True)
+    if not holds:
+        return []
+    ids = [h.pk for h in holds]
+    rows = lock_rows(
+        SeatInventory.objects.filter(hold_id__in=ids).exclude(pk__in=list(keep_row_ids)),
+        skip_locked=not wait_for_rows,
+    )
+    if rows:
+        SeatInventory.objects.filter(pk__in=[r.pk for r in rows]).update(
+            status=SeatStatus.AVAILABLE, hold=None, hold_expires_at=None, updated_at=now
+        )
+    Hold.objects.filter(pk__in=ids).update(status=status, ended_at=now)
+    freed: dict[int, list[int]] = defaultdict(list)
+    for row in rows:
+        freed[row.hold_id].append(row.seat_id)
+    by_event: dict[int, list[int]] = defaultdict(list)
+    for hold in holds:
+        hold.status, hold.ended_at = status, now
+        if status == HoldStatus.RELEASED:
+            action = AuditAction.HOLD_RELEASED
+        elif hold.kind == HoldKind.OFFER:
+            action = AuditAction.OFFER_LAPSED
+        else:
+            action = AuditAction.HOLD_EXPIRED
+        audit_record(
+            action=action,
+            at=now,
+            actor=actor,
+            event_id=hold.event_id,
+            hold_id=hold.pk,
+            reason=reason,
+            data={"seat_ids": sorted(freed[hold.pk]), "expires_at": hold.expires_at.isoformat()},
+        )
+        by_event[hold.event_id].extend(freed[hold.pk])
+    for event_id, seat_ids in by_event.items():
+        inventory_version_bump(event_id=event_id)
+        announce_after_commit(event_id=event_id, seat_ids=seat_ids, released_reason=reason)
+    return holds
+
+
+def _lock_own_hold(user: Any, hold_id: int) -> Hold:
+    # Someone else's hold answers exactly like a missing one: ids reveal nothing.
+    hold = lock_one(Hold.objects.filter(pk=hold_id, user=user))
+    if hold is None:
+        raise HoldNotFound(extra={"hold_id": hold_id})
+    return hold
+
+
+def hold_extend(*, user: Any, hold_id: int, now: dt.datetime | None = None) -> Hold:
+    """Add ``TICKETING_HOLD_EXTENSION_SECONDS`` to an active hold, at most ``..._MAX_EXTENSIONS`` times.
+
+    Raises ``HoldNotFound``, ``HoldExpired``, ``HoldNotActive`` (released, bought, or being
+    paid for), ``ExtensionLimit`` or ``Busy``.
+    """
+    now = now or timezone.now()
+    with busy_on_lock_timeout(), transaction.atomic():
+        set_lock_timeout()
+        hold = _lock_own_hold(user, hold_id)
+        if hold.status == HoldStatus.EXPIRED or (hold.status == HoldStatus.ACTIVE and hold.expires_at <= now):
+            raise HoldExpired(extra={"hold_id": hold.pk})
+        if hold.status != HoldStatus.ACTIVE:
+            raise HoldNotActive(extra={"hold_id": hold.pk, "status": hold.status})
+        most = settings.TICKETING_HOLD_MAX_EXTENSIONS
+        if hold.extensions_used >= most:
+            raise ExtensionLimit(extra={"hold_id": hold.pk, "max_extensions": most})
+        hold.expires_at += dt.timedelta(seconds=settings.TICKETING_HOLD_EXTENSION_SECONDS)
+        hold.extensions_used += 1
+        rows = lock_rows(SeatInventory.objects.filter(hold=hold))
+        SeatInventory.objects.filter(pk__in=[r.pk for r in rows]).update(
+            hold_expires_at=hold.expires_at, updated_at=now
+        )
+        hold.save(update_fields=["expires_at", "extensions_used"])
+        inventory_version_bump(event_id=hold.event_id)
+        audit_record(
+            action=AuditAction.HOLD_EXTENDED,
+            at=now,
+            actor=user,
+            event_id=hold.event_id,
+            hold_id=hold.pk,
+            data={"expires_at": hold.expires_at.isoformat(), "extensions_used": hold.extensions_used},
+        )
+    return hold
+
+
+def hold_release(*, user: Any, hold_id: int, now: dt.datetime | None = None) -> Hold:
+    """Give the seats back now. Releasing a released or expired hold changes nothing.
+
+    Raises ``HoldNotFound``, ``HoldNotActive`` (bought, or payment in progress) or ``Busy``.
+    """
+    now = now or timezone.now()
+    with busy_on_lock_timeout(), transaction.atomic():
+        set_lock_timeout()
+        hold = _lock_own_hold(user, hold_id)
+        if hold.status in (HoldStatus.RELEASED, HoldStatus.EXPIRED):
+            return hold
+        if hold.status != HoldStatus.ACTIVE:
+            raise HoldNotActive(extra={"hold_id": hold.pk, "status": hold.status})
+        expired = hold.expires_at <= now
+        holds_end(
+            hold_ids=[hold.pk],
+            status=HoldStatus.EXPIRED if expired else HoldStatus.RELEASED,
+            now=now,
+            reason="expired" if expired else "released",
+            actor=user,
+        )
+        hold.refresh_from_db()
+    return hold
+
+
+def holds_expire_due(*, now: dt.datetime | None = None, limit: int = 200) -> int:
+    """Expire up to ``limit`` live holds whose time is up (paying ones only after their
+    stretched window), in one transaction; returns how many. Also frees up to ``limit`` seats
+    left pointing at already-ended holds.
+
+    Safe to run concurrently: each run locks holds with ``SKIP LOCKED``, so two sweepers
+    split the work and never wait for each other or for a buyer.
+    """
+    now = now or timezone.now()
+    with busy_on_lock_timeout(), transaction.atomic():
+        set_lock_timeout()
+        due = lock_rows(
+            Hold.objects.filter(status__in=LIVE_HOLD_STATUSES, expires_at__lte=now),
+            skip_locked=True,
+            limit=limit,
+        )
+        ended = holds_end(hold_ids=[h.pk for h in due], status=HoldStatus.EXPIRED, now=now, reason="expired")
+        _orphans_free(now=now, limit=limit)
+    return len(ended)
+
+
+def _orphans_free(*, now: dt.datetime, limit: int) -> int:
+    rows = lock_rows(
+        SeatInventory.objects.filter(status=SeatStatus.HELD, hold_expires_at__lte=now).exclude(
+            hold__status__in=LIVE_HOLD_STATUSES
+        ),
+        skip_locked=True,
+        limit=limit,
+    )
+    if not rows:
+        return 0
+    SeatInventory.objects.filter(pk__in=[r.pk for r in rows]).update(
+        status=SeatStatus.AVAILABLE, hold=None, hold_expires_at=None, updated_at=now
+    )
+    by_event: dict[int, list[int]] = defaultdict(list)
+    for row in rows:
+        by_event[row.event_id].append(row.seat_id)
+    for event_id, seat_ids in by_event.items():
+        inventory_version_bump(event_id=event_id)
+        audit_record(
+            action=AuditAction.REPAIRED,
+            at=now,
+            event_id=event_id,
+            reason="expired",
+            data={"seat_ids": seat_ids},
+        )
+        announce_after_commit(event_id=event_id, seat_ids=seat_ids, released_reason="expired")
+    return len(rows)
+
+
+# --- best available -------------------------------------------------------------------
+
+
+class _Spot(NamedTuple):
+    pk: int
+    seat_id: int
+    status: str
+    hold_expires_at: dt.datetime | None
+    row_rank: int
+    row_label: str
+    position: int
+
+
+def _section_spots(event: Event, section_id: int) -> list[_Spot]:
+    return [
+        _Spot(*values)
+        for values in SeatInventory.objects.filter(event=event, section_id=section_id).values_list(
+            "pk",
+            "seat_id",
+            "status",
+            "hold_expires_at",
+            "seat__row_rank",
+            "seat__row_label",
+            "seat__position",
+        )
+    ]
+
+
+def best_blocks(spots: list[_Spot], quantity: int, now: dt.datetime) -> list[list[int]]:
+    """Candidate blocks (inventory ids), best first.
+
+    Adjacent seats in one row, ranked by: leaves no single stranded seat beside it, best row
+    (``row_rank``), then position; the stranded-seat rule wins over the row because a single
+    seat between taken ones is nearly unsellable. If no row has ``quantity`` adjacent free
+    seats, one last block takes the best free seats wherever they are.
+    """
+    rows: dict[tuple[int, str], list[_Spot]] = defaultdict(list)
+    free: list[_Spot] = []
+    for spot in spots:
+        rows[(spot.row_rank, spot.row_label)].append(spot)
+    windows: list[tuple[tuple[int, int, int], list[int]]] = []
+    for (rank, _label), row in rows.items():
+        row.sort(key=lambda s: s.position)
+        runs: list[list[_Spot]] = []
+        run: list[_Spot] = []
+        previous = None
+        for spot in row:
+            if row_is_free(spot, now):  # type: ignore[arg-type]
+                free.append(spot)
+                if run and previous is not None and spot.position == previous + 1:
+                    run.append(spot)
+                else:
+                    if run:
+                        runs.append(run)
+                    run = [spot]
+            else:
+                if run:
+                    runs.append(run)
+                run = []
+            previous = spot.position
+        if run:
+            runs.append(run)
+        for run in runs:
+            spare = len(run) - quantity
+            for start in range(spare + 1):
+                stranded = (start == 1) + (spare - start == 1)
+                windows.append(
+                    ((stranded, rank, run[start].position), [s.pk for s in run[start : start + quantity]])
+                )
+    windows.sort(key=lambda w: w[0])
+    blocks = [pks for _, pks in windows]
+    if not blocks and len(free) >= quantity:
+        free.sort(key=lambda s: (s.row_rank, s.position))
+        blocks.append([s.pk for s in free[:quantity]])
+    return blocks
+
+
+def _lock_block(
+    pks: list[int], now: dt.datetime, *, skip_locked: bool
+) -> tuple[list[SeatInventory], set[int]]:
+    """Lock ``pks`` if every one is free; else lock none. Returns (rows, ids that failed)."""
+    # A savepoint per try: rolling it back drops the row locks taken in it, so a half-won
+    # block never blocks other buyers.
+    sid = transaction.savepoint()
+    rows = lock_rows(SeatInventory.objects.filter(pk__in=pks).filter(free_q(now)), skip_locked=skip_locked)
+    if len(rows) == len(pks):
+        transaction.savepoint_commit(sid)
+        return rows, set()
+    transaction.savepoint_rollback(sid)
+    return [], set(pks) - {r.pk for r in rows}
+
+
+def _best_available_lock(
+    *, event: Event, section_id: int, quantity: int, now: dt.datetime
+) -> list[SeatInventory]:
+    """Lock the best free block of ``quantity`` seats in a section.
+
+    Tries blocks with ``SKIP LOCKED`` (concurrent buyers take different seats instead of
+    queueing), then waits for the best one; says "sold out" only when a fresh read shows fewer
+    than ``quantity`` free seats (seats other buyers are still deciding on count as free).
+    """
+    for _ in range(BEST_AVAILABLE_ROUNDS):
+        spots = _section_spots(event, section_id)
+        if not spots:
+            raise SeatsNotFound("No such section at this event.", extra={"section_id": section_id})
+        available = sum(1 for s in spots if row_is_free(s, now))  # type: ignore[arg-type]
+        if available < quantity:
+            raise SeatsUnavailable(
+                "Not enough free seats in this section.",
+                extra={
+                    "seat_ids": [],
+                    "section_id": section_id,
+                    "available": available,
+                    "requested": quantity,
+                },
+            )
+        blocks = best_blocks(spots, quantity, now)
+        failed: set[int] = set()
+        tries = 0
+        for block in blocks:
+            if failed.intersection(block):
+                continue
+            rows, lost = _lock_block(block, now, skip_locked=True)
+            if rows:
+                return rows
+            failed |= lost
+            tries += 1
+            if tries >= SKIP_LOCKED_TRIES:
+                break
+        # Every block tried is being taken by someone else: wait for the best one (lock
+        # timeout bounded), then look again with what those buyers committed.
+        rows, _ = _lock_block(blocks[0], now, skip_locked=False)
+        if rows:
+            return rows
+    raise Busy("Seats in this section are in high demand; please retry.")

@@ -1,0 +1,64 @@
+"""checkout/tasks.py: the sweeper task, its django-q2 schedule, confirmation e-mails."""
+
+from __future__ import annotations
+
+import datetime as dt
+import importlib
+
+import pytest
+from django.apps import apps
+from django.core import mail
+from django.utils import timezone
+from django_q.models import OrmQ, Schedule
+
+from checkout import payments
+from checkout.models import Hold, SeatInventory
+from checkout.services.holds import hold_create
+from checkout.services.orders import order_cancel, order_purchase
+from checkout.tasks import holds_sweep, order_confirmation_send
+from tests.checkout.conftest import seat_ids
+from tests.factories import UserFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def test_sweep_task_expires_due_holds(event, user):
+    past = timezone.now() - dt.timedelta(minutes=10)
+    hold = hold_create(user=user, event_id=event.id, seat_ids=seat_ids(event)[:3], now=past)
+    hold_create(user=UserFactory(), event_id=event.id, seat_ids=seat_ids(event)[3:4])
+    assert holds_sweep(budget_seconds=0) == 1
+    assert Hold.objects.get(pk=hold.pk).status == "expired"
+    assert SeatInventory.objects.filter(status="held").count() == 1
+
+
+def test_schedule_is_created_once():
+    migration = importlib.import_module("checkout.migrations.0004_holds_sweep_schedule")
+    Schedule.objects.filter(name=migration.NAME).delete()
+    migration.create_schedule(apps, None)
+    migration.create_schedule(apps, None)
+    schedule = Schedule.objects.get(name=migration.NAME)
+    assert (schedule.func, schedule.schedule_type, schedule.minutes, schedule.repeats) == (
+        "checkout.tasks.holds_sweep",
+        Schedule.MINUTES,
+        1,
+        -1,
+    )
+
+
+def test_purchase_queues_the_confirmation_after_commit(event, user, django_capture_on_commit_callbacks):
+    hold = hold_create(user=user, event_id=event.id, seat_ids=seat_ids(event)[:1])
+    with django_capture_on_commit_callbacks(execute=True):
+        order = order_purchase(
+            user=user,
+            hold_id=hold.pk,
+            buyer_name="Ada",
+            buyer_email="ada@example.com",
+            card_number=payments.CARD_APPROVE,
+            idempotency_key="k",
+        )
+    queued = OrmQ.objects.get()
+    assert queued.task["func"] == "checkout.tasks.order_confirmation_send"
+    assert queued.task["args"] == (order.pk,)
+    order_cancel(order_id=order.pk, actor=user)
+    assert order_confirmation_send(order.pk) is False  # cancelled before the mail went out
+    assert mail.outbox == []
