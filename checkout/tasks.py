@@ -20,20 +20,22 @@ logger = logging.getLogger(__name__)
 
 SWEEP_SCHEDULE_NAME = "checkout.holds_sweep"
 # django-q2 starts a schedule at most once a minute and its scheduler looks only every ~30 s,
-# so one run keeps sweeping about every second until shortly before the cluster's timeout
-# would kill it; expiry -> release -> waitlist latency is then ~1-2 s for most of each minute.
+# so the next run may start up to ~90 s after this one. One run therefore keeps sweeping about
+# every second until shortly before the cluster's timeout (95 s by default) would kill it: runs
+# overlap rather than leave a gap, and overlap is harmless (SKIP LOCKED), so expiry -> release
+# -> waitlist latency stays ~1-2 s all the time.
 SWEEP_INTERVAL_SECONDS = 1.0
 SWEEP_BATCH = 200
 
 
 def _sweep_budget() -> float:
     timeout = settings.Q_CLUSTER.get("timeout") or 60
-    return max(0.0, min(55.0, float(timeout) - 5.0))
+    return max(0.0, min(95.0, float(timeout) - 5.0))
 
 
 def holds_sweep(budget_seconds: float | None = None) -> int:
     """Expire due holds in batches until ``budget_seconds`` (default: the cluster timeout minus
-    5 s, at most 55 s) are used up; returns the number of holds expired.
+    5 s, at most 95 s) are used up; returns the number of holds expired.
 
     Safe to run twice at once (``SKIP LOCKED`` batches). Correctness never depends on it:
     expired holds stop counting the instant they expire; this only frees and announces.

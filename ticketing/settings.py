@@ -6,6 +6,7 @@
 
 import json
 import os
+import sys
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
@@ -113,7 +114,13 @@ _db["OPTIONS"] = {
         "timeout": env_int("DB_POOL_TIMEOUT", 10),
     },
 }
-_db["CONN_MAX_AGE"] = 0
+if "qcluster" in sys.argv:
+    # django-q2 forks its workers after the parent has touched the database; a pool created
+    # before the fork would be shared by every child. Workers connect once and keep it.
+    del _db["OPTIONS"]["pool"]
+    _db["CONN_MAX_AGE"] = None
+else:
+    _db["CONN_MAX_AGE"] = 0
 _db["TEST"] = {"NAME": os.environ.get("TEST_DATABASE_NAME") or None}
 DATABASES = {"default": _db}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
@@ -181,10 +188,11 @@ TICKETING_REALTIME_COALESCE_MS = env_int("TICKETING_REALTIME_COALESCE_MS", 250)
 Q_CLUSTER = {
     "name": "ticketing",
     "orm": "default",
-    "workers": env_int("Q_WORKERS", 2),
-    "timeout": 50,
+    # Up to two overlapping sweeper runs (see checkout/tasks.py) plus e-mails and offers.
+    "workers": env_int("Q_WORKERS", 4),
+    "timeout": 100,
     # retry must exceed timeout, or a slow task is handed out twice.
-    "retry": 120,
+    "retry": 130,
     "max_attempts": 1,
     "catch_up": False,
     "poll": 0.2,
