@@ -72,3 +72,12 @@ def unchanged():
         assert table_counts() == before
 
     return check
+
+
+@pytest.fixture(autouse=True)
+def _empty_cache():
+    """Each test starts with an empty cache: rolled-back tests reuse version numbers."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield

@@ -92,6 +92,12 @@ else:
     DATABASE_URL = ensure_running()
 
 _db = dj_database_url.parse(DATABASE_URL)
+if not _db.get("HOST"):
+    # dj-database-url drops libpq's ``?host=/socket/dir`` (the embedded server's URI); without
+    # it psycopg silently reaches whatever server owns the default socket.
+    from urllib.parse import parse_qs, urlsplit
+
+    _db["HOST"] = parse_qs(urlsplit(DATABASE_URL).query).get("host", [""])[0]
 # psycopg's pool: connecting per request costs ~16x a pooled query on these machines.
 # Each process gets its own pool; size it so daphne's worker threads never wait.
 DB_POOL_MAX = env_int("DB_POOL_MAX", 20)
