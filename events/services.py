@@ -361,6 +361,8 @@ def event_publish(*, event_id: int, actor=None, now: dt.datetime | None = None) 
         created = inventory_create_for_event(event=event, now=now)
         if created:
             inventory_version_bump(event_id=event.pk)
+            # New seats can bring a sold-out event back.
+            transaction.on_commit(lambda: event_availability_refresh(event_id=event_id))
         if created or event.status != EventStatus.ON_SALE:
             catalog_version_bump()
         if event.status != EventStatus.ON_SALE:
@@ -445,16 +447,22 @@ def _sold_out_state(event_id: int, now: dt.datetime) -> tuple[bool, dt.datetime 
                         WHERE event_id = %(e)s
                           AND (status = 'available' OR (status = 'held' AND hold_expires_at <= %(now)s))
                    ),
-                   (SELECT MIN(hold_expires_at) FROM checkout_seatinventory
-                     WHERE event_id = %(e)s AND status = 'held' AND hold_expires_at > %(now)s),
                    EXISTS (SELECT 1 FROM checkout_seatinventory WHERE event_id = %(e)s)
             """,
             {"e": event_id, "now": now},
         )
-        any_free, first_expiry, has_inventory = cursor.fetchone()
-    if any_free or not has_inventory:
-        return False, None
-    return True, first_expiry
+        any_free, has_inventory = cursor.fetchone()
+        if any_free or not has_inventory:
+            return False, None
+        # Only a sold-out event pays for scanning its holds.
+        cursor.execute(
+            """
+            SELECT MIN(hold_expires_at) FROM checkout_seatinventory
+             WHERE event_id = %(e)s AND status = 'held' AND hold_expires_at > %(now)s
+            """,
+            {"e": event_id, "now": now},
+        )
+        return True, cursor.fetchone()[0]
 
 
 def event_availability_refresh(*, event_id: int, now: dt.datetime | None = None) -> bool:
