@@ -7,7 +7,9 @@ from decimal import Decimal
 from typing import Literal
 
 from django.http import HttpRequest, HttpResponse
-from ninja import Field, Query, Router, Schema, Status
+from ninja import Field, Router, Schema, Status
+from ninja.errors import ValidationError as NinjaValidationError
+from pydantic import ValidationError as PydanticValidationError
 from pydantic import model_validator
 
 from events import selectors, services
@@ -325,19 +327,65 @@ class ListOut(Schema):
     items: list[dict]
 
 
-@router.get("/events", response=EventListOut, auth=None, summary="Browse public events")
-def event_list(request: HttpRequest, filters: Query[EventListQuery]):
-    parsed = selectors.EventFilters.build(
-        categories=[str(c) for c in filters.category],
-        venue_ids=filters.venue,
-        city=filters.city,
-        date_from=filters.date_from,
-        date_to=filters.date_to,
-        q=filters.q,
-        available_only=filters.available,
-        include_past=filters.include_past,
+def _query_parameters(schema: type[Schema]) -> list[dict]:
+    """OpenAPI query parameters of ``schema`` (the list endpoint parses them itself)."""
+    props = schema.model_json_schema()
+    defs = props.get("$defs", {})
+    params = []
+    for name, prop in props["properties"].items():
+        prop = {k: v for k, v in prop.items() if k != "title"}
+        if "$ref" in prop.get("items", {}):
+            prop["items"] = defs[prop["items"]["$ref"].rsplit("/", 1)[-1]]
+        params.append(
+            {
+                "in": "query",
+                "name": name,
+                "required": False,
+                "schema": prop,
+                "description": prop.get("description", ""),
+            }
+        )
+    return params
+
+
+_LIST_FIELDS = ("category", "venue")
+
+
+def _parse_list_query(request: HttpRequest) -> tuple[selectors.EventFilters, int, int]:
+    """Validate the list's query parameters. Raises ninja's ``ValidationError`` (422)."""
+    raw = {k: request.GET.getlist(k) if k in _LIST_FIELDS else request.GET.get(k) for k in request.GET}
+    try:
+        query = EventListQuery.model_validate(raw)
+    except PydanticValidationError as exc:
+        raise NinjaValidationError(
+            [{**e, "loc": ("query", *e["loc"])} for e in exc.errors(include_url=False, include_context=False)]
+        ) from exc
+    filters = selectors.EventFilters.build(
+        categories=[str(c) for c in query.category],
+        venue_ids=query.venue,
+        city=query.city,
+        date_from=query.date_from,
+        date_to=query.date_to,
+        q=query.q,
+        available_only=query.available,
+        include_past=query.include_past,
     )
-    snap = selectors.event_list_snapshot(filters=parsed, page=filters.page, size=filters.size)
+    return filters, query.page, query.size
+
+
+@router.get(
+    "/events",
+    response=EventListOut,
+    auth=None,
+    summary="Browse public events",
+    openapi_extra={"parameters": _query_parameters(EventListQuery)},
+)
+def event_list(request: HttpRequest):
+    # Parameters are validated only when the answer is not cached yet: a cache hit costs the
+    # catalog version query and nothing else.
+    snap = selectors.event_list_snapshot_for_query(
+        query_string=request.META.get("QUERY_STRING", ""), parse=lambda: _parse_list_query(request)
+    )
     return snapshot_response(request, snap)
 
 

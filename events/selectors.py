@@ -592,6 +592,28 @@ def event_list_snapshot(
     return _snapshot(key, lambda at: event_list(filters=filters, page=page, size=size, now=at), now)
 
 
+def event_list_snapshot_for_query(
+    *,
+    query_string: str,
+    parse: Callable[[], tuple[EventFilters, int, int]],
+    now: dt.datetime | None = None,
+) -> Snapshot:
+    """``event_list`` keyed by the raw query string: a hit skips validating the parameters.
+
+    ``parse`` turns the query into ``(filters, page, size)`` and raises on invalid input; it
+    runs only on a miss, and a failed parse caches nothing, so only valid queries get entries.
+    """
+    version = catalog_version_read()
+    digest = hashlib.blake2b(query_string.encode(), digest_size=16).hexdigest()
+    key = f"ev:{PAYLOAD_FORMAT}:listq:{version}:{digest}"
+
+    def build(at: dt.datetime) -> tuple[dict[str, Any], dt.datetime | None]:
+        filters, page, size = parse()
+        return event_list(filters=filters, page=page, size=size, now=at)
+
+    return _snapshot(key, build, now)
+
+
 def event_detail_snapshot(*, event_id: int, now: dt.datetime | None = None) -> Snapshot:
     """``event_detail`` through the cache, keyed by the catalog and inventory versions.
 
