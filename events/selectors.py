@@ -143,6 +143,10 @@ def _money(amount: Decimal | None) -> str | None:
     return None if amount is None else f"{amount:.2f}"
 
 
+def _dumps(data: Any) -> bytes:
+    return json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode()
+
+
 def _public_events() -> QuerySet[Event]:
     # Drafts are never public; a cancelled event stays visible (ticket holders look for it)
     # if it had been published.
@@ -355,6 +359,13 @@ def category_list() -> tuple[dict[str, Any], None]:
 
 
 # --- one event --------------------------------------------------------------------------
+#
+# An event's answers split into a static part (the event, venue, sections, prices, seat
+# geometry: changes only with the catalog version) and a dynamic part (which seats are
+# taken: changes with every hold). During an on-sale the inventory version moves many
+# times a second, so a rebuild must not redo the static part: it is cached on its own,
+# under the catalog version, and a rebuild only reads the *taken* seats (sold, or held by
+# a hold that has not expired), which the (event, section, status) index finds directly.
 
 
 def _public_event(event_id: int) -> Event:
@@ -370,7 +381,18 @@ def _sections_with_prices(event: Event) -> list[tuple[Section, Price | None]]:
     return [(s, prices.get(s.id)) for s in sections]
 
 
-_FREE_SQL = "(status = 'available' OR (status = 'held' AND hold_expires_at <= %(now)s))"
+_TAKEN_SQL = "(status = 'sold' OR (status = 'held' AND hold_expires_at > %(now)s))"
+
+
+def _static(kind: str, event_id: int, catalog_version: int | None, build: Callable[[], Any]) -> Any:
+    if catalog_version is None:
+        return build()
+    key = f"ev:{PAYLOAD_FORMAT}:static:{kind}:{event_id}:{catalog_version}"
+    value = cache.get(key)
+    if value is None:
+        value = build()
+        cache.set(key, value, CACHE_SECONDS)
+    return value
 
 
 def section_availability(
@@ -380,88 +402,116 @@ def section_availability(
 
     A seat is free when available, or held by a hold that has expired (swept or not).
     """
+    totals = _section_totals(event_id)
+    taken, first_expiry = _taken_by_section(event_id, now)
+    return {sid: (total, total - taken.get(sid, 0)) for sid, total in totals.items()}, first_expiry
+
+
+def _section_totals(event_id: int) -> dict[int, int]:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT section_id, COUNT(*) FROM checkout_seatinventory WHERE event_id = %s GROUP BY section_id",
+            [event_id],
+        )
+        return dict(cursor.fetchall())
+
+
+def _taken_by_section(event_id: int, now: dt.datetime) -> tuple[dict[int, int], dt.datetime | None]:
     with connection.cursor() as cursor:
         cursor.execute(
             f"""
-            SELECT section_id, COUNT(*), COUNT(*) FILTER (WHERE {_FREE_SQL}),
-                   MIN(hold_expires_at) FILTER (WHERE status = 'held' AND hold_expires_at > %(now)s)
+            SELECT section_id, COUNT(*), MIN(hold_expires_at)
               FROM checkout_seatinventory
-             WHERE event_id = %(e)s
+             WHERE event_id = %(e)s AND status IN ('held', 'sold') AND {_TAKEN_SQL}
              GROUP BY section_id
             """,
             {"e": event_id, "now": now},
         )
         rows = cursor.fetchall()
-    counts = {sid: (total, free) for sid, total, free, _ in rows}
-    first_expiry = min((r[3] for r in rows if r[3] is not None), default=None)
-    return counts, first_expiry
+    first_expiry = min((r[2] for r in rows if r[2] is not None), default=None)
+    return {sid: n for sid, n, _ in rows}, first_expiry
+
+
+def _detail_static(event_id: int) -> dict[str, Any]:
+    event = _public_event(event_id)
+    totals = _section_totals(event.pk)
+    tz = event.tzinfo
+    sections = [
+        {
+            "id": section.id,
+            "name": section.name,
+            "kind": section.kind,
+            "price": _money(price.amount) if price else None,
+            "currency": price.currency if price else None,
+            "total": totals.get(section.id, 0),
+        }
+        for section, price in _sections_with_prices(event)
+    ]
+    priced = [s for s in sections if s["price"] is not None]
+    cheapest = min(priced, key=lambda s: Decimal(s["price"]), default=None)
+    venue = event.venue
+    return {
+        "clock": {
+            "status": event.status,
+            "starts_at": event.starts_at,
+            "ends_at": event.ends_at,
+            "sales_open_at": event.sales_open_at,
+            "sales_close_at": event.sales_close_at,
+        },
+        "has_inventory": bool(totals),
+        "data": {
+            "id": event.id,
+            "title": event.title,
+            "slug": event.slug,
+            "description": event.description,
+            "category": event.category,
+            "status": None,
+            "timezone": event.timezone,
+            "starts_at": _local(event.starts_at, tz),
+            "ends_at": _local(event.ends_at, tz),
+            "sales_open_at": _local(event.sales_open_at, tz),
+            "sales_close_at": _local(event.sales_close_at, tz),
+            "venue": {
+                "id": venue.id,
+                "name": venue.name,
+                "city": venue.city,
+                "address": venue.address,
+                "country": venue.country,
+            },
+            "lowest_price": cheapest["price"] if cheapest else None,
+            "currency": cheapest["currency"] if cheapest else None,
+            "total": sum(s["total"] for s in sections),
+            "available": None,
+            "sections": sections,
+        },
+    }
 
 
 def event_detail(
-    *, event_id: int, now: dt.datetime | None = None
+    *, event_id: int, now: dt.datetime | None = None, catalog_version: int | None = None
 ) -> tuple[dict[str, Any], dt.datetime | None]:
     """An event with per-section price and exact availability at ``now``.
 
+    With ``catalog_version`` the static part comes from (and goes to) the cache under it.
     Raises ``EventNotFound`` for unknown and unpublished events.
     """
     now = now or timezone.now()
-    event = _public_event(event_id)
-    counts, first_expiry = section_availability(event_id=event.pk, now=now)
-    tz = event.tzinfo
-    sections = []
-    for section, price in _sections_with_prices(event):
-        total, free = counts.get(section.id, (0, 0))
-        sections.append(
-            {
-                "id": section.id,
-                "name": section.name,
-                "kind": section.kind,
-                "price": _money(price.amount) if price else None,
-                "currency": price.currency if price else None,
-                "total": total,
-                "available": free,
-            }
-        )
-    available = sum(s["available"] for s in sections)
-    priced = [s for s in sections if s["price"] is not None]
-    cheapest = min(priced, key=lambda s: Decimal(s["price"]), default=None)
-    status = public_status(
-        status=event.status,
-        starts_at=event.starts_at,
-        ends_at=event.ends_at,
-        sales_open_at=event.sales_open_at,
-        sales_close_at=event.sales_close_at,
-        sold_out=bool(counts) and available == 0,
-        now=now,
+    static = _static("detail", event_id, catalog_version, lambda: _detail_static(event_id))
+    taken, first_expiry = _taken_by_section(event_id, now)
+    data = dict(static["data"])
+    data["sections"] = [{**s, "available": s["total"] - taken.get(s["id"], 0)} for s in data["sections"]]
+    data["available"] = sum(s["available"] for s in data["sections"])
+    clock = static["clock"]
+    data["status"] = public_status(
+        **clock, sold_out=static["has_inventory"] and data["available"] == 0, now=now
     )
-    venue = event.venue
-    data = {
-        "id": event.id,
-        "title": event.title,
-        "slug": event.slug,
-        "description": event.description,
-        "category": event.category,
-        "status": status,
-        "timezone": event.timezone,
-        "starts_at": _local(event.starts_at, tz),
-        "ends_at": _local(event.ends_at, tz),
-        "sales_open_at": _local(event.sales_open_at, tz),
-        "sales_close_at": _local(event.sales_close_at, tz),
-        "venue": {
-            "id": venue.id,
-            "name": venue.name,
-            "city": venue.city,
-            "address": venue.address,
-            "country": venue.country,
-        },
-        "lowest_price": cheapest["price"] if cheapest else None,
-        "currency": cheapest["currency"] if cheapest else None,
-        "total": sum(s["total"] for s in sections),
-        "available": available,
-        "sections": sections,
-    }
     valid_until = _next_change(
-        now, event.sales_open_at, event.sales_close_at, event.starts_at, event.ends_at, first_expiry
+        now,
+        clock["sales_open_at"],
+        clock["sales_close_at"],
+        clock["starts_at"],
+        clock["ends_at"],
+        first_expiry,
     )
     return data, valid_until
 
@@ -470,52 +520,26 @@ def _num(v: float) -> float | int:
     return int(v) if float(v).is_integer() else round(v, 2)
 
 
-def event_seat_map(
-    *, event_id: int, now: dt.datetime | None = None, version: int | None = None
-) -> tuple[dict[str, Any], dt.datetime | None]:
-    """Everything a seat map draws, columnar so a 20,000-seat arena stays small.
-
-    ``seats`` holds parallel arrays indexed by seat position: ``id``, ``section`` (index into
-    ``sections``), ``x``/``y`` (map units, venue map 1000 wide), ``row``, ``label``, and
-    ``free`` as a string of ``"1"``/``"0"``; ``accessible`` lists the indexes of accessible
-    seats. ``version`` is the inventory version the map is at least as new as, so live
-    updates can be applied on top of it. Raises ``EventNotFound``.
-    """
-    now = now or timezone.now()
+def _seat_map_static(event_id: int) -> dict[str, Any]:
+    """The seat map without ``free``/``version``, serialised up to the ``free`` string."""
     event = _public_event(event_id)
     sections = _sections_with_prices(event)
     index = {s.id: i for i, (s, _) in enumerate(sections)}
     with connection.cursor() as cursor:
         cursor.execute(
-            f"""
-            SELECT s.id, s.section_id, s.x, s.y, s.row_label, s.label, s.accessible, {_FREE_SQL},
-                   CASE WHEN i.status = 'held' AND i.hold_expires_at > %(now)s THEN i.hold_expires_at END
+            """
+            SELECT s.id, s.section_id, s.x, s.y, s.row_label, s.label, s.accessible
               FROM checkout_seatinventory i
               JOIN events_seat s ON s.id = i.seat_id
-             WHERE i.event_id = %(e)s
+             WHERE i.event_id = %s
              ORDER BY s.section_id, s.row_rank, s.position, s.id
             """,
-            {"e": event.pk, "now": now},
+            [event.pk],
         )
         rows = cursor.fetchall()
     rows.sort(key=lambda r: index.get(r[1], len(index)))  # stable: keeps row/seat order
-    ids, secs, xs, ys, row_labels, labels, accessible, free = [], [], [], [], [], [], [], []
-    first_expiry = None
-    for n, (sid, section_id, x, y, row_label, label, acc, is_free, expiry) in enumerate(rows):
-        ids.append(sid)
-        secs.append(index.get(section_id, -1))
-        xs.append(_num(x))
-        ys.append(_num(y))
-        row_labels.append(row_label)
-        labels.append(label)
-        if acc:
-            accessible.append(n)
-        free.append("1" if is_free else "0")
-        if expiry is not None and (first_expiry is None or expiry < first_expiry):
-            first_expiry = expiry
-    data = {
+    head = {
         "event_id": event.pk,
-        "version": version,
         "sections": [
             {
                 "id": s.id,
@@ -527,18 +551,60 @@ def event_seat_map(
             }
             for s, p in sections
         ],
-        "seats": {
-            "id": ids,
-            "section": secs,
-            "x": xs,
-            "y": ys,
-            "row": row_labels,
-            "label": labels,
-            "accessible": accessible,
-            "free": "".join(free),
-        },
     }
-    return data, _next_change(now, first_expiry)
+    columns = {
+        "id": [r[0] for r in rows],
+        "section": [index.get(r[1], -1) for r in rows],
+        "x": [_num(r[2]) for r in rows],
+        "y": [_num(r[3]) for r in rows],
+        "row": [r[4] for r in rows],
+        "label": [r[5] for r in rows],
+        "accessible": [n for n, r in enumerate(rows) if r[6]],
+    }
+    prefix = _dumps(head)[:-1] + b',"seats":' + _dumps(columns)[:-1] + b',"free":"'
+    return {"prefix": prefix, "ids": columns["id"]}
+
+
+def event_seat_map(
+    *,
+    event_id: int,
+    now: dt.datetime | None = None,
+    version: int | None = None,
+    catalog_version: int | None = None,
+) -> tuple[bytes, dt.datetime | None]:
+    """Everything a seat map draws, as JSON bytes, columnar so a 20,000-seat arena stays small.
+
+    ``seats`` holds parallel arrays indexed by seat position: ``id``, ``section`` (index into
+    ``sections``), ``x``/``y`` (map units, venue map 1000 wide), ``row``, ``label``, and
+    ``free`` as a string of ``"1"``/``"0"``; ``accessible`` lists the indexes of accessible
+    seats. ``version`` is the inventory version the map is at least as new as, so live
+    updates can be applied on top of it. With ``catalog_version`` the static part is cached.
+    Raises ``EventNotFound``.
+    """
+    now = now or timezone.now()
+    static = _static("seats", event_id, catalog_version, lambda: _seat_map_static(event_id))
+    ids = static["ids"]
+    free = bytearray(b"1" * len(ids))
+    first_expiry = None
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            SELECT seat_id, hold_expires_at FROM checkout_seatinventory
+             WHERE event_id = %(e)s AND status IN ('held', 'sold') AND {_TAKEN_SQL}
+            """,
+            {"e": event_id, "now": now},
+        )
+        taken = cursor.fetchall()
+    if taken:
+        position = {seat_id: n for n, seat_id in enumerate(ids)}
+        for seat_id, expiry in taken:
+            n = position.get(seat_id)
+            if n is not None:
+                free[n] = 0x30  # "0"
+            if expiry is not None and (first_expiry is None or expiry < first_expiry):
+                first_expiry = expiry
+    body = static["prefix"] + bytes(free) + b'"},"version":' + _dumps(version) + b"}"
+    return body, first_expiry
 
 
 # --- the cache --------------------------------------------------------------------------
@@ -572,10 +638,11 @@ def _snapshot(
     if hit is not None and hit.fresh(now):
         return hit
     data, valid_until = build(now)
-    body = json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode()
+    body = data if isinstance(data, bytes) else _dumps(data)
     snap = Snapshot(
-        # mtime=0: equal bodies give equal bytes in every process.
-        gzipped=gzip.compress(body, compresslevel=6, mtime=0),
+        # mtime=0: equal bodies give equal bytes in every process. Level 1: these payloads
+        # are repetitive enough that it is as small as level 6 at a fraction of the CPU.
+        gzipped=gzip.compress(body, compresslevel=1, mtime=0),
         etag='"' + hashlib.blake2b(body, digest_size=12).hexdigest() + '"',
         valid_until=valid_until.timestamp() if valid_until else None,
     )
@@ -621,14 +688,18 @@ def event_detail_snapshot(*, event_id: int, now: dt.datetime | None = None) -> S
     """
     catalog, inventory = event_versions_read(event_id=event_id)
     key = f"ev:{PAYLOAD_FORMAT}:detail:{event_id}:{catalog}:{inventory}"
-    return _snapshot(key, lambda at: event_detail(event_id=event_id, now=at), now)
+    return _snapshot(key, lambda at: event_detail(event_id=event_id, now=at, catalog_version=catalog), now)
 
 
 def event_seat_map_snapshot(*, event_id: int, now: dt.datetime | None = None) -> Snapshot:
     """``event_seat_map`` through the cache, keyed like the detail. Raises ``EventNotFound``."""
     catalog, inventory = event_versions_read(event_id=event_id)
     key = f"ev:{PAYLOAD_FORMAT}:seats:{event_id}:{catalog}:{inventory}"
-    return _snapshot(key, lambda at: event_seat_map(event_id=event_id, now=at, version=inventory), now)
+    return _snapshot(
+        key,
+        lambda at: event_seat_map(event_id=event_id, now=at, version=inventory, catalog_version=catalog),
+        now,
+    )
 
 
 def venue_list_snapshot() -> Snapshot:

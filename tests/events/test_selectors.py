@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import zoneinfo
 
 import pytest
@@ -300,7 +301,9 @@ def test_seat_map_marks_each_seat():
     seats = inventory.seat_ids(event)
     expiry = NOW + dt.timedelta(minutes=1)
     inventory.hold(event, seats[:2], user=UserFactory(), expires_at=expiry)
-    data, _ = selectors.event_seat_map(event_id=event.pk, now=NOW)
+    body, _ = selectors.event_seat_map(event_id=event.pk, now=NOW, version=3)
+    data = json.loads(body)
+    assert data["version"] == 3
     col = data["seats"]
     free = dict(zip(col["id"], col["free"], strict=True))
     assert [free[s] for s in seats] == ["0", "0"] + ["1"] * (len(seats) - 2)
@@ -308,5 +311,5 @@ def test_seat_map_marks_each_seat():
     assert col["row"][:2] == ["A", "A"] and col["label"][:2] == ["1", "2"]
     assert col["accessible"] == [0, 4]  # aisle seats of the first row
     assert data["sections"][0]["geometry"]["width"] == 500
-    data, _ = selectors.event_seat_map(event_id=event.pk, now=expiry)
-    assert set(data["seats"]["free"]) == {"1"}
+    body, _ = selectors.event_seat_map(event_id=event.pk, now=expiry)
+    assert set(json.loads(body)["seats"]["free"]) == {"1"}
