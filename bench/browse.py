@@ -7,7 +7,8 @@ data seeded if the database is empty), warms the caches, then alternates rounds 
 the same keep-alive load and prints requests/s and the ratio to ping. The issue's target:
 cached list and detail reach at least 80% of ping's requests/s.
 
-Usage: .venv/bin/python bench/browse.py [--seconds 4] [--rounds 3] [--procs 2] [--threads 8]
+Usage: .venv/bin/python bench/browse.py [--seconds 1.5] [--rounds 10] [--procs 2] [--threads 8]
+Short interleaved rounds and medians keep background load from favouring one endpoint.
 Not part of the test suite; timings depend on the machine and its other load.
 """
 
@@ -91,8 +92,8 @@ def get(port: int, path: str) -> dict:
 
 def main() -> int:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--seconds", type=float, default=4)
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--seconds", type=float, default=1.5)
+    parser.add_argument("--rounds", type=int, default=10)
     parser.add_argument("--procs", type=int, default=2)
     parser.add_argument("--threads", type=int, default=8)
     args = parser.parse_args()
