@@ -157,7 +157,8 @@ class EventAdmin(admin.ModelAdmin):
     list_select_related = ["venue"]
     inlines = [PriceInline]
     actions = ["publish"]
-    readonly_fields = ["timezone", "published_at", "created_at", "updated_at"]
+    # sold_out/sold_out_until summarise the inventory (events.services.event_availability_refresh).
+    readonly_fields = ["timezone", "published_at", "created_at", "updated_at", "sold_out", "sold_out_until"]
 
     @admin.action(description="Publish (put on sale and create inventory)")
     def publish(self, request, queryset):
