@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import gzip
 import json
+import threading
 
 import pytest
 from django.db import connection, transaction
@@ -279,3 +280,26 @@ def test_rebuild_after_a_hold_reads_only_the_taken_seats(api_client):
         assert not any("events_seat" in s or "events_event" in s or "events_price" in s for s in sql)
         free = body["available"] if "available" in body else body["seats"]["free"].count("1")
         assert free == 8
+
+
+@pytest.mark.race
+@pytest.mark.django_db(transaction=True)
+def test_a_hold_committed_on_another_connection_is_seen_by_the_next_read():
+    event = make_event(venue=make_venue(rows=1, seats_per_row=2))
+    user = UserFactory()
+    reader = Client()
+    assert get_json(reader, f"/api/events/{event.pk}")["available"] == 2
+    assert get_json(reader, "/api/events")["items"][0]["status"] == "on_sale"
+
+    def buyer():
+        try:
+            inventory.hold(event, inventory.seat_ids(event), user=user)
+        finally:
+            connection.close()
+
+    t = threading.Thread(target=buyer)
+    t.start()
+    t.join()
+    assert get_json(reader, f"/api/events/{event.pk}")["available"] == 0
+    assert get_json(reader, f"/api/events/{event.pk}")["status"] == "sold_out"
+    assert get_json(reader, "/api/events")["items"][0]["status"] == "sold_out"
