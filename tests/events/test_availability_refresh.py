@@ -16,8 +16,6 @@ from events.models import Event
 from tests import inventory
 from tests.factories import UserFactory, make_event, make_venue
 
-NOW = timezone.now()
-
 
 def flag(event) -> tuple[bool, dt.datetime | None]:
     return tuple(Event.objects.filter(pk=event.pk).values_list("sold_out", "sold_out_until").get())
@@ -36,6 +34,7 @@ def test_catalog_version_moves_on_create_and_publish():
 
 @pytest.mark.django_db
 def test_flag_follows_holds_sales_and_releases():
+    NOW = timezone.now()  # per test: holds expire relative to it, and real time moves on
     event = make_event(venue=make_venue(rows=1, seats_per_row=2))
     a, b = inventory.seat_ids(event)
     t1, t2 = NOW + dt.timedelta(minutes=5), NOW + dt.timedelta(minutes=8)

@@ -17,8 +17,6 @@ from tests.factories import UserFactory, make_event, make_venue
 
 pytestmark = pytest.mark.django_db
 
-NOW = timezone.now()
-
 
 def local(tz: str, *args) -> dt.datetime:
     return dt.datetime(*args, tzinfo=zoneinfo.ZoneInfo(tz))
@@ -208,6 +206,7 @@ def test_not_open_carries_sales_open_at_in_local_time():
 
 
 def test_sold_out_when_every_seat_held_until_first_hold_expires():
+    NOW = timezone.now()  # per test: holds expire relative to it, and real time moves on
     event = make_event()
     user, other = UserFactory(), UserFactory()
     seats = inventory.seat_ids(event)
@@ -249,6 +248,7 @@ def counts(event, now=None) -> tuple[int, list[int]]:
 
 
 def test_exact_counts_after_every_kind_of_change():
+    NOW = timezone.now()  # per test: holds expire relative to it, and real time moves on
     venue = make_venue(
         sections=[
             services.SectionSpec(name="Front", rows=[("A", 4)]),
@@ -270,6 +270,8 @@ def test_exact_counts_after_every_kind_of_change():
     assert counts(event, now=NOW) == (5, [2, 3])
     # Expired but not swept: free already.
     assert counts(event, now=expiry) == (8, [2, 6])
+    by_section, first_expiry = selectors.section_availability(event_id=event.pk, now=NOW)
+    assert by_section == {front.id: (4, 2), floor.id: (6, 3)} and first_expiry == expiry
     inventory.sweep(h2, now=expiry)
     assert counts(event, now=expiry) == (8, [2, 6])
 
@@ -287,6 +289,7 @@ def test_exact_counts_after_every_kind_of_change():
 
 
 def test_detail_valid_until_is_the_next_hold_expiry():
+    NOW = timezone.now()  # per test: holds expire relative to it, and real time moves on
     event = make_event()
     expiry = NOW + dt.timedelta(minutes=3)
     inventory.hold(event, inventory.seat_ids(event, 1), user=UserFactory(), expires_at=expiry)
@@ -297,6 +300,7 @@ def test_detail_valid_until_is_the_next_hold_expiry():
 
 
 def test_seat_map_marks_each_seat():
+    NOW = timezone.now()  # per test: holds expire relative to it, and real time moves on
     event = make_event()
     seats = inventory.seat_ids(event)
     expiry = NOW + dt.timedelta(minutes=1)
