@@ -86,6 +86,11 @@ class VenueAdmin(admin.ModelAdmin):
     def section_count(self, obj: Venue) -> int:
         return obj._sections
 
+    def save_related(self, request, form, formsets, change):
+        super().save_related(request, form, formsets, change)
+        # A rename changes what search finds and what every page shows.
+        services.event_catalog_changed(venue_id=form.instance.pk)
+
     def save_formset(self, request, form, formset, change):
         super().save_formset(request, form, formset, change)
         for f in formset.forms:
@@ -118,6 +123,7 @@ class SectionAdmin(admin.ModelAdmin):
     def save_model(self, request, obj, form, change):
         super().save_model(request, obj, form, change)
         _generate(request, obj, form.seat_spec())
+        services.event_catalog_changed(venue_id=obj.venue_id)
 
 
 @admin.register(Seat)
@@ -151,7 +157,16 @@ class EventAdmin(admin.ModelAdmin):
     list_select_related = ["venue"]
     inlines = [PriceInline]
     actions = ["publish"]
-    readonly_fields = ["timezone", "published_at", "created_at", "updated_at", "figures_link"]
+    # sold_out/sold_out_until summarise the inventory (events.services.event_availability_refresh).
+    readonly_fields = [
+        "timezone",
+        "published_at",
+        "created_at",
+        "updated_at",
+        "sold_out",
+        "sold_out_until",
+        "figures_link",
+    ]
 
     def get_urls(self):
         from django.urls import path
@@ -185,3 +200,8 @@ class EventAdmin(admin.ModelAdmin):
         if not obj.timezone:
             obj.timezone = obj.venue.timezone
         super().save_model(request, obj, form, change)
+
+    def save_related(self, request, form, formsets, change):
+        super().save_related(request, form, formsets, change)
+        # Admin edits bypass the services: keep search and every cached page in step.
+        services.event_catalog_changed(event_ids=[form.instance.pk])

@@ -6,11 +6,14 @@ import datetime as dt
 from decimal import Decimal
 from typing import Literal
 
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 from ninja import Field, Router, Schema, Status
+from ninja.errors import ValidationError as NinjaValidationError
+from pydantic import ValidationError as PydanticValidationError
 from pydantic import model_validator
 
-from events import services
+from events import selectors, services
+from events.models import Category
 from ticketing.auth import require_staff
 
 router = Router()
@@ -186,3 +189,221 @@ def event_create(request: HttpRequest, payload: EventIn):
 def event_publish(request: HttpRequest, event_id: int):
     require_staff(request)
     return _event_out(services.event_publish(event_id=event_id, actor=request.user))
+
+
+# --- Public reads -----------------------------------------------------------------------
+# These return the cached gzipped bytes as they are: no schema validation or re-serialising
+# on the hot path (the schemas below document the shape for /api/docs).
+
+CACHE_CONTROL = "public, no-cache"  # browsers and proxies keep it but revalidate (ETag -> 304)
+
+
+def _etag_matches(header: str, etag: str) -> bool:
+    tags = [t.strip().removeprefix("W/") for t in header.split(",")]
+    return "*" in tags or etag in tags
+
+
+def snapshot_response(request: HttpRequest, snap: selectors.Snapshot) -> HttpResponse:
+    """The snapshot as JSON: 304 on a matching If-None-Match, gzipped when the client takes it."""
+    inm = request.headers.get("If-None-Match")
+    if inm and _etag_matches(inm, snap.etag):
+        response = HttpResponse(status=304)
+    elif "gzip" in request.headers.get("Accept-Encoding", ""):
+        response = HttpResponse(snap.gzipped, content_type="application/json")
+        response["Content-Encoding"] = "gzip"
+    else:
+        response = HttpResponse(snap.body, content_type="application/json")
+    response["ETag"] = snap.etag
+    response["Cache-Control"] = CACHE_CONTROL
+    response["Vary"] = "Accept-Encoding"
+    return response
+
+
+class VenueRef(Schema):
+    id: int
+    name: str
+    city: str
+
+
+class EventListItem(Schema):
+    id: int
+    title: str
+    slug: str
+    category: str
+    venue: VenueRef
+    starts_at: str = Field(description="Local start time at the venue, ISO 8601 with offset")
+    ends_at: str
+    timezone: str
+    lowest_price: str | None
+    currency: str | None
+    status: Literal["on_sale", "sold_out", "not_open", "sales_closed", "cancelled", "past"]
+    sales_open_at: str | None = Field(description="When sales open (local), for not_open")
+
+
+class EventListOut(Schema):
+    items: list[EventListItem]
+    page: int
+    size: int
+    total: int
+    pages: int
+
+
+class EventListQuery(Schema):
+    category: list[Category] = Field(default_factory=list, description="Repeat for several")
+    venue: list[int] = Field(default_factory=list, description="Venue ids; repeat for several")
+    city: str = Field("", max_length=100)
+    date_from: dt.date | None = Field(None, description="Local calendar date at the venue, inclusive")
+    date_to: dt.date | None = Field(None, description="Local calendar date at the venue, inclusive")
+    q: str = Field("", max_length=200, description="Full-text search: title, venue, description")
+    available: bool = Field(False, description="Only events that still have tickets to sell")
+    include_past: bool = False
+    page: int = Field(1, ge=1, le=10_000)
+    size: int = Field(20, ge=1, le=selectors.MAX_PAGE_SIZE)
+
+
+class SectionAvailabilityOut(Schema):
+    id: int
+    name: str
+    kind: str
+    price: str | None
+    currency: str | None
+    total: int
+    available: int
+
+
+class VenueDetail(VenueRef):
+    address: str
+    country: str
+
+
+class EventDetailOut(Schema):
+    id: int
+    title: str
+    slug: str
+    description: str
+    category: str
+    status: str
+    timezone: str
+    starts_at: str
+    ends_at: str
+    sales_open_at: str | None
+    sales_close_at: str | None
+    venue: VenueDetail
+    lowest_price: str | None
+    currency: str | None
+    total: int
+    available: int
+    sections: list[SectionAvailabilityOut]
+
+
+class SeatColumns(Schema):
+    id: list[int]
+    section: list[int] = Field(description="Index into sections")
+    x: list[float]
+    y: list[float]
+    row: list[str]
+    label: list[str]
+    accessible: list[int] = Field(description="Indexes of accessible seats")
+    free: str = Field(description="'1' free / '0' taken, one character per seat")
+
+
+class SeatMapSection(Schema):
+    id: int
+    name: str
+    kind: str
+    geometry: dict
+    price: str | None
+    currency: str | None
+
+
+class SeatMapOut(Schema):
+    event_id: int
+    version: int | None = Field(description="Inventory version this map is at least as new as")
+    sections: list[SeatMapSection]
+    seats: SeatColumns
+
+
+class ListOut(Schema):
+    items: list[dict]
+
+
+def _query_parameters(schema: type[Schema]) -> list[dict]:
+    """OpenAPI query parameters of ``schema`` (the list endpoint parses them itself)."""
+    props = schema.model_json_schema()
+    defs = props.get("$defs", {})
+    params = []
+    for name, prop in props["properties"].items():
+        prop = {k: v for k, v in prop.items() if k != "title"}
+        if "$ref" in prop.get("items", {}):
+            prop["items"] = defs[prop["items"]["$ref"].rsplit("/", 1)[-1]]
+        params.append(
+            {
+                "in": "query",
+                "name": name,
+                "required": False,
+                "schema": prop,
+                "description": prop.get("description", ""),
+            }
+        )
+    return params
+
+
+_LIST_FIELDS = ("category", "venue")
+
+
+def _parse_list_query(request: HttpRequest) -> tuple[selectors.EventFilters, int, int]:
+    """Validate the list's query parameters. Raises ninja's ``ValidationError`` (422)."""
+    raw = {k: request.GET.getlist(k) if k in _LIST_FIELDS else request.GET.get(k) for k in request.GET}
+    try:
+        query = EventListQuery.model_validate(raw)
+    except PydanticValidationError as exc:
+        raise NinjaValidationError(
+            [{**e, "loc": ("query", *e["loc"])} for e in exc.errors(include_url=False, include_context=False)]
+        ) from exc
+    filters = selectors.EventFilters.build(
+        categories=[str(c) for c in query.category],
+        venue_ids=query.venue,
+        city=query.city,
+        date_from=query.date_from,
+        date_to=query.date_to,
+        q=query.q,
+        available_only=query.available,
+        include_past=query.include_past,
+    )
+    return filters, query.page, query.size
+
+
+@router.get(
+    "/events",
+    response=EventListOut,
+    auth=None,
+    summary="Browse public events",
+    openapi_extra={"parameters": _query_parameters(EventListQuery)},
+)
+def event_list(request: HttpRequest):
+    # Parameters are validated only when the answer is not cached yet: a cache hit costs the
+    # catalog version query and nothing else.
+    snap = selectors.event_list_snapshot_for_query(
+        query_string=request.META.get("QUERY_STRING", ""), parse=lambda: _parse_list_query(request)
+    )
+    return snapshot_response(request, snap)
+
+
+@router.get("/events/{event_id}", response=EventDetailOut, auth=None, summary="One event with availability")
+def event_detail(request: HttpRequest, event_id: int):
+    return snapshot_response(request, selectors.event_detail_snapshot(event_id=event_id))
+
+
+@router.get("/events/{event_id}/seats", response=SeatMapOut, auth=None, summary="Seat map (columnar)")
+def event_seat_map(request: HttpRequest, event_id: int):
+    return snapshot_response(request, selectors.event_seat_map_snapshot(event_id=event_id))
+
+
+@router.get("/venues", response=ListOut, auth=None, summary="Venues for the filter controls")
+def venue_list(request: HttpRequest):
+    return snapshot_response(request, selectors.venue_list_snapshot())
+
+
+@router.get("/categories", response=ListOut, auth=None, summary="Categories for the filter controls")
+def category_list(request: HttpRequest):
+    return snapshot_response(request, selectors.category_list_snapshot())

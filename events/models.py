@@ -5,6 +5,8 @@ from __future__ import annotations
 import zoneinfo
 from functools import cache
 
+from django.contrib.postgres.indexes import GinIndex
+from django.contrib.postgres.search import SearchVectorField
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import F, Q
@@ -118,8 +120,12 @@ class EventStatus(models.TextChoices):
 class Event(models.Model):
     """An event at a venue. Times are stored in UTC; ``timezone`` is the venue's, for display.
 
-    ``sold_out``, ``past`` and "sales not open yet" are derived (see ``selectors``), not stored
-    as statuses.
+    ``past`` and "sales not open yet" are derived from the clock (see ``selectors``), not stored
+    as statuses. ``sold_out`` / ``sold_out_until`` are a summary of the inventory refreshed after
+    every inventory commit by ``services.event_availability_refresh``: the event has no free seat,
+    and (when ``sold_out_until`` is set) the first live hold expires then, so it is only sold out
+    *until* that instant even if no sweeper runs. ``search_vector`` is maintained by
+    ``services.event_search_refresh`` (title, venue name/city, description).
     """
 
     title = models.CharField(max_length=200)
@@ -136,9 +142,13 @@ class Event(models.Model):
     published_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=tz_now)
     updated_at = models.DateTimeField(auto_now=True)
+    sold_out = models.BooleanField(default=False)
+    sold_out_until = models.DateTimeField(null=True, blank=True)
+    search_vector = SearchVectorField(null=True, editable=False)
 
     class Meta:
         ordering = ["starts_at", "id"]
+        indexes = [GinIndex(fields=["search_vector"], name="event_search_gin")]
         constraints = [
             models.UniqueConstraint(
                 fields=["venue", "starts_at", "title"], name="event_unique_venue_start_title"
@@ -170,6 +180,18 @@ class Event(models.Model):
         if self.sales_open_at and now < self.sales_open_at:
             return False
         return not (self.sales_close_at and now >= self.sales_close_at)
+
+
+class CatalogVersion(models.Model):
+    """A counter of public catalog changes: the cache key of every browse read.
+
+    Bumped in the transaction of every event create/update/publish/cancel, venue or price
+    edit, and sold-out change. Catalog changes are rare (one per minutes, not per buyer), so
+    one row is not a hot spot; the per-buyer counter is ``checkout.InventoryVersion``.
+    """
+
+    id = models.PositiveSmallIntegerField(primary_key=True, default=1)
+    version = models.BigIntegerField(default=0)
 
 
 class Price(models.Model):

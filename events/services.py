@@ -11,7 +11,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from django.utils.text import slugify
 
@@ -28,7 +28,7 @@ from events.errors import (
 )
 from events.models import Category, Event, EventStatus, Price, Seat, Section, SectionKind, Venue
 from ticketing.errors import ValidationFailed, validation_error_from_django
-from ticketing.locks import lock_one
+from ticketing.locks import lock_one, set_lock_timeout
 
 MAX_SEATS_PER_SECTION = 5000
 DEFAULT_GEOMETRY = {"x": 0, "y": 0, "width": 200, "height": 100}
@@ -318,6 +318,8 @@ def event_create(
                     for sid, amt in amounts.items()
                 ]
             )
+            event_search_refresh(event_ids=[event.pk])
+            catalog_version_bump()
     except IntegrityError as exc:
         if "event_unique_venue_start_title" in str(exc):
             raise DuplicateEvent() from exc
@@ -359,6 +361,10 @@ def event_publish(*, event_id: int, actor=None, now: dt.datetime | None = None) 
         created = inventory_create_for_event(event=event, now=now)
         if created:
             inventory_version_bump(event_id=event.pk)
+            # New seats can bring a sold-out event back.
+            transaction.on_commit(lambda: event_availability_refresh(event_id=event_id))
+        if created or event.status != EventStatus.ON_SALE:
+            catalog_version_bump()
         if event.status != EventStatus.ON_SALE:
             event.status = EventStatus.ON_SALE
             event.published_at = now
@@ -371,3 +377,115 @@ def event_publish(*, event_id: int, actor=None, now: dt.datetime | None = None) 
                 data={"inventory_rows": created},
             )
     return event
+
+
+# --- Browse support: catalog version, search vectors, sold-out summary ------------------
+
+
+def catalog_version_bump() -> None:
+    """Count one change of the public catalog (events, venues, prices, sold-out flags).
+
+    Precondition: inside the transaction that makes the change, so the bump commits (or rolls
+    back) with it. Raises ``RuntimeError`` outside a transaction.
+    """
+    if not connection.in_atomic_block:
+        raise RuntimeError("catalog_version_bump must run inside the changing transaction.")
+    with connection.cursor() as cursor:
+        # An upsert rather than a plain UPDATE: a flushed test database has no row yet.
+        cursor.execute(
+            """
+            INSERT INTO events_catalogversion (id, version) VALUES (1, 1)
+            ON CONFLICT (id) DO UPDATE SET version = events_catalogversion.version + 1
+            """
+        )
+
+
+SEARCH_VECTOR_SQL = """
+    setweight(to_tsvector('english', coalesce(e.title, '')), 'A')
+ || setweight(to_tsvector('english', coalesce(v.name, '') || ' ' || coalesce(v.city, '')), 'B')
+ || setweight(to_tsvector('english', coalesce(e.description, '')), 'C')
+"""
+
+
+def event_search_refresh(*, event_ids: list[int] | None = None, venue_id: int | None = None) -> int:
+    """Recompute the stored full-text vectors of some events; returns how many were updated.
+
+    Pass ``event_ids`` after an event's title/description changed, ``venue_id`` after a venue
+    was renamed (its events carry the venue's name and city). A stored column rather than a
+    generated one because the venue's name lives in another table.
+    """
+    if not event_ids and venue_id is None:
+        return 0
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            UPDATE events_event e SET search_vector = {SEARCH_VECTOR_SQL}
+              FROM events_venue v
+             WHERE v.id = e.venue_id AND (e.id = ANY(%s) OR e.venue_id = %s)
+            """,
+            [list(event_ids or []), venue_id],
+        )
+        return cursor.rowcount
+
+
+def event_catalog_changed(*, event_ids: list[int] | None = None, venue_id: int | None = None) -> None:
+    """Record an edit made outside the services (the admin): refresh search, bump the catalog.
+
+    Precondition: inside the editing transaction (Django's admin runs each change in one).
+    """
+    event_search_refresh(event_ids=event_ids, venue_id=venue_id)
+    catalog_version_bump()
+
+
+def _sold_out_state(event_id: int, now: dt.datetime) -> tuple[bool, dt.datetime | None]:
+    """``(sold_out, until)`` from the inventory: no free seat, and the first live hold's expiry."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            SELECT EXISTS (
+                       SELECT 1 FROM checkout_seatinventory
+                        WHERE event_id = %(e)s
+                          AND (status = 'available' OR (status = 'held' AND hold_expires_at <= %(now)s))
+                   ),
+                   EXISTS (SELECT 1 FROM checkout_seatinventory WHERE event_id = %(e)s)
+            """,
+            {"e": event_id, "now": now},
+        )
+        any_free, has_inventory = cursor.fetchone()
+        if any_free or not has_inventory:
+            return False, None
+        # Only a sold-out event pays for scanning its holds.
+        cursor.execute(
+            """
+            SELECT MIN(hold_expires_at) FROM checkout_seatinventory
+             WHERE event_id = %(e)s AND status = 'held' AND hold_expires_at > %(now)s
+            """,
+            {"e": event_id, "now": now},
+        )
+        return True, cursor.fetchone()[0]
+
+
+def event_availability_refresh(*, event_id: int, now: dt.datetime | None = None) -> bool:
+    """Bring ``Event.sold_out``/``sold_out_until`` in line with the inventory; True if they changed.
+
+    Called after every committed inventory change (``checkout.services.hooks.seats_changed``).
+    The common case (nothing changed) is two index reads and no write, so buyers do not queue
+    on the event row; only a real change takes the event's row lock, re-checks under it (so
+    concurrent refreshes cannot leave an older answer behind) and bumps the catalog version.
+    Raises ``Busy`` if the event row stays locked past the lock timeout.
+    """
+    state = _sold_out_state(event_id, now or timezone.now())
+    current = Event.objects.filter(pk=event_id).values_list("sold_out", "sold_out_until").first()
+    if current is None or tuple(current) == state:
+        return False
+    with transaction.atomic():
+        set_lock_timeout()
+        event = lock_one(Event.objects.filter(pk=event_id))
+        if event is None:
+            return False
+        state = _sold_out_state(event_id, now or timezone.now())
+        if (event.sold_out, event.sold_out_until) == state:
+            return False
+        Event.objects.filter(pk=event_id).update(sold_out=state[0], sold_out_until=state[1])
+        catalog_version_bump()
+    return True

@@ -1,23 +1,105 @@
-"""Catalog pages. Thin: selectors compute, templates show."""
+"""Catalog pages. Thin: the same cached selectors as the API compute, templates show.
+
+The pages are not gzipped: they carry the CSRF token of signed-in users next to reflected
+search text, the combination BREACH needs. The JSON API, which carries no secret, is.
+"""
 
 from __future__ import annotations
 
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, render
-from django.utils import timezone
+import datetime as dt
 
-from events.models import Event, EventStatus
+from django import forms
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+
+from events import selectors
+from events.models import Category
+from ticketing.errors import ApplicationError
+
+PAGE_SIZE = 24
+STATUS_LABELS = {
+    "on_sale": "On sale",
+    "sold_out": "Sold out",
+    "not_open": "Sales open soon",
+    "sales_closed": "Sales closed",
+    "cancelled": "Cancelled",
+    "past": "Past",
+}
+
+
+class BrowseForm(forms.Form):
+    """The browse filters as a plain GET form, so every search is a shareable URL."""
+
+    q = forms.CharField(required=False, max_length=200, label="Search")
+    category = forms.MultipleChoiceField(
+        required=False, choices=Category.choices, widget=forms.CheckboxSelectMultiple
+    )
+    city = forms.ChoiceField(required=False)
+    venue = forms.TypedChoiceField(required=False, coerce=int, empty_value=None)
+    date_from = forms.DateField(required=False, label="From", widget=forms.DateInput(attrs={"type": "date"}))
+    date_to = forms.DateField(required=False, label="To", widget=forms.DateInput(attrs={"type": "date"}))
+    available = forms.BooleanField(required=False, label="Available only")
+    page = forms.IntegerField(required=False, min_value=1, max_value=10_000, widget=forms.HiddenInput)
+
+    def __init__(self, *args, venues: list[dict], **kwargs):
+        super().__init__(*args, **kwargs)
+        cities = sorted({v["city"] for v in venues})
+        self.fields["city"].choices = [("", "Any city"), *((c, c) for c in cities)]
+        self.fields["venue"].choices = [("", "Any venue"), *((v["id"], v["name"]) for v in venues)]
+
+    def filters(self) -> tuple[selectors.EventFilters, int]:
+        """The valid filters (an invalid field is ignored rather than failing the page)."""
+        self.is_valid()
+        data = getattr(self, "cleaned_data", {})
+        filters = selectors.EventFilters.build(
+            categories=data.get("category") or [],
+            venue_ids=[data["venue"]] if data.get("venue") else [],
+            city=data.get("city") or "",
+            date_from=data.get("date_from"),
+            date_to=data.get("date_to"),
+            q=data.get("q") or "",
+            available_only=bool(data.get("available")),
+        )
+        return filters, data.get("page") or 1
+
+
+def _with_times(item: dict) -> dict:
+    """ISO strings (venue-local, with offset) to datetimes for the ``date`` filter."""
+    for key in ("starts_at", "ends_at", "sales_open_at", "sales_close_at"):
+        if item.get(key):
+            item[f"{key}_dt"] = dt.datetime.fromisoformat(item[key])
+    item["status_label"] = STATUS_LABELS.get(item["status"], item["status"])
+    return item
 
 
 def browse(request: HttpRequest) -> HttpResponse:
-    events = (
-        Event.objects.select_related("venue")
-        .filter(status=EventStatus.ON_SALE, starts_at__gte=timezone.now())
-        .order_by("starts_at")[:50]
+    venues = selectors.venue_list_snapshot().data["items"]
+    form = BrowseForm(request.GET, venues=venues)
+    filters, page = form.filters()
+    listing = selectors.event_list_snapshot(filters=filters, page=page, size=PAGE_SIZE).data
+    items = [_with_times(item) for item in listing["items"]]
+
+    def page_url(n: int) -> str:
+        query = request.GET.copy()
+        query["page"] = str(n)
+        return "?" + query.urlencode()
+
+    return render(
+        request,
+        "events/browse.html",
+        {
+            "form": form,
+            "events": items,
+            "listing": listing,
+            "prev_url": page_url(listing["page"] - 1) if listing["page"] > 1 else None,
+            "next_url": page_url(listing["page"] + 1) if listing["page"] < listing["pages"] else None,
+        },
     )
-    return render(request, "events/browse.html", {"events": events})
 
 
 def event_detail(request: HttpRequest, event_id: int) -> HttpResponse:
-    event = get_object_or_404(Event.objects.select_related("venue"), pk=event_id)
-    return render(request, "events/detail.html", {"event": event})
+    try:
+        event = selectors.event_detail_snapshot(event_id=event_id).data
+    except ApplicationError as exc:
+        return render(request, "events/error.html", {"message": exc.message}, status=exc.status)
+    return render(request, "events/detail.html", {"event": _with_times(event)})

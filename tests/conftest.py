@@ -75,8 +75,8 @@ def unchanged():
 
 
 @pytest.fixture(autouse=True)
-def _fresh_cache():
-    """Throttle counters live in the cache; each test starts with none."""
+def _empty_cache():
+    """Each test starts with an empty cache: throttle counts, and versions that rolled-back tests reuse."""
     from django.core.cache import cache
 
     cache.clear()

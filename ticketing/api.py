@@ -35,6 +35,11 @@ api.add_router("", checkout_ops_router, tags=["operations"])
 api.add_router("", waitlist_router, tags=["waitlist"])
 
 
+@api.get("/ping", auth=None, tags=["system"], summary="Liveness; the benchmarks' ceiling reference")
+def ping(request: HttpRequest) -> dict:
+    return {"ok": True}
+
+
 def error_response(request: HttpRequest, exc: ApplicationError) -> HttpResponse:
     response = api.create_response(request, exc.as_dict(), status=exc.status)
     for name, value in exc.headers.items():

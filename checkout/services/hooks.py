@@ -5,11 +5,22 @@ Kept as plain calls (no signals) so the path a request takes stays readable.
 
 from __future__ import annotations
 
+import logging
+
+logger = logging.getLogger(__name__)
+
 
 def seats_changed(*, event_id: int, seat_ids: list[int]) -> None:
-    """Announce new seat statuses to viewers of the event (after commit)."""
+    """Refresh the event's sold-out summary and announce new seat statuses (after commit)."""
+    from events.services import event_availability_refresh
     from ticketing import realtime
 
+    try:
+        event_availability_refresh(event_id=event_id)
+    except Exception:
+        # The buyer's change is already committed; failing their request now would lie to
+        # them. The next inventory change of this event refreshes the flag again.
+        logger.exception("sold-out refresh failed for event %s", event_id)
     realtime.seats_changed(event_id=event_id, seat_ids=seat_ids)
 
 
