@@ -74,7 +74,7 @@ def markdown(data: dict) -> str:
     lines = [
         f"# On-sale benchmark ({run['mode']}) - {run['finished_at']}",
         "",
-        f"Machine: {run['machine']}. Topology: {run['topology']}.",
+        f"Machine: {run['machine']}. Topology: {run['topology']}. Code: {run.get('code')}.",
         "The load generator runs on the same machine.",
         "",
     ]

@@ -30,15 +30,23 @@ ADMIN_EMAIL = "admin@example.com"
 ADMIN_PASSWORD = "admin"  # seed_demo's admin; prepare.py creates it when seed_demo did not run
 
 
-def server_url() -> str:
-    """URL of the PostgreSQL server's maintenance database (``DATABASE_URL`` or the embedded one)."""
+def server_url() -> tuple[str, bool]:
+    """URL of the PostgreSQL server (``DATABASE_URL`` or the embedded one), and whether the
+    bench started that server itself (then it stops it at the end, as ``bin/run`` does)."""
     if os.environ.get("DATABASE_URL"):
-        return os.environ["DATABASE_URL"]
+        return os.environ["DATABASE_URL"], False
     os.environ.setdefault("TICKETING_PGDATA", str(ROOT / "var" / "bench-pgdata"))
     sys.path.insert(0, str(ROOT))
-    from ticketing.embedded_pg import ensure_running
+    from ticketing.embedded_pg import PGDATA, ensure_running
 
-    return ensure_running()
+    was_running = (PGDATA / "postmaster.pid").exists()
+    return ensure_running(), not was_running
+
+
+def server_stop() -> None:
+    from ticketing.embedded_pg import stop
+
+    stop()
 
 
 def database_url(url: str, name: str) -> str:
