@@ -30,10 +30,19 @@ CITIES = ["Berlin", "London", "New York"]
 SEARCH_WORDS = ["arena", "jazz", "final", "night", "live", "magic"]
 
 
-class Recorder:
-    """Every request's outcome, plus websocket and business counters."""
+# A visitor gives up on a request after this long; it is recorded as "no answer" (status 0).
+REQUEST_DEADLINE = 30.0
 
-    def __init__(self) -> None:
+
+class Recorder:
+    """Every request's outcome, plus websocket and business counters.
+
+    ``max_requests`` bounds the run in requests as the phases bound it in time: once reached,
+    scenarios stop sending.
+    """
+
+    def __init__(self, max_requests: int = 1_000_000) -> None:
+        self.max_requests = max_requests
         self.t0 = time.monotonic()
         self.wall0 = time.time()
         self.samples: list[tuple[str, str, float, float, int]] = []
@@ -45,6 +54,33 @@ class Recorder:
 
     def now(self) -> float:
         return time.monotonic() - self.t0
+
+    def running(self, stop: float) -> bool:
+        return time.monotonic() < stop and len(self.samples) < self.max_requests
+
+
+async def loop_lag(rec: Recorder) -> None:
+    """How late the load generator's event loop wakes up: when this grows, the figures
+    measure the load generator, not the server. Runs until cancelled."""
+    lags = rec.notes.setdefault("loop_lag", [])
+    while True:
+        t = time.monotonic()
+        await asyncio.sleep(0.1)
+        lags.append(time.monotonic() - t - 0.1)
+
+
+async def gather_until(coros: list, deadline: float) -> list:
+    """Run ``coros`` together; cancel whatever still runs at ``deadline``. Results in order
+    (None for a cancelled one). A scenario that crashed re-raises: a harness bug is loud."""
+    tasks = [asyncio.ensure_future(c) for c in coros]
+    _, pending = await asyncio.wait(tasks, timeout=max(0.0, deadline - time.monotonic()))
+    for task in pending:
+        task.cancel()
+    await asyncio.gather(*pending, return_exceptions=True)
+    for task in tasks:
+        if not task.cancelled() and task.exception() is not None:
+            raise task.exception()
+    return [None if t.cancelled() else t.result() for t in tasks]
 
 
 @dataclass
@@ -87,21 +123,25 @@ async def call(
     """One request, timed from send to the last byte of the body."""
     start = time.monotonic()
     try:
-        if keep_body:
-            resp = await client.request(method, url, json=json_body, headers=headers)
-            body = resp.content
-        else:
-            # Read the raw (still gzipped) bytes: a browser downloads them too, but decoding
-            # 2,000 seat maps would only burn the load generator's CPU.
-            async with client.stream(method, url, json=json_body, headers=headers) as resp:
-                async for _ in resp.aiter_raw():
-                    pass
-            body = b""
+        async with asyncio.timeout(REQUEST_DEADLINE):
+            resp, body = await _send(client, method, url, json_body, headers, keep_body)
         status, resp_headers = resp.status_code, resp.headers
-    except httpx.HTTPError:
+    except (httpx.HTTPError, TimeoutError):
         status, resp_headers, body = 0, httpx.Headers(), b""
     rec.add(phase, label, start, time.monotonic() - start, status)
     return Resp(status, resp_headers, body)
+
+
+async def _send(client, method, url, json_body, headers, keep_body) -> tuple[httpx.Response, bytes]:
+    if keep_body:
+        resp = await client.request(method, url, json=json_body, headers=headers)
+        return resp, resp.content
+    # Read the raw (still gzipped) bytes: a browser downloads them too, but decoding
+    # 2,000 seat maps would only burn the load generator's CPU.
+    async with client.stream(method, url, json=json_body, headers=headers) as resp:
+        async for _ in resp.aiter_raw():
+            pass
+    return resp, b""
 
 
 def seat_ids_in(obj: Any, inside: bool = False) -> set[int]:
@@ -157,6 +197,9 @@ class Ctx:
     contended_rows: list[list[int]]
     buyers: list[dict]
     card: str
+    # Visitors spread over several small pools: httpcore's pool bookkeeping grows with the
+    # square of its size, and one pool of 1,000+ connections would slow the load generator.
+    browse_clients: list[httpx.AsyncClient] = field(default_factory=list)
     missing: dict[str, str] = field(default_factory=dict)
     # seat id -> monotonic time its hold request was sent (for live seat-map notice latency)
     hold_sent: dict[int, float] = field(default_factory=dict)
@@ -304,7 +347,7 @@ async def capacity(ctx: Ctx, *, concurrency: int, seconds: float) -> dict[str, d
         done = Counter()
 
         async def worker(path=path, label=label, headers=headers, stop=stop, done=done) -> None:
-            while time.monotonic() < stop:
+            while ctx.rec.running(stop):
                 r = await call(
                     ctx.client,
                     ctx.rec,
@@ -335,13 +378,14 @@ async def browser(
 ) -> None:
     """One visitor: looks at the list, the event, the seat map; revalidates with If-None-Match."""
     rng = random.Random(i)
+    client = ctx.browse_clients[i % len(ctx.browse_clients)] if ctx.browse_clients else ctx.client
     await asyncio.sleep(ramp * i / max(1, n))
     ws_task = None
     if "websocket" not in ctx.missing and rng.random() < ws_share:
         ws_task = asyncio.create_task(viewer_socket(ctx, stop))
     etags: dict[str, str] = {}
     hot = ctx.hot_event
-    while time.monotonic() < stop:
+    while ctx.rec.running(stop):
         roll = rng.random()
         if roll < 0.25 and "list" not in ctx.missing:
             params = [f"category={rng.choice(CATEGORIES)}"]
@@ -352,7 +396,7 @@ async def browser(
             if rng.random() < 0.3:
                 params.append("available=true")
             await call(
-                ctx.client,
+                client,
                 ctx.rec,
                 "onsale",
                 "GET /api/events?filters",
@@ -361,14 +405,16 @@ async def browser(
                 keep_body=False,
             )
         elif roll < 0.75 and "detail" not in ctx.missing:
-            await _revalidating_get(ctx, etags, "detail", f"/api/events/{hot}", "GET /api/events/{id}")
+            await _revalidating_get(
+                ctx, client, etags, "detail", f"/api/events/{hot}", "GET /api/events/{id}"
+            )
         elif roll < 0.9 and "seats" not in ctx.missing:
             await _revalidating_get(
-                ctx, etags, "seats", f"/api/events/{hot}/seats", "GET /api/events/{id}/seats"
+                ctx, client, etags, "seats", f"/api/events/{hot}/seats", "GET /api/events/{id}/seats"
             )
         elif "detail" not in ctx.missing and ctx.other_events:
             await call(
-                ctx.client,
+                client,
                 ctx.rec,
                 "onsale",
                 "GET /api/events/{other}",
@@ -381,18 +427,19 @@ async def browser(
         await ws_task
 
 
-async def _revalidating_get(ctx: Ctx, etags: dict[str, str], key: str, path: str, label: str) -> None:
+async def _revalidating_get(
+    ctx: Ctx, client: httpx.AsyncClient, etags: dict[str, str], key: str, path: str, label: str
+) -> None:
     etag = etags.get(key)
     headers = {"If-None-Match": etag} if etag else None
     start = time.monotonic()
     try:
-        async with ctx.client.stream("GET", ctx.base + path, headers=headers) as resp:
-            async for _ in resp.aiter_raw():
-                pass
+        async with asyncio.timeout(REQUEST_DEADLINE):
+            resp, _ = await _send(client, "GET", ctx.base + path, None, headers, False)
         status = resp.status_code
         if resp.headers.get("etag"):
             etags[key] = resp.headers["etag"]
-    except httpx.HTTPError:
+    except (httpx.HTTPError, TimeoutError):
         status = 0
     full_label = label + (" If-None-Match" if etag else "")
     ctx.rec.add("onsale", full_label, start, time.monotonic() - start, status)
@@ -451,7 +498,7 @@ async def ping_prober(ctx: Ctx, stop: float, phase: str) -> None:
     """The trivial endpoint, sampled through the whole phase as the stack's own floor."""
     if "ping" in ctx.missing:
         return
-    while time.monotonic() < stop:
+    while ctx.rec.running(stop):
         await call(
             ctx.client,
             ctx.rec,
@@ -471,7 +518,7 @@ async def buyer(ctx: Ctx, user: dict, i: int, *, stop: float, think: tuple[float
     """
     rng = random.Random(10_000 + i)
     rec, base, auth = ctx.rec, ctx.base, ctx.auth(user)
-    while time.monotonic() < stop:
+    while ctx.rec.running(stop):
         if ctx.contended_rows and rng.random() < 0.5:
             row = rng.choice(ctx.contended_rows)
             qty = rng.randint(1, min(4, len(row)))
@@ -620,7 +667,7 @@ async def throughput_level(
         nonlocal sold
         rng = random.Random(20_000 + i)
         auth = ctx.auth(user)
-        while time.monotonic() < stop and open_sections:
+        while ctx.rec.running(stop) and open_sections:
             started = time.monotonic()
             section = rng.choice(open_sections)
             r = await call(

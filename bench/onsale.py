@@ -53,7 +53,7 @@ PRESETS = {
         buyers=200,
         seconds=60.0,
         hold_seconds=20,
-        browse_think=(2.0, 6.0),
+        browse_think=(5.0, 15.0),
         buy_think=(0.2, 1.0),
         capacity_seconds=5.0,
         capacity_concurrency=64,
@@ -63,6 +63,8 @@ PRESETS = {
         ramp=10.0,
         grace=20.0,
         seed=True,
+        request_deadline=30.0,
+        max_requests=1_000_000,
     ),
     "smoke": dict(
         browsers=30,
@@ -79,6 +81,8 @@ PRESETS = {
         ramp=1.0,
         grace=10.0,
         seed=False,
+        request_deadline=15.0,
+        max_requests=50_000,
     ),
 }
 
@@ -249,8 +253,10 @@ async def run_load(
         )
     sections, contended = event_layout(db_url, hot, contended_rows=4 if args.mode == "full" else 2)
     card = os.environ.get("BENCH_CARD_NUMBER", load.APPROVING_CARD)
-    client = load.new_client(connections=1200 if args.mode == "full" else 100)
+    client = load.new_client(connections=400)
+    browse_clients = [load.new_client(connections=100) for _ in range(max(1, cfg["browsers"] // 100))]
     ctx = load.Ctx(
+        browse_clients=browse_clients,
         base=base,
         rec=rec,
         client=client,
@@ -263,6 +269,7 @@ async def run_load(
     )
     data: dict = {"events": {"on_sale": hot}}
     phases: list[tuple[str, float, float]] = []
+    lag = asyncio.create_task(load.loop_lag(rec))
     try:
         await load.probe(ctx)
         for name, reason in ctx.missing.items():
@@ -321,11 +328,12 @@ async def run_load(
                     wait_until=wait_until,
                 )
             )
-        results = await asyncio.gather(*tasks)
+        deadline = max(stop, wait_until if waitlist_ready else stop) + load.REQUEST_DEADLINE + 5
+        results = await load.gather_until(tasks, deadline)
         phases.append(("on-sale", t, rec.now()))
         data["onsale_seconds"] = cfg["seconds"]
         if waitlist_ready:
-            data["waitlist"] = results[-1]
+            data["waitlist"] = results[-1] or {"error": "cut at the phase deadline"}
         else:
             reason = next(
                 ctx.missing[k] for k in ("holds", "purchase", "waitlist", "websocket") if k in ctx.missing
@@ -356,7 +364,9 @@ async def run_load(
         else:
             data["throughput"] = {"skipped": ctx.missing.get("holds") or ctx.missing.get("purchase")}
     finally:
-        await client.aclose()
+        lag.cancel()
+        for c in [client, *browse_clients]:
+            await c.aclose()
     data["missing"] = ctx.missing
     data["client_orders"] = ctx.orders
     data["phases"] = phases
@@ -455,6 +465,7 @@ def summarise(args, rec: load.Recorder, raw: dict, cpu: dict, invariants: dict, 
         "throughput": throughput,
         "errors_by_status": report.errors_by_status(samples),
         "cpu": cpu,
+        "load_generator_loop_lag": report.latency_stats(rec.notes.get("loop_lag", [])),
         "invariants": invariants,
     }
     data["targets"] = targets(data, ping_label)
@@ -594,7 +605,8 @@ def measure(args: argparse.Namespace, db_url: str, started: float) -> int:
     )
     log(f"{len(users)} users ready; starting {args.processes} daphne processes + qcluster")
     run = stack_mod.stack_start(env=env, processes=args.processes, log_dir=args.out / "logs")
-    rec = load.Recorder()
+    rec = load.Recorder(max_requests=cfg["max_requests"])
+    load.REQUEST_DEADLINE = cfg["request_deadline"]
     try:
         token = staff_token(run.base_url)
         before = {**run.cpu_seconds(), "postgres": pg_cpu_seconds(), "load generator": time.process_time()}

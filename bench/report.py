@@ -167,6 +167,13 @@ def markdown(data: dict) -> str:
     if data.get("cpu"):
         lines += ["", "## CPU seconds used during the run", ""]
         lines += [f"- {k}: {_fmt(v)}" for k, v in data["cpu"].items()]
+    lag = data.get("load_generator_loop_lag")
+    if lag:
+        lines += [
+            "",
+            f"Load generator event-loop lag: p50 {_fmt(lag['p50_ms'])} ms, p99 {_fmt(lag['p99_ms'])} ms, "
+            f"max {_fmt(lag['max_ms'])} ms (when this is large, latencies include the client's own delay).",
+        ]
     return "\n".join(lines) + "\n"
 
 
