@@ -22,7 +22,8 @@ from typing import Any
 import httpx
 from websockets.asyncio.client import connect as ws_connect
 
-# The test payment provider's approving card (checkout/payments.py); override with BENCH_CARD_NUMBER.
+# The test payment provider's approving card (checkout/payments.py CARD_APPROVE); override
+# with BENCH_CARD_NUMBER.
 APPROVING_CARD = "4242424242424242"
 
 CATEGORIES = ["music", "sports", "comedy", "theatre", "family", "other"]
@@ -151,8 +152,11 @@ def seat_ids_in(obj: Any, inside: bool = False) -> set[int]:
     """
     found: set[int] = set()
     if isinstance(obj, dict):
+        # A message typed as being about seats ({"type": "seats.update", "free": [...]}) holds
+        # seat ids under any key.
+        typed = "seat" in str(obj.get("type", "")).lower()
         for key, value in obj.items():
-            hit = inside or "seat" in str(key).lower()
+            hit = inside or typed or "seat" in str(key).lower()
             if hit and isinstance(key, str) and key.isdigit():
                 found.add(int(key))
             if hit and key in ("id", "seat_id", "seat") and isinstance(value, int):
