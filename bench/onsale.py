@@ -275,6 +275,34 @@ async def run_load(
         for name, reason in ctx.missing.items():
             log(f"{name}: {reason}")
 
+        # Every event the phases need exists before any load: setup calls made between phases
+        # would meet the previous phase's backlog.
+        buying = "holds" not in ctx.missing and "purchase" not in ctx.missing
+        waitlist_ready = buying and not {"waitlist", "websocket"} & set(ctx.missing)
+        tp_events = {}
+        if buying:
+            for level in cfg["levels"]:
+                tp_events[level] = event_create(
+                    base,
+                    token,
+                    venue_id=venue_id,
+                    section_ids=sections,
+                    title=f"Bench throughput {level} {suffix}",
+                )
+        if waitlist_ready:
+            club = venue_create(
+                base, token, name=f"Bench Club {suffix}", rows="A", seats_per_row=n_wait, sections=1
+            )
+            wl_event = event_create(
+                base,
+                token,
+                venue_id=club["id"],
+                section_ids=[club["sections"][0]["id"]],
+                title=f"Bench sold out {suffix}",
+            )
+            data["events"]["waitlist"] = wl_event
+        data["events"]["throughput"] = tp_events
+
         log("phase capacity")
         t = rec.now()
         data["capacity"] = await load.capacity(
@@ -282,6 +310,7 @@ async def run_load(
         )
         phases.append(("capacity", t, rec.now()))
 
+        await load.settle(ctx)
         log(f"phase on-sale: {cfg['browsers']} visitors, {len(buyers)} buyers, {cfg['seconds']:.0f}s")
         t = rec.now()
         start = time.monotonic()
@@ -301,22 +330,9 @@ async def run_load(
         tasks.append(load.ping_prober(ctx, stop, "onsale"))
         if "websocket" not in ctx.missing:
             tasks.append(load.viewer_socket(ctx, stop, observer=True))
-        buying = "holds" not in ctx.missing and "purchase" not in ctx.missing
         if buying:
             tasks += [load.buyer(ctx, u, i, stop=stop, think=cfg["buy_think"]) for i, u in enumerate(buyers)]
-        waitlist_ready = buying and not {"waitlist", "websocket"} & set(ctx.missing)
         if waitlist_ready:
-            club = venue_create(
-                base, token, name=f"Bench Club {suffix}", rows="A", seats_per_row=n_wait, sections=1
-            )
-            wl_event = event_create(
-                base,
-                token,
-                venue_id=club["id"],
-                section_ids=[club["sections"][0]["id"]],
-                title=f"Bench sold out {suffix}",
-            )
-            data["events"]["waitlist"] = wl_event
             wait_until = start + max(cfg["seconds"], cfg["hold_seconds"] + cfg["grace"])
             tasks.append(
                 load.waitlist_scenario(
@@ -343,13 +359,8 @@ async def run_load(
         if buying:
             data["throughput"] = []
             for level in cfg["levels"]:
-                event_id = event_create(
-                    base,
-                    token,
-                    venue_id=venue_id,
-                    section_ids=sections,
-                    title=f"Bench throughput {level} {suffix}",
-                )
+                await load.settle(ctx)
+                event_id = tp_events[level]
                 log(f"phase throughput: {level} closed-loop buyers, {cfg['throughput_seconds']:.0f}s")
                 t = rec.now()
                 row = await load.throughput_level(
