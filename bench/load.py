@@ -482,9 +482,11 @@ async def viewer_socket(ctx: Ctx, stop: float, *, observer: bool = False) -> Non
                 rec.counters["ws_bytes"] += len(msg)
                 if observer:
                     _match_notice(ctx, msg, got)
-    except Exception:
+    except Exception as exc:
         rec.add("onsale", "WS connect /ws/events/{id}/", start, time.monotonic() - start, 0)
         rec.counters["ws_failed"] += 1
+        errors = rec.notes.setdefault("ws_errors", Counter())
+        errors[f"{exc.__class__.__name__}: {str(exc)[:120]}"] += 1
 
 
 def _match_notice(ctx: Ctx, msg: str | bytes, got: float) -> None:
@@ -733,11 +735,14 @@ async def waitlist_scenario(
     seat_ids: list[int],
     sellers: list[dict],
     waiters: list[dict],
-    wait_until: float,
+    grace: float,
+    armed: asyncio.Event,
+    go: asyncio.Event,
 ) -> dict:
-    """Sell out a small event (half bought, half held and abandoned), queue ``waiters`` on the
-    waitlist with their websockets open, cancel the bought orders one by one, let the holds
-    expire, and time each offer message from its release."""
+    """Sell out a small event (half bought, half held and abandoned) and queue ``waiters`` on
+    its waitlist with their websockets open, then set ``armed``. Once ``go`` is set (the load
+    is running), cancel the bought orders one by one, let the holds expire, and time each offer
+    message from its release; listen until ``grace`` seconds after the last release."""
     rec, base = ctx.rec, ctx.base
     phase = "waitlist"
     half = len(seat_ids) // 2
@@ -755,11 +760,13 @@ async def waitlist_scenario(
             headers=ctx.auth(user),
         )
         if r.status != 201:
+            armed.set()
             return {"error": f"could not sell out the waitlist event: hold -> {r.status} {r.code}"}
         hold = r.json() or {}
         if i < half:
             order_id = await purchase(ctx, user, hold["id"], random.Random(i), phase=phase, label="purchase")
             if not order_id:
+                armed.set()
                 return {"error": "could not sell out the waitlist event: purchase failed"}
             orders.append((order_id, user, [seat]))
         else:
@@ -768,6 +775,7 @@ async def waitlist_scenario(
     offers: list[tuple[float, int, Any]] = []  # (wall time, waiter index, message)
     ready = asyncio.Event()
     joined = 0
+    limit = {"t": time.monotonic() + 3600}  # set once the releases are scheduled
 
     async def waiter(idx: int, user: dict) -> None:
         nonlocal joined
@@ -799,11 +807,11 @@ async def waitlist_scenario(
                 joined += 1
                 if joined == len(waiters):
                     ready.set()
-                while time.monotonic() < wait_until:
+                while time.monotonic() < limit["t"]:
                     try:
-                        msg = await asyncio.wait_for(ws.recv(), timeout=wait_until - time.monotonic())
+                        msg = await asyncio.wait_for(ws.recv(), timeout=1.0)
                     except TimeoutError:
-                        return
+                        continue
                     got = time.time()
                     try:
                         data = json.loads(msg)
@@ -820,7 +828,13 @@ async def waitlist_scenario(
 
     tasks = [asyncio.create_task(waiter(i, u)) for i, u in enumerate(waiters)]
     with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(ready.wait(), timeout=30)
+        await asyncio.wait_for(ready.wait(), timeout=60)
+    armed.set()
+    await go.wait()
+    last_expiry = max((t for t, _ in expiring), default=time.time())
+    limit["t"] = (
+        max(time.monotonic() + last_expiry - time.time(), time.monotonic() + 0.5 * len(orders)) + grace
+    )
     cancels: list[tuple[float, list[int]]] = []
     for order_id, user, seats in orders:
         sent = time.time()

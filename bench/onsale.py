@@ -311,6 +311,22 @@ async def run_load(
         phases.append(("capacity", t, rec.now()))
 
         await load.settle(ctx)
+        if waitlist_ready:
+            # Sold out and queued on a quiet server; the releases then happen under load.
+            armed, go = asyncio.Event(), asyncio.Event()
+            wl_task = asyncio.create_task(
+                load.waitlist_scenario(
+                    ctx,
+                    event_id=wl_event,
+                    seat_ids=venue_seats(db_url, club["id"]),
+                    sellers=sellers,
+                    waiters=waiters,
+                    grace=cfg["grace"],
+                    armed=armed,
+                    go=go,
+                )
+            )
+            await armed.wait()
         log(f"phase on-sale: {cfg['browsers']} visitors, {len(buyers)} buyers, {cfg['seconds']:.0f}s")
         t = rec.now()
         start = time.monotonic()
@@ -333,18 +349,10 @@ async def run_load(
         if buying:
             tasks += [load.buyer(ctx, u, i, stop=stop, think=cfg["buy_think"]) for i, u in enumerate(buyers)]
         if waitlist_ready:
-            wait_until = start + max(cfg["seconds"], cfg["hold_seconds"] + cfg["grace"])
-            tasks.append(
-                load.waitlist_scenario(
-                    ctx,
-                    event_id=wl_event,
-                    seat_ids=venue_seats(db_url, club["id"]),
-                    sellers=sellers,
-                    waiters=waiters,
-                    wait_until=wait_until,
-                )
-            )
-        deadline = max(stop, wait_until if waitlist_ready else stop) + load.REQUEST_DEADLINE + 5
+            tasks.append(wl_task)
+        if waitlist_ready:
+            go.set()
+        deadline = stop + cfg["hold_seconds"] + cfg["grace"] + load.REQUEST_DEADLINE + 5
         results = await load.gather_until(tasks, deadline)
         phases.append(("on-sale", t, rec.now()))
         data["onsale_seconds"] = cfg["seconds"]
@@ -409,6 +417,7 @@ def summarise(args, rec: load.Recorder, raw: dict, cpu: dict, invariants: dict, 
         {
             "opened": rec.counters["ws_open"],
             "failed": rec.counters["ws_failed"],
+            "failure_reasons": dict(rec.notes.get("ws_errors", {})),
             "messages_received": rec.counters["ws_messages"],
             "bytes_received": rec.counters["ws_bytes"],
             "hold_request_to_seat_notice_count": len(notices),
@@ -451,6 +460,8 @@ def summarise(args, rec: load.Recorder, raw: dict, cpu: dict, invariants: dict, 
             "finished_at": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
             "wall_seconds": round(time.monotonic() - started, 1),
             "machine": f"{os.cpu_count()} cores, {_mem_gb()} GB RAM, {platform.platform()}",
+            # Other work on the machine skews every figure; the 1-minute load average says how much.
+            "load_average_at_end": [round(x, 1) for x in os.getloadavg()],
             "topology": (
                 f"{args.processes} daphne processes on one port (SO_REUSEPORT), 1 django-q2 cluster "
                 f"(Q_WORKERS={os.environ.get('Q_WORKERS', '2')}), DB_POOL_MAX="

@@ -75,7 +75,8 @@ def markdown(data: dict) -> str:
         f"# On-sale benchmark ({run['mode']}) - {run['finished_at']}",
         "",
         f"Machine: {run['machine']}. Topology: {run['topology']}. Code: {run.get('code')}.",
-        "The load generator runs on the same machine.",
+        f"The load generator runs on the same machine. Load average at the end: "
+        f"{run.get('load_average_at_end')} (1, 5, 15 min).",
         "",
     ]
     if data.get("skipped"):
