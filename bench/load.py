@@ -97,6 +97,11 @@ class Resp:
             return None
 
     @property
+    def ok(self) -> bool:
+        """A 2xx answer (status 0, no answer at all, is not)."""
+        return 200 <= self.status < 300
+
+    @property
     def code(self) -> str | None:
         data = self.json()
         return data.get("code") if isinstance(data, dict) else None
@@ -207,7 +212,8 @@ class Ctx:
     missing: dict[str, str] = field(default_factory=dict)
     # seat id -> monotonic time its hold request was sent (for live seat-map notice latency)
     hold_sent: dict[int, float] = field(default_factory=dict)
-    orders: dict[int, str] = field(default_factory=dict)  # order id -> "paid" | "cancelled"
+    # order id -> "paid" | "cancelled" | "unknown" (a cancel that got no answer)
+    orders: dict[int, str] = field(default_factory=dict)
 
     def auth(self, user: dict) -> dict[str, str]:
         return {"Authorization": f"Bearer {user['token']}"}
@@ -604,7 +610,7 @@ async def buyer(ctx: Ctx, user: dict, i: int, *, stop: float, think: tuple[float
                 base + f"/api/holds/{hold_id}",
                 headers=auth,
             )
-            rec.counters["released" if r.status < 300 else f"release_{r.code or r.status}"] += 1
+            rec.counters["released" if r.ok else f"release_{r.code or r.status}"] += 1
             continue
         if fate < 0.30:
             r = await call(
@@ -616,7 +622,7 @@ async def buyer(ctx: Ctx, user: dict, i: int, *, stop: float, think: tuple[float
                 base + f"/api/holds/{hold_id}/extend",
                 headers=auth,
             )
-            rec.counters["extended" if r.status < 300 else f"extend_{r.code or r.status}"] += 1
+            rec.counters["extended" if r.ok else f"extend_{r.code or r.status}"] += 1
         order_id = await purchase(ctx, user, hold_id, rng, phase="onsale")
         if order_id and rng.random() < 0.10:
             await asyncio.sleep(rng.uniform(*think))
@@ -629,10 +635,12 @@ async def buyer(ctx: Ctx, user: dict, i: int, *, stop: float, think: tuple[float
                 base + f"/api/orders/{order_id}/cancel",
                 headers=auth,
             )
-            if r.status < 300:
+            if r.ok:
                 ctx.orders[order_id] = "cancelled"
                 rec.counters["cancelled"] += 1
             else:
+                if r.status == 0:  # it may still commit: either outcome is then right
+                    ctx.orders[order_id] = "unknown"
                 rec.counters[f"cancel_{r.code or r.status}"] += 1
         await asyncio.sleep(rng.uniform(*think))
 
@@ -652,7 +660,7 @@ async def purchase(
     headers = {**ctx.auth(user), "Idempotency-Key": key}
     url = ctx.base + f"/api/holds/{hold_id}/purchase"
     r = await call(ctx.client, ctx.rec, phase, label, "POST", url, json_body=body, headers=headers)
-    if r.status >= 300:
+    if not r.ok:
         ctx.rec.counters[f"purchase_{r.code or r.status}"] += 1
         return None
     order_id = order_id_of(r.json())
@@ -665,7 +673,7 @@ async def purchase(
         again = await call(
             ctx.client, ctx.rec, phase, label + " replay", "POST", url, json_body=body, headers=headers
         )
-        same = again.status < 300 and order_id_of(again.json()) == order_id
+        same = again.ok and order_id_of(again.json()) == order_id
         ctx.rec.counters["replay_same_order" if same else "replay_different_answer"] += 1
     return order_id
 
@@ -802,7 +810,7 @@ async def waitlist_scenario(
                     json_body={"quantity": 1},
                     headers=ctx.auth(user),
                 )
-                if r.status >= 300:
+                if not r.ok:
                     rec.counters[f"waitlist_join_{r.code or r.status}"] += 1
                 joined += 1
                 if joined == len(waiters):
@@ -847,9 +855,12 @@ async def waitlist_scenario(
             base + f"/api/orders/{order_id}/cancel",
             headers=ctx.auth(user),
         )
-        if r.status < 300:
+        if r.ok:
             ctx.orders[order_id] = "cancelled"
             cancels.append((sent, seats))
+        elif r.status == 0:
+            ctx.orders[order_id] = "unknown"
+            rec.counters["waitlist_cancel_no_answer"] += 1
         await asyncio.sleep(0.5)
     await asyncio.gather(*tasks)
     return match_offers(cancels=cancels, expiries=expiring, offers=offers, waiters=len(waiters))
