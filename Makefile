@@ -22,6 +22,9 @@ test: venv
 bench: venv
 	$(PY) bench/onsale.py
 
+bench-smoke: venv
+	$(PY) bench/onsale.py --smoke --out var/bench-smoke --drop-db
+
 lint: venv
 	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .
 
