@@ -95,12 +95,15 @@ _db = dj_database_url.parse(DATABASE_URL)
 # psycopg's pool: connecting per request costs ~16x a pooled query on these machines.
 # Each process gets its own pool; size it so daphne's worker threads never wait.
 DB_POOL_MAX = env_int("DB_POOL_MAX", 20)
+# Keep what the URL put in OPTIONS: the embedded server's unix-socket directory arrives
+# as ``?host=...`` and lands there; dropping it silently connects to /var/run/postgresql.
 _db["OPTIONS"] = {
+    **_db.get("OPTIONS", {}),
     "pool": {
         "min_size": env_int("DB_POOL_MIN", 2),
         "max_size": DB_POOL_MAX,
         "timeout": env_int("DB_POOL_TIMEOUT", 10),
-    }
+    },
 }
 _db["CONN_MAX_AGE"] = 0
 _db["TEST"] = {"NAME": os.environ.get("TEST_DATABASE_NAME") or None}
