@@ -42,17 +42,30 @@ export function connectEvent(path, { onMessage, onReconnect, onStatus } = {}) {
   };
 }
 
-// The realtime contract in words: {type: "seats", seats: [{id, free}]} (or status names, or
-// bare ids meaning "refetch"), {type: "sections", sections: [{id, available}]},
-// {type: "waitlist", entry_id, position}, {type: "offer", hold_id, expires_at, seats}.
+// Message types (docs/realtime.md): stream.hello / stream.resync (on connect and after the
+// server lost messages), seats.update {free: [ids], taken: [ids]}, sections.update
+// {sections: [[id, free, total]]}, and the user's own waitlist.joined / waitlist.position /
+// waitlist.offer / waitlist.left / waitlist.lapsed.
 export function kindOf(message) {
-  const type = String(message.type || message.event || "").toLowerCase();
+  const type = String(message.type || "").toLowerCase();
+  if (type.endsWith("hello")) return "hello";
+  if (type.endsWith("resync")) return "resync";
   if (type.includes("offer")) return "offer";
+  if (type.includes("lapsed")) return "lapsed";
+  if (type.endsWith(".left")) return "left";
   if (type.includes("waitlist") || type.includes("position")) return "waitlist";
   if (type.includes("section") || type.includes("availability")) return "sections";
-  if (type.includes("seat")) return "seats";
-  if (message.seats || message.changes) return "seats";
+  if (type.includes("seat") || message.free || message.taken) return "seats";
   return type;
+}
+
+// [[sectionId, free]] from either [[id, free, total]] or [{id, available}].
+export function sectionCounts(message) {
+  return (message.sections || [])
+    .map((item) =>
+      Array.isArray(item) ? [Number(item[0]), Number(item[1])] : [Number(item.id ?? item.section_id), Number(item.available ?? item.free)],
+    )
+    .filter(([id, free]) => Number.isFinite(id) && Number.isFinite(free));
 }
 
 // [[seatId, free|null]]; null means "changed, status not given".

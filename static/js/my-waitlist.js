@@ -1,8 +1,9 @@
 // "My waitlist": each entry with its live position, and offers with a countdown and a pay link.
 
 import { api, describe, showError } from "./api.js";
+import { clockOffset } from "./countdown.js";
 import { connectEvent, kindOf } from "./live.js";
-import { entryEventId, offerOf, ordinal, renderOffer } from "./waitlist-live.js";
+import { entryEventId, lapse, offerOf, ordinal, renderOffer } from "./waitlist-live.js";
 
 const root = document.getElementById("my-waitlist");
 const list = root.querySelector("[data-entries]");
@@ -10,6 +11,7 @@ const errorEl = root.querySelector("[data-error]");
 const holdPageUrl = (id) => root.dataset.holdPage.replace(/\/0\/$/, `/${id}/`);
 const seatsPageUrl = (id) => root.dataset.seatsPage.replace(/\/0\/seats\/$/, `/${id}/seats/`);
 const sockets = new Map();
+const offset = clockOffset(root.dataset.serverNow);
 
 function bannerTemplate() {
   const banner = document.createElement("div");
@@ -54,21 +56,25 @@ function renderEntry(entry) {
   });
   const banner = bannerTemplate();
   item.append(link, position, banner, leave);
-  const offer = offerOf(entry);
-  if (entry.offer || entry.hold_id) {
-    if (offer) renderOffer(banner, offer, holdPageUrl);
-  }
+  if (entry.offer) renderOffer(banner, offerOf(entry), holdPageUrl, offset);
   sockets.set(
     entry.id,
     connectEvent(`/ws/events/${eventId}/`, {
       onMessage(message) {
+        // Each socket also carries the user's messages about other events and entries.
+        if (message.entry_id === undefined || Number(message.entry_id) !== Number(entry.id)) return;
         const kind = kindOf(message);
-        if (kind === "waitlist" && (message.entry_id === undefined || Number(message.entry_id) === Number(entry.id))) {
+        if (kind === "waitlist") {
           entry.position = message.position ?? entry.position;
           update();
         } else if (kind === "offer") {
-          const next = offerOf(message);
-          if (next) renderOffer(banner, next, holdPageUrl);
+          renderOffer(banner, offerOf(message), holdPageUrl, offset);
+          position.textContent = "Your seats are ready.";
+        } else if (kind === "lapsed") {
+          lapse(banner);
+          position.textContent = "Your offer lapsed.";
+        } else if (kind === "left") {
+          item.remove();
         }
       },
     }),

@@ -3,7 +3,7 @@
 // into one section, so a 20,000-seat arena never puts 20,000 nodes on a phone.
 
 import { api, describe, showError } from "./api.js";
-import { connectEvent, kindOf, seatChanges } from "./live.js";
+import { connectEvent, kindOf, seatChanges, sectionCounts } from "./live.js";
 import { money, normalize, priceColours } from "./seatmap-data.js";
 import { initWaitlist } from "./waitlist-live.js";
 
@@ -370,11 +370,17 @@ function applySeatChanges(message) {
 }
 
 function applySectionCounts(message) {
-  for (const item of message.sections || []) {
-    const section = state.sections.find((s) => s.id === Number(item.id ?? item.section_id));
-    if (section && item.available !== undefined) section.available = Number(item.available);
+  let stale = false;
+  for (const [id, free] of sectionCounts(message)) {
+    const section = state.sections.find((s) => s.id === id);
+    if (!section) continue;
+    if (!section.seats.length) section.available = free;
+    // Seats we know disagree with the server's count: a message was missed (or a hold
+    // lapsed on its own), so fetch the map again rather than guess which seats.
+    else if (section.available !== free) stale = true;
   }
   afterAvailabilityChange();
+  if (stale) refetch();
 }
 
 function afterAvailabilityChange() {
@@ -393,10 +399,16 @@ function onMessage(message) {
     state.pending.push(message);
     return;
   }
+  // The user's own messages arrive for every event they follow; keep this event's.
+  if (message.event_id !== undefined && Number(message.event_id) !== config.eventId) return;
   const kind = kindOf(message);
   if (kind === "seats") applySeatChanges(message);
   else if (kind === "sections") applySectionCounts(message);
-  else waitlist.onMessage(kind, message);
+  else if (kind === "hello" || kind === "resync") {
+    if (kind === "resync") refetch();
+    else if (message.sections) applySectionCounts(message);
+    waitlist.onMessage("state", message.waitlist || null);
+  } else waitlist.onMessage(kind, message);
 }
 
 let refetchTimer = null;
@@ -412,6 +424,10 @@ async function load() {
       api("GET", config.eventUrl).catch(() => null),
     ]);
     const sections = normalize(seatMap, eventInfo);
+    if (eventInfo && eventInfo.status) {
+      config.salesOpen = ["on_sale", "sold_out"].includes(eventInfo.status);
+      root.dataset.salesOpen = config.salesOpen ? "1" : "0";
+    }
     state.sections = sections;
     state.seats = new Map();
     for (const section of sections) {
@@ -452,6 +468,11 @@ const waitlist = initWaitlist(root, {
   signedIn: config.signedIn,
   loginUrl: config.loginUrl,
   holdPageUrl,
+  seatsById: (ids) => ids.map((id) => state.seats.get(Number(id))).filter(Boolean).map((seat) => ({
+    section: seat.section.name,
+    row: seat.row,
+    label: seat.label,
+  })),
 });
 
 // Open the socket before the first fetch: what changes in between is queued, not lost.

@@ -39,17 +39,36 @@ export function normalize(seatMap, eventInfo) {
       seats: (s.seats || []).map((raw) => seatFrom(raw, fields)),
     };
   });
-  // Seats may also come flat, each naming its section.
-  if (Array.isArray(seatMap.seats)) {
+  // The columnar form (GET /api/events/{id}/seats): parallel arrays, ``section`` indexes into
+  // ``sections``, ``accessible`` lists seat indexes, ``free`` is a string of "1"/"0".
+  const columns = seatMap.seats;
+  if (columns && !Array.isArray(columns) && Array.isArray(columns.id)) {
+    const accessible = new Set(columns.accessible || []);
+    columns.id.forEach((id, n) => {
+      const section = sections[columns.section[n]];
+      if (!section) return;
+      section.seats.push({
+        id: Number(id),
+        row: String(columns.row[n] ?? ""),
+        label: String(columns.label[n] ?? ""),
+        x: Number(columns.x[n]),
+        y: Number(columns.y[n]),
+        accessible: accessible.has(n),
+        free: columns.free ? columns.free[n] === "1" : true,
+      });
+    });
+  } else if (Array.isArray(columns)) {
+    // Seats may also come flat, each naming its section.
     const byId = new Map(sections.map((s) => [s.id, s]));
-    for (const raw of seatMap.seats) {
+    for (const raw of columns) {
       const seat = seatFrom(raw, fields);
       const section = byId.get(Number(seat.sectionId));
       if (section) section.seats.push(seat);
     }
   }
   for (const section of sections) {
-    if (section.available === null) section.available = section.seats.filter((seat) => seat.free).length;
+    // Counted from the seats themselves when there are any: one snapshot, one truth.
+    if (section.seats.length) section.available = section.seats.filter((seat) => seat.free).length;
   }
   return sections;
 }

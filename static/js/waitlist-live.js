@@ -16,13 +16,14 @@ export function entryEventId(entry) {
   return Number(entry.event_id ?? (entry.event && (entry.event.id ?? entry.event)));
 }
 
-export function offerOf(source) {
-  // An offer arrives either as a message ({hold_id, expires_at, seats}) or inside an entry.
-  const offer = source.offer || source.hold || source;
-  const holdId = offer.hold_id ?? offer.id ?? source.hold_id;
-  const expiresAt = offer.expires_at ?? source.offer_expires_at ?? source.expires_at;
+export function offerOf(source, seatsById = () => []) {
+  // An offer arrives as a waitlist.offer message or inside an entry of GET /api/waitlist.
+  const offer = source.offer || source;
+  const holdId = offer.hold_id;
+  const expiresAt = offer.expires_at;
   if (!holdId || !expiresAt) return null;
-  return { holdId: Number(holdId), expiresAt, seats: offer.seats || source.seats || [], serverNow: source.server_now || source.now };
+  const seats = offer.seats || seatsById(offer.seat_ids || []);
+  return { holdId: Number(holdId), expiresAt, seats, count: (offer.seat_ids || seats).length };
 }
 
 export function describeSeats(seats) {
@@ -31,8 +32,9 @@ export function describeSeats(seats) {
   return `${seats[0].section ? `${seats[0].section}: ` : ""}${names.join(", ")}`;
 }
 
-export function renderOffer(banner, offer, holdPageUrl) {
-  banner.querySelector("[data-offer-seats]").textContent = describeSeats(offer.seats);
+export function renderOffer(banner, offer, holdPageUrl, offset = 0) {
+  banner.querySelector("[data-offer-seats]").textContent =
+    describeSeats(offer.seats) || (offer.count ? `${offer.count} seat${offer.count > 1 ? "s" : ""} held for you.` : "");
   const pay = banner.querySelector("[data-offer-pay]");
   pay.href = holdPageUrl(offer.holdId);
   pay.hidden = false;
@@ -40,17 +42,18 @@ export function renderOffer(banner, offer, holdPageUrl) {
   banner.classList.remove("lapsed");
   const countdown = banner.querySelector("[data-offer-countdown]");
   if (banner._countdown) banner._countdown.stop();
-  banner._countdown = startCountdown(countdown, offer.expiresAt, {
-    offset: offer.serverNow ? clockOffset(offer.serverNow) : 0,
-    onExpire: () => {
-      banner.classList.add("lapsed");
-      pay.hidden = true;
-      banner.querySelector("p").textContent = "Your offer lapsed and the seats went to the next person in line.";
-    },
-  });
+  banner._countdown = startCountdown(countdown, offer.expiresAt, { offset, onExpire: () => lapse(banner) });
 }
 
-export function initWaitlist(root, { eventId, waitlistUrl, signedIn, loginUrl, holdPageUrl }) {
+export function lapse(banner) {
+  if (banner.hidden) return;
+  banner._countdown?.stop();
+  banner.classList.add("lapsed");
+  banner.querySelector("[data-offer-pay]").hidden = true;
+  banner.querySelector("p").textContent = "Your offer lapsed and the seats went to the next person in line.";
+}
+
+export function initWaitlist(root, { eventId, waitlistUrl, signedIn, loginUrl, holdPageUrl, seatsById }) {
   const panel = root.querySelector("[data-waitlist]");
   const form = root.querySelector("[data-waitlist-join]");
   const entryBox = root.querySelector("[data-waitlist-entry]");
@@ -60,6 +63,7 @@ export function initWaitlist(root, { eventId, waitlistUrl, signedIn, loginUrl, h
   const errorEl = root.querySelector("[data-error]");
   let entry = null;
   let soldOut = false;
+  const offset = clockOffset(root.dataset.serverNow);
 
   function render() {
     panel.hidden = !(soldOut || entry);
@@ -72,9 +76,9 @@ export function initWaitlist(root, { eventId, waitlistUrl, signedIn, loginUrl, h
   }
 
   function showOffer(source) {
-    const offer = offerOf(source);
+    const offer = offerOf(source, seatsById);
     if (!offer) return;
-    renderOffer(banner, offer, holdPageUrl);
+    renderOffer(banner, offer, holdPageUrl, offset);
     entryBox.hidden = true;
   }
 
@@ -85,7 +89,7 @@ export function initWaitlist(root, { eventId, waitlistUrl, signedIn, loginUrl, h
       const entries = Array.isArray(data) ? data : data.items || data.entries || [];
       entry = entries.find((e) => entryEventId(e) === eventId && ACTIVE.has(String(e.status || "").toLowerCase())) || null;
       render();
-      if (entry && (entry.offer || entry.hold_id)) showOffer(entry);
+      if (entry && entry.offer) showOffer(entry);
     } catch {
       // The page still works without it; the websocket brings positions and offers.
     }
@@ -128,19 +132,32 @@ export function initWaitlist(root, { eventId, waitlistUrl, signedIn, loginUrl, h
       render();
     },
     onMessage(kind, message) {
-      if (kind === "waitlist") {
-        if (entry && message.entry_id !== undefined && Number(message.entry_id) !== Number(entry.id)) return;
-        const status = String(message.status || "").toLowerCase();
-        if (status && !ACTIVE.has(status)) {
-          entry = null;
-        } else if (entry) {
-          entry.position = message.position ?? entry.position;
-        } else if (message.position !== undefined) {
-          entry = { id: message.entry_id, position: message.position, quantity: message.quantity };
+      const mine = !entry || message === null || message.entry_id === undefined || Number(message.entry_id) === Number(entry.id);
+      if (kind === "state") {
+        // The server's view on (re)connect: waiting with a place, offered, or nothing.
+        if (message === null) {
+          if (entry && String(entry.status) !== "offered") entry = null;
+        } else if (message.status === "waiting") {
+          entry = { ...(entry || {}), id: message.entry_id, status: "waiting", position: message.position, quantity: message.quantity };
         }
         render();
-      } else if (kind === "offer") {
+      } else if (kind === "waitlist" && mine) {
+        entry = {
+          ...(entry || {}),
+          id: message.entry_id ?? entry?.id,
+          status: "waiting",
+          position: message.position ?? entry?.position,
+          quantity: message.quantity ?? entry?.quantity,
+        };
+        render();
+      } else if (kind === "offer" && mine) {
+        if (entry) entry.status = "offered";
         showOffer(message);
+      } else if ((kind === "left" || kind === "lapsed") && mine) {
+        entry = null;
+        if (kind === "lapsed") lapse(banner);
+        else banner.hidden = true;
+        render();
       }
     },
   };
