@@ -10,7 +10,10 @@ export class ApiError extends Error {
 
   // Worth retrying with the same idempotency key: the server may not have seen the request.
   get retryable() {
-    return this.code === "NETWORK" || this.status === 503 || this.status === 429;
+    return (
+      ["NETWORK", "PURCHASE_IN_PROGRESS", "PAYMENT_FAILED"].includes(this.code) ||
+      [429, 502, 503, 504].includes(this.status)
+    );
   }
 }
 
@@ -65,6 +68,8 @@ const ADVICE = {
   SEATS_UNAVAILABLE: "Sorry, some of those seats were just taken by someone else. Please pick again.",
   HOLD_EXPIRED: "Your hold has expired and the seats went back on sale.",
   PAYMENT_DECLINED: "Your card was declined. Nothing was charged; check the number or try another card.",
+  PAYMENT_FAILED: "We could not reach the payment provider. Please try again: you will not be charged twice.",
+  PURCHASE_IN_PROGRESS: "Your payment is still being processed. Please wait a moment, then try again.",
   BUSY: "Lots of people are buying right now. Please try again in a moment.",
   UNAUTHENTICATED: "Please log in first.",
 };
