@@ -104,6 +104,7 @@ function draw() {
     class: "seat-map",
   });
   overviewButton.hidden = !(state.overview && state.view !== null);
+  $("[data-map-hint]").hidden = !(state.overview && state.view === null);
   titleEl.textContent = state.view === null ? "Seat map" : shown[0].name;
 
   for (const section of shown) {
