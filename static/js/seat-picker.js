@@ -74,7 +74,8 @@ function seatRadius(section) {
   for (const seat of section.seats) rows.set(seat.row, (rows.get(seat.row) || 0) + 1);
   const perRow = Math.max(1, ...rows.values());
   const g = section.geometry;
-  return Math.max(0.6, 0.38 * Math.min(g.width / perRow, g.height / Math.max(1, rows.size)));
+  // Capped so a tiny section does not draw seats the size of a stage (map is 1000 wide).
+  return Math.min(14, Math.max(0.6, 0.38 * Math.min(g.width / perRow, g.height / Math.max(1, rows.size))));
 }
 
 function bounds(sections) {

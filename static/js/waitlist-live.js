@@ -66,7 +66,9 @@ export function initWaitlist(root, { eventId, waitlistUrl, signedIn, loginUrl, h
   const offset = clockOffset(root.dataset.serverNow);
 
   function render() {
-    panel.hidden = !(soldOut || entry);
+    // With an offer open the banner says it all; the place in line no longer applies.
+    const offered = Boolean(entry) && String(entry.status) === "offered";
+    panel.hidden = offered || !(soldOut || entry);
     form.hidden = Boolean(entry);
     entryBox.hidden = !entry;
     if (entry) {
