@@ -124,6 +124,14 @@ def test_checkout_errors_are_in_words_and_keep_what_was_typed(site):
     page.get_by_role("button", name="Hold 1 seat").click()
     page.wait_for_url(re.compile(r"/holds/\d+/$"))
 
+    # More time, while extensions remain.
+    expires = page.locator("#hold-page").get_attribute("data-expires-at")
+    page.get_by_role("button", name="Give me more time (2 left)").click()
+    expect(page.get_by_role("button", name="Give me more time (1 left)")).to_be_visible()
+    expect(page.locator("[data-hold-note]")).to_have_text("Done: you have more time.")
+    page.reload()
+    assert page.locator("#hold-page").get_attribute("data-expires-at") > expires
+
     _pay(page, name="Grace Hopper", email="grace@example.com", card=CARD_DECLINED)
     alert = page.locator("[data-checkout] [data-error]")
     expect(alert).to_contain_text("declined")
@@ -227,6 +235,8 @@ def test_sold_out_waitlist_offer_arrives_live_and_is_bought(site):
     banner = waiting.locator("[data-offer-banner]")
     expect(banner).to_be_visible()
     expect(banner.locator("[data-offer-countdown]")).to_have_text(re.compile(r"^\d\d:\d\d$"))
+    # The offer replaces the place in line.
+    expect(panel).to_be_hidden()
     screenshot(waiting, "waitlist-offer")
     banner.get_by_role("link", name="Pay now").click()
     waiting.wait_for_url(re.compile(r"/holds/\d+/$"))
