@@ -57,7 +57,7 @@ function announce(text) {
 
 function seatName(seat, withSection) {
   const place = seat.row ? `Row ${seat.row} seat ${seat.label}` : `Spot ${seat.label}`;
-  return withSection ? `${seat.section.name}, ${place.toLowerCase()}` : place;
+  return withSection ? `${seat.section.name}, ${place.charAt(0).toLowerCase()}${place.slice(1)}` : place;
 }
 
 function seatLabel(seat) {

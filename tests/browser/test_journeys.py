@@ -196,7 +196,7 @@ def test_a_seat_held_in_another_browser_greys_out_live(site):
         seat = watcher.locator(f'[data-seat][aria-label^="Row C seat {label},"]')
         expect(seat).to_have_attribute("aria-disabled", "true")
         expect(seat).to_have_class(re.compile(r"\btaken\b"))
-    expect(watcher.locator("[data-error]")).to_contain_text("was just taken")
+    expect(watcher.locator("[data-error]")).to_contain_text("Main, row C seat 3 was just taken")
     expect(watcher.locator("[data-selected-list] li")).to_have_count(0)
     screenshot(watcher, "seat-map-live")
 
