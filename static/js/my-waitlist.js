@@ -34,6 +34,14 @@ function renderEntry(entry) {
   const link = document.createElement("a");
   link.href = seatsPageUrl(eventId);
   link.textContent = title;
+  if (!entry.event_title && !(entry.event && entry.event.title)) {
+    // Entries name the event by id; its public (cached) detail has the title.
+    api("GET", `/api/events/${eventId}`)
+      .then((event) => {
+        if (event && event.title) link.textContent = event.title;
+      })
+      .catch(() => {});
+  }
   const position = document.createElement("p");
   position.setAttribute("role", "status");
   position.dataset.position = "";
