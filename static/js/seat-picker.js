@@ -255,6 +255,26 @@ overviewButton.addEventListener("click", () => {
   if (node) node.focus();
 });
 
+function salesClosedText(eventInfo) {
+  switch (eventInfo.status) {
+    case "not_open": {
+      const opens = eventInfo.sales_open_at ? new Date(eventInfo.sales_open_at) : null;
+      const when = opens
+        ? opens.toLocaleString(undefined, { dateStyle: "full", timeStyle: "short", timeZone: eventInfo.timezone || undefined })
+        : "soon";
+      return `Sales open ${opens ? "on " : ""}${when}.`;
+    }
+    case "sales_closed":
+      return "Sales for this event have closed.";
+    case "cancelled":
+      return "This event was cancelled.";
+    case "past":
+      return "This event has already taken place.";
+    default:
+      return "Tickets for this event are not on sale right now.";
+  }
+}
+
 function holdPageUrl(id) {
   return config.holdPage.replace(/\/0\/$/, `/${id}/`);
 }
@@ -429,6 +449,9 @@ async function load() {
     if (eventInfo && eventInfo.status) {
       config.salesOpen = ["on_sale", "sold_out"].includes(eventInfo.status);
       root.dataset.salesOpen = config.salesOpen ? "1" : "0";
+      const notice = $("[data-sales-closed]");
+      notice.hidden = config.salesOpen;
+      if (!config.salesOpen) notice.textContent = salesClosedText(eventInfo);
     }
     state.sections = sections;
     state.seats = new Map();

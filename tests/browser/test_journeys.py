@@ -5,9 +5,11 @@ They drive the JSON API and the event websocket through the pages, exactly as a 
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 
 import pytest
+from django.utils import timezone
 from playwright.sync_api import expect
 
 from checkout.models import Order, OrderStatus, Ticket, TicketStatus
@@ -336,3 +338,19 @@ def test_anonymous_buyer_is_sent_to_log_in_and_back(site):
     page.get_by_role("button", name="Log in").click()
     page.wait_for_url(re.compile(rf"/events/{event.id}/seats/$"))
     expect(page.locator("#seat-picker")).to_have_attribute("data-ready", "1")
+
+
+def test_before_sales_open_the_map_says_when(site):
+    needs(SEAT_MAP)
+    venue = make_venue(rows=2, seats_per_row=4)
+    opens = timezone.now() + dt.timedelta(days=3)
+    event = make_event(venue=venue, sales_open_at=opens, title="Announced Show")
+    page = site.new_page()
+    _open_map(page, event)
+    notice = page.locator("[data-sales-closed]")
+    expect(notice).to_be_visible()
+    expect(notice).to_contain_text("Sales open on")
+    expect(notice).to_contain_text(str(opens.astimezone(venue.tzinfo).year))
+    # Seats are shown but cannot be picked, and nothing offers to hold them.
+    expect(page.locator('[data-seat][tabindex="0"]')).to_have_count(0)
+    expect(page.locator("[data-best]")).to_be_hidden()

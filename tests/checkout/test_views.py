@@ -55,6 +55,7 @@ def test_seat_picker_renders_the_map_shell(client):
     assert f'data-seats-url="/api/events/{event.id}/seats"' in html
     assert f'data-ws-path="/ws/events/{event.id}/"' in html
     assert 'data-sales-open="1"' in html and 'data-signed-in="0"' in html
+    assert "data-sales-closed hidden" in html
     assert "csrftoken" in r.cookies
 
 
