@@ -1,6 +1,8 @@
 // The event websocket: reconnects with backoff, and tells the page when it reconnected so
 // it can refetch what it may have missed while offline.
 
+const NO_SUCH_EVENT = 4404;
+
 export function connectEvent(path, { onMessage, onReconnect, onStatus } = {}) {
   const scheme = location.protocol === "https:" ? "wss" : "ws";
   let socket = null;
@@ -10,8 +12,13 @@ export function connectEvent(path, { onMessage, onReconnect, onStatus } = {}) {
 
   const open = () => {
     socket = new WebSocket(`${scheme}://${location.host}${path}`);
+    let pinger = null;
     socket.addEventListener("open", () => {
       attempts = 0;
+      // Keeps proxies from closing a quiet socket.
+      pinger = setInterval(() => {
+        if (socket.readyState === WebSocket.OPEN) socket.send(JSON.stringify({ type: "ping" }));
+      }, 25_000);
       if (onStatus) onStatus("live");
       if (everOpened && onReconnect) onReconnect();
       everOpened = true;
@@ -25,8 +32,10 @@ export function connectEvent(path, { onMessage, onReconnect, onStatus } = {}) {
       }
       if (onMessage) onMessage(message);
     });
-    socket.addEventListener("close", () => {
-      if (closed) return;
+    socket.addEventListener("close", (event) => {
+      clearInterval(pinger);
+      // 4404: no such event; retrying cannot help.
+      if (closed || event.code === NO_SUCH_EVENT) return;
       if (onStatus) onStatus("offline");
       attempts += 1;
       const delay = Math.min(15_000, 500 * 2 ** Math.min(attempts, 5)) * (0.75 + Math.random() / 2);
