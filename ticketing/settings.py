@@ -95,8 +95,8 @@ _db = dj_database_url.parse(DATABASE_URL)
 # psycopg's pool: connecting per request costs ~16x a pooled query on these machines.
 # Each process gets its own pool; size it so daphne's worker threads never wait.
 DB_POOL_MAX = env_int("DB_POOL_MAX", 20)
-# Keep what the URL put in OPTIONS: the embedded server's unix-socket directory arrives
-# as ``?host=...`` and lands there; dropping it silently connects to /var/run/postgresql.
+# Merge, never replace: dj-database-url puts the embedded server's socket directory in
+# OPTIONS["host"]; without it libpq falls back to the system server's default socket.
 _db["OPTIONS"] = {
     **_db.get("OPTIONS", {}),
     "pool": {
