@@ -18,6 +18,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import quote, urlencode
@@ -200,20 +201,28 @@ def short_hold_server(_test_db_url, tmp_path_factory) -> Iterator[AppServer]:
     server.stop()
 
 
-@pytest.fixture(scope="session")
-def chromium():
+@contextmanager
+def _chromium() -> Iterator:
+    """Playwright and Chromium for one test.
+
+    Per test, not per session: Playwright's sync API keeps an asyncio loop marked as running
+    on this thread for as long as it is started, and then every ``async_to_sync`` (channel
+    layer clean-up, services pushing to websockets) in later tests would refuse to run.
+    """
     _require_chromium()
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
+        try:
+            yield browser
+        finally:
+            browser.close()
 
 
 @pytest.fixture(autouse=True)
 def _browser_test_setup(request, monkeypatch):
-    if "chromium" not in request.fixturenames:
+    if not {"site", "short_hold_site"} & set(request.fixturenames):
         return
     from playwright.sync_api import expect
 
@@ -267,24 +276,26 @@ def screenshot(page, name: str) -> Path:
     return path
 
 
-def _make_site(server, chromium, request) -> Iterator[Site]:
-    site = Site(server, chromium)
-    yield site
-    site.close()
-    if not hasattr(request.node, "rep_call") or request.node.rep_call.passed:
-        assert not site.page_errors, f"JavaScript errors on the page: {site.page_errors}"
-    elif request.node.rep_call.failed:
+def _make_site(server: AppServer, request) -> Iterator[Site]:
+    with _chromium() as browser:
+        site = Site(server, browser)
+        yield site
+        site.close()
+    report = getattr(request.node, "rep_call", None)
+    if report is not None and report.failed:
         sys.stderr.write(f"\n--- daphne log ---\n{server.log_tail()}\n")
+    elif report is not None and report.passed:
+        assert not site.page_errors, f"JavaScript errors on the page: {site.page_errors}"
 
 
 @pytest.fixture
-def site(transactional_db, app_server, chromium, request) -> Iterator[Site]:
-    yield from _make_site(app_server, chromium, request)
+def site(transactional_db, app_server, request) -> Iterator[Site]:
+    yield from _make_site(app_server, request)
 
 
 @pytest.fixture
-def short_hold_site(transactional_db, short_hold_server, chromium, request) -> Iterator[Site]:
-    yield from _make_site(short_hold_server, chromium, request)
+def short_hold_site(transactional_db, short_hold_server, request) -> Iterator[Site]:
+    yield from _make_site(short_hold_server, request)
 
 
 @pytest.hookimpl(wrapper=True, tryfirst=True)
