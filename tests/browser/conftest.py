@@ -277,10 +277,15 @@ def screenshot(page, name: str) -> Path:
 
 
 def _make_site(server: AppServer, request) -> Iterator[Site]:
+    from django.db import connections
+
     with _chromium() as browser:
         site = Site(server, browser)
         yield site
         site.close()
+        # While Playwright's loop runs, asgiref gives the test body its own (context-local)
+        # connections; hand them back to the pool now, or they outlive the test database.
+        connections.close_all()
     report = getattr(request.node, "rep_call", None)
     if report is not None and report.failed:
         sys.stderr.write(f"\n--- daphne log ---\n{server.log_tail()}\n")
