@@ -1,6 +1,13 @@
-from django.urls import path  # noqa: F401
+"""Pages of the checkout app."""
 
-from checkout import views  # noqa: F401
+from django.urls import path
+
+from checkout import views
 
 app_name = "checkout"
-urlpatterns: list = []
+urlpatterns = [
+    path("events/<int:event_id>/seats/", views.seat_picker, name="seats"),
+    path("holds/<int:hold_id>/", views.hold_detail, name="hold"),
+    path("orders/", views.order_list, name="orders"),
+    path("orders/<int:order_id>/", views.order_detail, name="order"),
+]

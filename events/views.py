@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 
 from django import forms
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
@@ -102,4 +103,12 @@ def event_detail(request: HttpRequest, event_id: int) -> HttpResponse:
         event = selectors.event_detail_snapshot(event_id=event_id).data
     except ApplicationError as exc:
         return render(request, "events/error.html", {"message": exc.message}, status=exc.status)
-    return render(request, "events/detail.html", {"event": _with_times(event)})
+    return render(
+        request,
+        "events/detail.html",
+        {
+            "event": _with_times(event),
+            "sales_open": event["status"] in ("on_sale", "sold_out"),
+            "max_seats": settings.TICKETING_MAX_SEATS_PER_HOLD,
+        },
+    )

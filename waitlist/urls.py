@@ -1,6 +1,10 @@
-from django.urls import path  # noqa: F401
+"""Pages of the waitlist app."""
 
-from waitlist import views  # noqa: F401
+from django.urls import path
+
+from waitlist import views
 
 app_name = "waitlist"
-urlpatterns: list = []
+urlpatterns = [
+    path("waitlist/", views.my_waitlist, name="mine"),
+]

@@ -1,0 +1,147 @@
+// The hold page: countdown to the server's expiry, extend, release, and the checkout form.
+
+import { api, describe, newKey, showError } from "./api.js";
+import { clockOffset, startCountdown } from "./countdown.js";
+
+const root = document.getElementById("hold-page");
+const holdUrl = root.dataset.holdUrl;
+const liveBox = root.querySelector("[data-live-hold]");
+const expiredBox = root.querySelector("[data-expired]");
+const note = root.querySelector("[data-hold-note]");
+const extendButton = root.querySelector('[data-action="extend"]');
+const releaseButton = root.querySelector('[data-action="release"]');
+const form = root.querySelector("[data-checkout]");
+const payButton = form.querySelector("[data-pay]");
+const formError = form.querySelector("[data-error]");
+const offset = clockOffset(root.dataset.serverNow);
+let finished = false;
+
+function showExpired() {
+  finished = true;
+  countdown?.stop();
+  expiredBox.hidden = false;
+  liveBox.hidden = true;
+  expiredBox.focus?.();
+}
+
+async function confirmExpiry() {
+  // Another tab may have extended the hold: ask the server before declaring it gone.
+  try {
+    const hold = await api("GET", holdUrl);
+    const live = ["active", "paying"].includes(String(hold.status).toLowerCase());
+    if (live && Date.parse(hold.expires_at) > Date.now() + offset) {
+      countdown.update(hold.expires_at);
+      return;
+    }
+    if (String(hold.status).toLowerCase() === "converted" && hold.order_id) {
+      location.assign(root.dataset.orderPage.replace(/\/0\/$/, `/${hold.order_id}/`));
+      return;
+    }
+  } catch {
+    // The server's expiry stands either way.
+  }
+  showExpired();
+}
+
+let countdown = null;
+if (root.dataset.live === "1") {
+  countdown = startCountdown(root.querySelector("[data-countdown]"), root.dataset.expiresAt, {
+    offset,
+    onExpire: confirmExpiry,
+  });
+}
+
+extendButton.addEventListener("click", async () => {
+  extendButton.disabled = true;
+  try {
+    const hold = await api("POST", `${holdUrl}/extend`);
+    countdown.update(hold.expires_at);
+    const left = Number(hold.extensions_left ?? 0);
+    root.querySelector("[data-extensions-left]").textContent = String(left);
+    extendButton.hidden = left <= 0;
+    note.textContent = "Done: you have more time.";
+  } catch (error) {
+    if (error.code === "HOLD_EXPIRED") showExpired();
+    else if (error.code === "EXTENSION_LIMIT") extendButton.hidden = true;
+    note.textContent = describe(error);
+  } finally {
+    extendButton.disabled = false;
+  }
+});
+
+releaseButton.addEventListener("click", async () => {
+  releaseButton.disabled = true;
+  try {
+    await api("DELETE", holdUrl);
+    finished = true;
+    countdown?.stop();
+    location.assign(expiredBox.querySelector("a").href);
+  } catch (error) {
+    releaseButton.disabled = false;
+    if (error.code === "HOLD_EXPIRED") showExpired();
+    else note.textContent = describe(error);
+  }
+});
+
+function invalidField() {
+  const name = form.buyer_name.value.trim();
+  const email = form.buyer_email.value.trim();
+  const card = form.card_number.value.replace(/[\s-]/g, "");
+  if (!name) return [form.buyer_name, "Please enter the name for the tickets."];
+  if (!/^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(email)) return [form.buyer_email, "Please enter a valid e-mail address."];
+  if (!/^\d{12,19}$/.test(card)) return [form.card_number, "Please enter the card number (12 to 19 digits)."];
+  return null;
+}
+
+let submitting = false;
+form.addEventListener("submit", async (event) => {
+  event.preventDefault();
+  // A second click while the first is in flight must not start a second attempt.
+  if (submitting || finished) return;
+  const invalid = invalidField();
+  if (invalid) {
+    showError(formError, invalid[1]);
+    invalid[0].focus();
+    return;
+  }
+  submitting = true;
+  payButton.disabled = true;
+  const label = payButton.textContent;
+  payButton.textContent = "Paying…";
+  showError(formError, "");
+  try {
+    const order = await api(
+      "POST",
+      `${holdUrl}/purchase`,
+      {
+        buyer_name: form.buyer_name.value.trim(),
+        buyer_email: form.buyer_email.value.trim(),
+        card_number: form.card_number.value.replace(/[\s-]/g, ""),
+      },
+      { idempotencyKey: form.dataset.idempotencyKey },
+    );
+    finished = true;
+    countdown?.stop();
+    location.assign(root.dataset.orderPage.replace(/\/0\/$/, `/${order.id ?? order.order_id}/`));
+    return;
+  } catch (error) {
+    // A definite answer ends this attempt: the next submit is a new attempt with a new key.
+    // After a lost response or "busy", the retry keeps the key so it cannot charge twice.
+    if (!error.retryable) form.dataset.idempotencyKey = newKey();
+    showError(formError, describe(error));
+    if (error.code === "HOLD_EXPIRED") {
+      finished = true;
+      countdown?.stop();
+      expiredBox.hidden = false;
+    } else if (error.code === "SEATS_UNAVAILABLE") {
+      finished = true;
+      formError.append(" ");
+      const back = expiredBox.querySelector("a").cloneNode(true);
+      formError.append(back);
+    }
+  } finally {
+    submitting = false;
+    payButton.textContent = label;
+    payButton.disabled = finished;
+  }
+});

@@ -1,0 +1,111 @@
+// "My waitlist": each entry with its live position, and offers with a countdown and a pay link.
+
+import { api, describe, showError } from "./api.js";
+import { clockOffset } from "./countdown.js";
+import { connectEvent, kindOf } from "./live.js";
+import { entryEventId, lapse, offerOf, ordinal, renderOffer } from "./waitlist-live.js";
+
+const root = document.getElementById("my-waitlist");
+const list = root.querySelector("[data-entries]");
+const errorEl = root.querySelector("[data-error]");
+const holdPageUrl = (id) => root.dataset.holdPage.replace(/\/0\/$/, `/${id}/`);
+const seatsPageUrl = (id) => root.dataset.seatsPage.replace(/\/0\/seats\/$/, `/${id}/seats/`);
+const sockets = new Map();
+const offset = clockOffset(root.dataset.serverNow);
+
+function bannerTemplate() {
+  const banner = document.createElement("div");
+  banner.className = "offer-banner";
+  banner.setAttribute("role", "alert");
+  banner.hidden = true;
+  banner.innerHTML =
+    '<p><strong>Seats are waiting for you!</strong> <span data-offer-seats></span></p>' +
+    '<p>They are yours for <span class="countdown" data-offer-countdown role="timer">--:--</span>.</p>' +
+    '<a class="button" data-offer-pay href="#">Pay now</a>';
+  return banner;
+}
+
+function renderEntry(entry) {
+  const item = document.createElement("li");
+  item.className = "card";
+  item.dataset.entry = String(entry.id);
+  const eventId = entryEventId(entry);
+  const title = entry.event_title || (entry.event && entry.event.title) || `Event ${eventId}`;
+  const link = document.createElement("a");
+  link.href = seatsPageUrl(eventId);
+  link.textContent = title;
+  if (!entry.event_title && !(entry.event && entry.event.title)) {
+    // Entries name the event by id; its public (cached) detail has the title.
+    api("GET", `/api/events/${eventId}`)
+      .then((event) => {
+        if (event && event.title) link.textContent = event.title;
+      })
+      .catch(() => {});
+  }
+  const position = document.createElement("p");
+  position.setAttribute("role", "status");
+  position.dataset.position = "";
+  const update = () => {
+    position.textContent = `You are ${entry.position ? ordinal(Number(entry.position)) : "…"} in line for ${entry.quantity} seats.`;
+  };
+  update();
+  const leave = document.createElement("button");
+  leave.type = "button";
+  leave.className = "secondary";
+  leave.textContent = "Leave the waitlist";
+  leave.addEventListener("click", async () => {
+    try {
+      await api("DELETE", `/api/waitlist/${entry.id}`);
+      item.remove();
+      sockets.get(entry.id)?.close();
+    } catch (error) {
+      showError(errorEl, describe(error));
+    }
+  });
+  const banner = bannerTemplate();
+  item.append(link, position, banner, leave);
+  if (entry.offer) renderOffer(banner, offerOf(entry), holdPageUrl, offset);
+  sockets.set(
+    entry.id,
+    connectEvent(`/ws/events/${eventId}/`, {
+      onMessage(message) {
+        // Each socket also carries the user's messages about other events and entries.
+        if (message.entry_id === undefined || Number(message.entry_id) !== Number(entry.id)) return;
+        const kind = kindOf(message);
+        if (kind === "waitlist") {
+          entry.position = message.position ?? entry.position;
+          update();
+        } else if (kind === "offer") {
+          renderOffer(banner, offerOf(message), holdPageUrl, offset);
+          position.textContent = "Your seats are ready.";
+        } else if (kind === "lapsed") {
+          lapse(banner);
+          position.textContent = "Your offer lapsed.";
+        } else if (kind === "left") {
+          item.remove();
+        }
+      },
+    }),
+  );
+  return item;
+}
+
+async function load() {
+  try {
+    const data = await api("GET", root.dataset.listUrl);
+    const entries = Array.isArray(data) ? data : data.items || data.entries || [];
+    list.replaceChildren(...entries.map(renderEntry));
+    if (!entries.length) {
+      const empty = document.createElement("li");
+      empty.className = "muted";
+      empty.textContent = "You are not waiting for any event.";
+      list.appendChild(empty);
+    }
+  } catch (error) {
+    showError(errorEl, describe(error));
+  } finally {
+    list.removeAttribute("aria-busy");
+  }
+}
+
+load();

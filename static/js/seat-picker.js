@@ -1,0 +1,514 @@
+// The event's seat picker: an SVG map drawn from /api/events/{id}/seats, live over the event
+// websocket, with "best available" beside it. Big venues open on a section overview and zoom
+// into one section, so a 20,000-seat arena never puts 20,000 nodes on a phone.
+
+import { api, describe, showError } from "./api.js";
+import { connectEvent, kindOf, seatChanges, sectionCounts } from "./live.js";
+import { money, normalize, priceColours } from "./seatmap-data.js";
+import { initWaitlist } from "./waitlist-live.js";
+
+const SVG = "http://www.w3.org/2000/svg";
+// Above this many seats the map starts on the section overview.
+const OVERVIEW_ABOVE = 1500;
+
+const root = document.getElementById("seat-picker");
+const $ = (selector) => root.querySelector(selector);
+const config = {
+  eventId: Number(root.dataset.eventId),
+  eventUrl: root.dataset.eventUrl,
+  seatsUrl: root.dataset.seatsUrl,
+  holdsUrl: root.dataset.holdsUrl,
+  holdPage: root.dataset.holdPage,
+  loginUrl: root.dataset.loginUrl,
+  signedIn: root.dataset.signedIn === "1",
+  salesOpen: root.dataset.salesOpen === "1",
+  maxSeats: Number(root.dataset.maxSeats) || 10,
+};
+
+const state = {
+  sections: [],
+  seats: new Map(), // id -> seat (with .section)
+  selected: new Set(),
+  colours: new Map(),
+  view: null, // null = everything / overview; a section id = zoomed in
+  overview: false,
+  loaded: false,
+  pending: [],
+  busy: false,
+};
+
+const mapEl = $("[data-map]");
+const errorEl = $("[data-error]");
+const statusEl = $("[data-live-status]");
+const holdButton = $('[data-action="hold"]');
+const overviewButton = $('[data-action="overview"]');
+const titleEl = root.querySelector(".map-title");
+
+function el(name, attrs = {}, parent = null) {
+  const node = document.createElementNS(SVG, name);
+  for (const [key, value] of Object.entries(attrs)) node.setAttribute(key, value);
+  if (parent) parent.appendChild(node);
+  return node;
+}
+
+function announce(text) {
+  statusEl.textContent = text;
+}
+
+function seatName(seat, withSection) {
+  const place = seat.row ? `Row ${seat.row} seat ${seat.label}` : `Spot ${seat.label}`;
+  return withSection ? `${seat.section.name}, ${place.charAt(0).toLowerCase()}${place.slice(1)}` : place;
+}
+
+function seatLabel(seat) {
+  const many = state.view === null && state.sections.filter((s) => s.kind !== "general").length > 1;
+  const name = seatName(seat, many);
+  const parts = [name.charAt(0).toUpperCase() + name.slice(1), money(seat.section.price, seat.section.currency)];
+  if (seat.accessible) parts.push("wheelchair accessible");
+  if (!seat.free && !state.selected.has(seat.id)) parts.push("taken");
+  return parts.filter(Boolean).join(", ");
+}
+
+function seatRadius(section) {
+  const rows = new Map();
+  for (const seat of section.seats) rows.set(seat.row, (rows.get(seat.row) || 0) + 1);
+  const perRow = Math.max(1, ...rows.values());
+  const g = section.geometry;
+  // Capped so a tiny section does not draw seats the size of a stage (map is 1000 wide).
+  return Math.min(14, Math.max(0.6, 0.38 * Math.min(g.width / perRow, g.height / Math.max(1, rows.size))));
+}
+
+function bounds(sections) {
+  let minX = Infinity;
+  let minY = Infinity;
+  let maxX = -Infinity;
+  let maxY = -Infinity;
+  for (const { geometry: g } of sections) {
+    minX = Math.min(minX, g.x);
+    minY = Math.min(minY, g.y);
+    maxX = Math.max(maxX, g.x + g.width);
+    maxY = Math.max(maxY, g.y + g.height);
+  }
+  const pad = Math.max(maxX - minX, maxY - minY) * 0.03 + 2;
+  return [minX - pad, minY - pad, maxX - minX + 2 * pad, maxY - minY + 2 * pad];
+}
+
+function draw() {
+  mapEl.replaceChildren();
+  mapEl.removeAttribute("aria-busy");
+  const shown = state.view === null ? state.sections : state.sections.filter((s) => s.id === state.view);
+  const svg = el("svg", {
+    viewBox: bounds(shown).join(" "),
+    role: "group",
+    "aria-label": state.view === null ? "Seat map" : `Seats in ${shown[0].name}`,
+    preserveAspectRatio: "xMidYMid meet",
+    class: "seat-map",
+  });
+  overviewButton.hidden = !(state.overview && state.view !== null);
+  $("[data-map-hint]").hidden = !(state.overview && state.view === null);
+  titleEl.textContent = state.view === null ? "Seat map" : shown[0].name;
+
+  for (const section of shown) {
+    const g = section.geometry;
+    const colour = state.colours.get(section.price) || "#8892a6";
+    const group = el("g", { class: "section", "data-section": section.id }, svg);
+    const rect = el(
+      "rect",
+      { x: g.x, y: g.y, width: g.width, height: g.height, rx: 4, fill: colour, class: "section-area" },
+      group,
+    );
+    const asBlock = section.kind === "general" || (state.overview && state.view === null);
+    if (asBlock) {
+      // A section to choose rather than seats to pick.
+      const soldOut = section.available === 0;
+      rect.setAttribute("fill-opacity", soldOut ? "0.15" : "0.75");
+      group.classList.add("choosable");
+      group.setAttribute("tabindex", soldOut ? "-1" : "0");
+      group.setAttribute("role", "button");
+      const what = section.kind === "general" ? "standing" : "seats";
+      group.setAttribute(
+        "aria-label",
+        `${section.name}, ${money(section.price, section.currency)}, ${soldOut ? "sold out" : `${section.available} ${what} free`}`,
+      );
+      if (soldOut) group.setAttribute("aria-disabled", "true");
+      const size = Math.max(8, Math.min(g.height / 4, g.width / 8));
+      const text = el("text", { x: g.x + g.width / 2, y: g.y + g.height / 2, "font-size": size, class: "section-name" }, group);
+      text.textContent = section.name;
+      const sub = el("text", { x: g.x + g.width / 2, y: g.y + g.height / 2 + size * 1.1, "font-size": size * 0.8, class: "section-free" }, group);
+      sub.textContent = soldOut ? "sold out" : `${section.available} free`;
+      continue;
+    }
+    rect.setAttribute("fill-opacity", "0.12");
+    const r = seatRadius(section);
+    for (const seat of section.seats) {
+      const circle = el("circle", { cx: seat.x, cy: seat.y, r, "data-seat": seat.id }, group);
+      seat.node = circle;
+      paintSeat(seat);
+    }
+  }
+  mapEl.appendChild(svg);
+}
+
+function paintSeat(seat) {
+  const node = seat.node;
+  if (!node) return;
+  const selected = state.selected.has(seat.id);
+  const colour = state.colours.get(seat.section.price) || "#3454d1";
+  node.setAttribute("class", `seat ${selected ? "selected" : seat.free ? "free" : "taken"}${seat.accessible ? " accessible" : ""}`);
+  node.setAttribute("fill", selected ? "#111827" : seat.free ? colour : "#c9ced8");
+  node.setAttribute("role", "checkbox");
+  node.setAttribute("aria-checked", selected ? "true" : "false");
+  node.setAttribute("aria-label", seatLabel(seat));
+  const usable = seat.free || selected;
+  node.setAttribute("tabindex", usable && config.salesOpen ? "0" : "-1");
+  if (usable) node.removeAttribute("aria-disabled");
+  else node.setAttribute("aria-disabled", "true");
+}
+
+function toggleSeat(seat) {
+  if (!config.salesOpen) return;
+  showError(errorEl, "");
+  if (state.selected.has(seat.id)) {
+    state.selected.delete(seat.id);
+  } else if (seat.free) {
+    if (state.selected.size >= config.maxSeats) {
+      showError(errorEl, `You can pick up to ${config.maxSeats} seats at a time.`);
+      return;
+    }
+    state.selected.add(seat.id);
+  } else {
+    return;
+  }
+  paintSeat(seat);
+  renderSelection();
+  announce(`${seatName(seat, true)} ${state.selected.has(seat.id) ? "selected" : "removed"}.`);
+}
+
+function renderSelection() {
+  const list = $("[data-selected-list]");
+  list.replaceChildren();
+  let total = 0;
+  let currency = "";
+  for (const id of state.selected) {
+    const seat = state.seats.get(id);
+    total += seat.section.price || 0;
+    currency = seat.section.currency;
+    const item = document.createElement("li");
+    item.dataset.selectedSeat = String(id);
+    const text = document.createElement("span");
+    text.textContent = `${seat.section.name} · ${seatName(seat, false)} — ${money(seat.section.price, seat.section.currency)}`;
+    const remove = document.createElement("button");
+    remove.type = "button";
+    remove.className = "link";
+    remove.textContent = "Remove";
+    remove.setAttribute("aria-label", `Remove ${seatName(seat, true)}`);
+    remove.addEventListener("click", () => toggleSeat(seat));
+    item.append(text, " ", remove);
+    list.appendChild(item);
+  }
+  $("[data-selection-empty]").hidden = state.selected.size > 0;
+  $("[data-total]").textContent = state.selected.size ? `Total: ${money(total, currency)}` : "";
+  holdButton.disabled = state.selected.size === 0 || state.busy || !config.salesOpen;
+  holdButton.textContent = state.selected.size
+    ? `Hold ${state.selected.size} seat${state.selected.size > 1 ? "s" : ""}`
+    : "Hold these seats";
+}
+
+function zoom(sectionId) {
+  state.view = sectionId;
+  draw();
+  const first = mapEl.querySelector('.seat[tabindex="0"]');
+  if (first) first.focus();
+}
+
+function onMapActivate(target) {
+  const seatNode = target.closest("[data-seat]");
+  if (seatNode) {
+    const seat = state.seats.get(Number(seatNode.dataset.seat));
+    if (seat) toggleSeat(seat);
+    return;
+  }
+  const sectionNode = target.closest(".choosable");
+  if (!sectionNode || sectionNode.getAttribute("aria-disabled") === "true") return;
+  const section = state.sections.find((s) => s.id === Number(sectionNode.dataset.section));
+  if (section.kind === "general") {
+    const select = $("[data-best-section]");
+    select.value = String(section.id);
+    $("[data-best] input[name=quantity]").focus();
+  } else {
+    zoom(section.id);
+  }
+}
+
+mapEl.addEventListener("click", (event) => onMapActivate(event.target));
+mapEl.addEventListener("keydown", (event) => {
+  if (event.key === "Enter" || event.key === " ") {
+    event.preventDefault();
+    onMapActivate(event.target);
+  }
+});
+overviewButton.addEventListener("click", () => {
+  const from = state.view;
+  state.view = null;
+  draw();
+  const node = mapEl.querySelector(`[data-section="${from}"]`);
+  if (node) node.focus();
+});
+
+function salesClosedText(eventInfo) {
+  switch (eventInfo.status) {
+    case "not_open": {
+      const opens = eventInfo.sales_open_at ? new Date(eventInfo.sales_open_at) : null;
+      const when = opens
+        ? opens.toLocaleString(undefined, { dateStyle: "full", timeStyle: "short", timeZone: eventInfo.timezone || undefined })
+        : "soon";
+      return `Sales open ${opens ? "on " : ""}${when}.`;
+    }
+    case "sales_closed":
+      return "Sales for this event have closed.";
+    case "cancelled":
+      return "This event was cancelled.";
+    case "past":
+      return "This event has already taken place.";
+    default:
+      return "Tickets for this event are not on sale right now.";
+  }
+}
+
+function holdPageUrl(id) {
+  return config.holdPage.replace(/\/0\/$/, `/${id}/`);
+}
+
+async function createHold(body) {
+  if (!config.signedIn) {
+    location.assign(config.loginUrl);
+    return;
+  }
+  state.busy = true;
+  renderSelection();
+  showError(errorEl, "");
+  try {
+    const hold = await api("POST", config.holdsUrl, body);
+    location.assign(holdPageUrl(hold.id));
+  } catch (error) {
+    state.busy = false;
+    renderSelection();
+    if (error.code === "HOLD_EXISTS" && error.extra && error.extra.hold_id) {
+      errorEl.replaceChildren(`${error.message} `);
+      const link = document.createElement("a");
+      link.href = holdPageUrl(error.extra.hold_id);
+      link.textContent = "Go to your held seats";
+      errorEl.appendChild(link);
+      errorEl.hidden = false;
+      return;
+    }
+    showError(errorEl, describe(error));
+    if (error.code === "SEATS_UNAVAILABLE") {
+      for (const id of (error.extra && error.extra.seat_ids) || []) markSeat(Number(id), false);
+      refetch();
+    }
+  }
+}
+
+holdButton.addEventListener("click", () => createHold({ seat_ids: [...state.selected] }));
+$("[data-best]").addEventListener("submit", (event) => {
+  event.preventDefault();
+  const form = event.currentTarget;
+  createHold({ section_id: Number(form.section_id.value), quantity: Number(form.quantity.value) });
+});
+
+function fillBestAvailable() {
+  const select = $("[data-best-section]");
+  const current = select.value;
+  select.replaceChildren();
+  for (const section of state.sections) {
+    const option = document.createElement("option");
+    option.value = String(section.id);
+    option.textContent = `${section.name} — ${money(section.price, section.currency)}${section.available === 0 ? " (sold out)" : ""}`;
+    option.disabled = section.available === 0;
+    select.appendChild(option);
+  }
+  if (current) select.value = current;
+  if (!select.value || select.selectedOptions[0]?.disabled) {
+    const open = [...select.options].find((o) => !o.disabled);
+    if (open) select.value = open.value;
+  }
+}
+
+function renderLegend() {
+  const legend = root.querySelector("[data-legend]");
+  legend.replaceChildren();
+  for (const [price, colour] of state.colours) {
+    const currency = state.sections.find((s) => s.price === price)?.currency || "";
+    const item = document.createElement("li");
+    item.innerHTML = `<span class="swatch" style="background:${colour}"></span>`;
+    item.append(money(price, currency));
+    legend.appendChild(item);
+  }
+  const taken = document.createElement("li");
+  taken.innerHTML = '<span class="swatch taken"></span>Taken';
+  legend.appendChild(taken);
+}
+
+function updateSoldOut() {
+  const free = state.sections.reduce((sum, s) => sum + (s.available || 0), 0);
+  const soldOut = state.loaded && free === 0;
+  $("[data-selection]").hidden = soldOut && state.selected.size === 0;
+  $("[data-best]").hidden = soldOut || !config.salesOpen;
+  waitlist.setSoldOut(soldOut && config.salesOpen);
+}
+
+function recount(section) {
+  if (section.seats.length) section.available = section.seats.filter((s) => s.free).length;
+}
+
+function markSeat(id, free) {
+  const seat = state.seats.get(id);
+  if (!seat || seat.free === free) return false;
+  seat.free = free;
+  if (!free && state.selected.has(id)) {
+    state.selected.delete(id);
+    renderSelection();
+    announce(`${seatName(seat, true)} was just taken by someone else.`);
+    showError(errorEl, `${seatName(seat, true)} was just taken by someone else and removed from your selection.`);
+  }
+  paintSeat(seat);
+  return true;
+}
+
+function applySeatChanges(message) {
+  let unknown = false;
+  const touched = new Set();
+  for (const [id, free] of seatChanges(message)) {
+    if (free === null) {
+      unknown = true;
+      continue;
+    }
+    if (markSeat(id, free)) touched.add(state.seats.get(id).section);
+  }
+  for (const section of touched) recount(section);
+  if (touched.size) afterAvailabilityChange();
+  if (unknown) refetch();
+}
+
+function applySectionCounts(message) {
+  let stale = false;
+  for (const [id, free] of sectionCounts(message)) {
+    const section = state.sections.find((s) => s.id === id);
+    if (!section) continue;
+    if (!section.seats.length) section.available = free;
+    // Seats we know disagree with the server's count: a message was missed (or a hold
+    // lapsed on its own), so fetch the map again rather than guess which seats.
+    else if (section.available !== free) stale = true;
+  }
+  afterAvailabilityChange();
+  if (stale) refetch();
+}
+
+function afterAvailabilityChange() {
+  if (state.overview && state.view === null) {
+    // Redrawing the overview must not throw a keyboard user's focus away.
+    const focused = document.activeElement && document.activeElement.closest?.("[data-section]");
+    draw();
+    if (focused) mapEl.querySelector(`[data-section="${focused.dataset.section}"]`)?.focus();
+  }
+  fillBestAvailable();
+  updateSoldOut();
+}
+
+function onMessage(message) {
+  if (!state.loaded) {
+    state.pending.push(message);
+    return;
+  }
+  // The user's own messages arrive for every event they follow; keep this event's.
+  if (message.event_id !== undefined && Number(message.event_id) !== config.eventId) return;
+  const kind = kindOf(message);
+  if (kind === "seats") applySeatChanges(message);
+  else if (kind === "sections") applySectionCounts(message);
+  else if (kind === "hello" || kind === "resync") {
+    if (kind === "resync") refetch();
+    else if (message.sections) applySectionCounts(message);
+    waitlist.onMessage("state", message.waitlist || null);
+  } else waitlist.onMessage(kind, message);
+}
+
+let refetchTimer = null;
+function refetch() {
+  clearTimeout(refetchTimer);
+  refetchTimer = setTimeout(load, 300);
+}
+
+async function load() {
+  try {
+    const [seatMap, eventInfo] = await Promise.all([
+      api("GET", config.seatsUrl),
+      api("GET", config.eventUrl).catch(() => null),
+    ]);
+    const sections = normalize(seatMap, eventInfo);
+    if (eventInfo && eventInfo.status) {
+      config.salesOpen = ["on_sale", "sold_out"].includes(eventInfo.status);
+      root.dataset.salesOpen = config.salesOpen ? "1" : "0";
+      const notice = $("[data-sales-closed]");
+      notice.hidden = config.salesOpen;
+      if (!config.salesOpen) notice.textContent = salesClosedText(eventInfo);
+    }
+    state.sections = sections;
+    state.seats = new Map();
+    for (const section of sections) {
+      for (const seat of section.seats) {
+        seat.section = section;
+        state.seats.set(seat.id, seat);
+      }
+    }
+    for (const id of [...state.selected]) {
+      const seat = state.seats.get(id);
+      if (!seat || !seat.free) state.selected.delete(id);
+      else seat.free = true;
+    }
+    state.colours = priceColours(sections);
+    const total = sections.reduce((sum, s) => sum + s.seats.length, 0);
+    state.overview = total > OVERVIEW_ABOVE;
+    if (state.view !== null && !sections.some((s) => s.id === state.view)) state.view = null;
+    const firstLoad = !state.loaded;
+    state.loaded = true;
+    draw();
+    renderLegend();
+    renderSelection();
+    fillBestAvailable();
+    updateSoldOut();
+    if (firstLoad) {
+      root.dataset.ready = "1";
+      for (const message of state.pending.splice(0)) onMessage(message);
+    }
+  } catch (error) {
+    mapEl.removeAttribute("aria-busy");
+    showError(errorEl, `The seat map could not be loaded: ${describe(error)}`);
+  }
+}
+
+const waitlist = initWaitlist(root, {
+  eventId: config.eventId,
+  waitlistUrl: root.dataset.waitlistUrl,
+  signedIn: config.signedIn,
+  loginUrl: config.loginUrl,
+  holdPageUrl,
+  seatsById: (ids) => ids.map((id) => state.seats.get(Number(id))).filter(Boolean).map((seat) => ({
+    section: seat.section.name,
+    row: seat.row,
+    label: seat.label,
+  })),
+});
+
+// Open the socket before the first fetch: what changes in between is queued, not lost.
+connectEvent(root.dataset.wsPath, {
+  onMessage,
+  onReconnect: refetch,
+  onStatus: (status) => {
+    root.dataset.live = status;
+  },
+});
+load();
+document.addEventListener("visibilitychange", () => {
+  if (document.visibilityState === "visible" && state.loaded) refetch();
+});
