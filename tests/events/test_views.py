@@ -74,7 +74,7 @@ def test_event_page_shows_sections_prices_and_availability():
     html = Client().get(f"/events/{event.pk}/").content.decode()
     assert "Gala" in html and "42.00 EUR" in html
     assert "7 of 10" in html
-    assert f'<div id="seat-map" data-event-id="{event.pk}"' in html
+    assert f'id="seat-picker"\n  data-event-id="{event.pk}"' in html
     local = event.starts_at.astimezone(event.tzinfo)
     assert f"{local:%H:%M}" in html and "Europe/Berlin" in html
 
