@@ -30,7 +30,7 @@ from checkout.services import hooks
 from checkout.services.versions import inventory_version_bump
 from events.errors import EventNotFound
 from events.models import Event, Section
-from ticketing import realtime
+from ticketing import metrics, realtime
 from ticketing.errors import ApplicationError, Conflict, ValidationFailed
 from ticketing.locks import lock_one, lock_rows, set_lock_timeout
 from waitlist.errors import AlreadyWaiting, EntryNotFound, SeatsAvailable, SectionNotFound, WaitlistClosed
@@ -260,6 +260,7 @@ def waitlist_seats_released(
             )
         if offers:
             transaction.on_commit(partial(_offers_announce, event_id=event_id, offers=offers))
+            transaction.on_commit(partial(metrics.waitlist_offer, outcome="sent", count=len(offers)))
     return offers
 
 
@@ -312,6 +313,8 @@ def _offers_settle(*, event_id: int, now: dt.datetime) -> None:
         entry.ended_at = entry.updated_at = now
         entry.save(update_fields=["status", "ended_at", "updated_at"])
         if not bought:
+            # "taken" is counted by checkout when the offer hold is bought.
+            transaction.on_commit(partial(metrics.waitlist_offer, outcome="lapsed"))
             AuditLog.objects.create(
                 at=now,
                 action=AuditAction.OFFER_LAPSED,

@@ -21,6 +21,7 @@ import logging
 import time
 from dataclasses import dataclass
 from decimal import Decimal
+from functools import partial
 from typing import Any
 
 from django.conf import settings
@@ -43,6 +44,7 @@ from checkout.errors import (
 from checkout.models import (
     AuditAction,
     Hold,
+    HoldKind,
     HoldStatus,
     IdempotencyRecord,
     Order,
@@ -60,7 +62,8 @@ from checkout.services.common import announce_after_commit, audit_record, audit_
 from checkout.services.holds import _lock_own_hold, holds_end
 from checkout.services.versions import inventory_version_bump
 from events.models import EventStatus, Price
-from ticketing.errors import ValidationFailed
+from ticketing import metrics
+from ticketing.errors import ApplicationError, Busy, ValidationFailed
 from ticketing.locks import busy_on_lock_timeout, lock_one, lock_rows, set_lock_timeout
 
 logger = logging.getLogger(__name__)
@@ -127,7 +130,46 @@ def order_purchase(
     and ``Busy``. If the order cannot be written after an approved charge, the charge is
     refunded (and recorded) before the error is raised.
     """
-    now = now or timezone.now()
+    began = time.perf_counter()
+    outcome = "failed"
+    try:
+        order = _purchase(
+            user=user,
+            hold_id=hold_id,
+            buyer_name=buyer_name,
+            buyer_email=buyer_email,
+            card_number=card_number,
+            idempotency_key=idempotency_key,
+            now=now or timezone.now(),
+        )
+        outcome = "success"
+        return order
+    except PaymentDeclined:
+        outcome = "declined"
+        raise
+    except PaymentFailed:
+        outcome = "failed"
+        raise
+    except (Busy, PurchaseInProgress):
+        outcome = "busy"
+        raise
+    except ApplicationError:
+        outcome = "refused"
+        raise
+    finally:
+        metrics.purchase_finished(outcome=outcome, seconds=time.perf_counter() - began)
+
+
+def _purchase(
+    *,
+    user: Any,
+    hold_id: int,
+    buyer_name: str,
+    buyer_email: str,
+    card_number: str,
+    idempotency_key: str,
+    now: dt.datetime,
+) -> Order:
     name, email, card = _validate(buyer_name, buyer_email, card_number, idempotency_key)
     digest = request_hash(hold_id=hold_id, buyer_name=name, buyer_email=email, card_number=card)
     deadline = time.monotonic() + PURCHASE_WAIT_SECONDS
@@ -337,6 +379,11 @@ def _purchase_complete(
         )
         announce_after_commit(event_id=hold.event_id, seat_ids=started.seat_ids)
         transaction.on_commit(lambda: _queue_confirmation(order.pk))
+        transaction.on_commit(partial(metrics.hold_ended, how="converted"))
+        if hold.kind == HoldKind.OFFER:
+            # Counted here, when the offer is bought, rather than when the waitlist next
+            # settles its offers (which waits for the next release of this event).
+            transaction.on_commit(partial(metrics.waitlist_offer, outcome="taken"))
     return order
 
 

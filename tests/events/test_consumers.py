@@ -257,3 +257,29 @@ def test_after_the_layer_reconnects_viewers_are_told_to_resync(sold_out):
         await socket.disconnect()
 
     run(scenario)
+
+
+def test_open_connections_are_counted_in_the_gauge(sold_out):
+    from prometheus_client import REGISTRY
+
+    def gauge() -> float:
+        return REGISTRY.get_sample_value("ticketing_websocket_connections") or 0.0
+
+    start = gauge()
+    viewer = UserFactory()
+
+    async def scenario():
+        first, connected, _ = await open_socket(sold_out.id)
+        second, connected_too, _ = await open_socket(sold_out.id, user=viewer)
+        assert connected and connected_too
+        assert gauge() == start + 2
+        refused, accepted, _ = await open_socket(999999)
+        assert not accepted
+        await refused.disconnect()
+        assert gauge() == start + 2  # a refused connection was never counted
+        await first.disconnect()
+        assert gauge() == start + 1
+        await second.disconnect()
+
+    run(scenario)
+    assert gauge() == start
