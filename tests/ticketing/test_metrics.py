@@ -8,7 +8,8 @@ import pytest
 from django.utils import timezone
 from prometheus_client.parser import text_string_to_metric_families
 
-from checkout.services.checkin import TicketAlreadyUsed, ticket_check_in
+from checkout.errors import TicketAlreadyUsed
+from checkout.services.checkin import ticket_check_in
 from tests.factories import UserFactory, make_event
 from tests.ops_factories import hold, inventory, sell
 from ticketing import metrics

@@ -142,3 +142,63 @@ def test_signup_page_is_rate_limited(client):
         client.post("/accounts/signup/", {"email": f"p{i}@example.com", "password": "x"})
     response = client.post("/accounts/signup/", {"email": "late@example.com", "password": "Str0ng-pass-99"})
     assert response.status_code == 429 and b"Too many requests" in response.content
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.now = 1_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def _hold_request(user, addr: str):
+    r = RequestFactory().post("/api/events/1/holds", REMOTE_ADDR=addr)
+    r.auth = user
+    return r
+
+
+def test_default_hold_limits_let_an_on_sale_crowd_through_but_not_a_script(monkeypatch):
+    """200 buyers, each its own account, picking seats every 5 s for 5 minutes, all from one
+    address (the benchmark on loopback; a NAT on 203.0.113.7 at a gentler pace) are never
+    refused; one account scripting two holds a second is, within its first minute."""
+    from ninja.throttling import SimpleRateThrottle
+
+    clock = _Clock()
+    monkeypatch.setattr(SimpleRateThrottle, "timer", clock)
+    crowd = [UserFactory.build(pk=10_000 + i) for i in range(200)]
+    per_user, per_ip = hold_throttles()
+
+    def allowed(user, addr) -> bool:
+        request = _hold_request(user, addr)
+        return all([per_user.allow_request(request), per_ip.allow_request(request)])
+
+    for addr, every in (("127.0.0.1", 5.0), ("203.0.113.7", 15.0)):
+        start = clock.now
+        while clock.now < start + 300:
+            assert all(allowed(user, addr) for user in crowd), (addr, clock.now - start)
+            clock.now += every
+        clock.now += 3600  # the windows are empty again
+
+    script = UserFactory.build(pk=99_999)
+    refused_at = None
+    for i in range(240):
+        if not allowed(script, "198.51.100.3"):
+            refused_at = i
+            break
+        clock.now += 0.5
+    assert refused_at is not None and refused_at <= per_user.num_requests
+
+
+def test_many_accounts_on_one_public_address_are_bounded_together(monkeypatch):
+    from ninja.throttling import SimpleRateThrottle
+
+    monkeypatch.setattr(SimpleRateThrottle, "timer", _Clock())
+    per_user, per_ip = hold_throttles()
+    limit = per_ip.num_requests
+    accounts = [UserFactory.build(pk=20_000 + i) for i in range(limit // per_user.num_requests + 1)]
+    requests = [_hold_request(u, "198.51.100.9") for u in accounts for _ in range(per_user.num_requests)]
+    results = [per_ip.allow_request(r) for r in requests]
+    assert results[:limit] == [True] * limit and not any(results[limit:])
+    # Behind a local proxy (loopback) the address is not counted: only each buyer is.
+    assert per_ip.allow_request(_hold_request(accounts[0], "::1"))
