@@ -114,6 +114,9 @@ class EventConsumer(AsyncJsonWebsocketConsumer):
     async def sections_update(self, message: dict) -> None:
         await self.send_json(message)
 
+    async def event_cancelled(self, message: dict) -> None:
+        await self.send_json(message)
+
     async def stream_resync(self, message: dict) -> None:
         # The layer reconnected: messages may be lost. Re-read what we track; the page
         # re-fetches the seat map.
@@ -154,6 +157,10 @@ class EventConsumer(AsyncJsonWebsocketConsumer):
         await self.send_json(message)
 
     async def waitlist_lapsed(self, message: dict) -> None:
+        await self.send_json(message)
+
+    async def waitlist_closed(self, message: dict) -> None:
+        await self._stop_tracking(message)
         await self.send_json(message)
 
     async def _stop_tracking(self, message: dict) -> None:

@@ -61,7 +61,7 @@ from checkout.payments import PaymentResult, payment_provider
 from checkout.services.common import announce_after_commit, audit_record, audit_refusal
 from checkout.services.holds import _lock_own_hold, holds_end
 from checkout.services.versions import inventory_version_bump
-from events.models import EventStatus, Price
+from events.models import Event, EventStatus, Price
 from ticketing import metrics
 from ticketing.errors import ApplicationError, Busy, ValidationFailed
 from ticketing.locks import busy_on_lock_timeout, lock_one, lock_rows, set_lock_timeout
@@ -224,6 +224,11 @@ def _purchase(
     except Exception as exc:
         refund = _refund(charge=charge, provider=provider, key=f"refund-{started.provider_key}")
         _purchase_abandon(user=user, started=started, reason="completion_failed", now=now, refund=refund)
+        if isinstance(exc, _Lost) and exc.args == ("cancelled",):
+            raise SalesClosed(
+                "The event was cancelled while the payment ran; the charge was refunded.",
+                extra={"hold_id": started.hold_id, "event_status": "cancelled", "refunded": refund.approved},
+            ) from exc
         if isinstance(exc, _Lost):
             raise HoldExpired(
                 "The hold expired while the payment ran; the charge was refunded.",
@@ -327,6 +332,10 @@ def _purchase_complete(
     with busy_on_lock_timeout(), transaction.atomic():
         set_lock_timeout()
         hold = lock_one(Hold.objects.filter(pk=started.hold_id, user=user))
+        # Read under the hold's lock: event_cancel ends paying holds (waiting for this lock),
+        # so either it ends this hold after we commit and refunds the order, or we see it here.
+        if Event.objects.filter(pk=started.event_id, status=EventStatus.CANCELLED).exists():
+            raise _Lost("cancelled")
         if hold is None or hold.status != HoldStatus.PAYING:
             raise _Lost()
         rows = lock_rows(SeatInventory.objects.filter(hold=hold))
@@ -456,12 +465,13 @@ def _purchase_abandon(
         )
 
 
-def order_cancel(*, order_id: int, actor: Any, now: dt.datetime | None = None) -> Order:
+def order_cancel(*, order_id: int, actor: Any, now: dt.datetime | None = None, reason: str = "") -> Order:
     """Cancel a paid order: refund, void its tickets, free its seats for the next buyer.
 
     The buyer may cancel before the event starts; staff may cancel any time. Cancelling a
-    cancelled order changes nothing. Raises ``OrderNotFound`` (also for other buyers'
-    orders), ``OrderNotCancellable``, ``PaymentFailed`` (refund refused: nothing changed) or
+    cancelled order changes nothing. ``reason`` goes into the audit row (default ``buyer`` or
+    ``staff``; event cancellation passes ``event_cancelled``). Raises ``OrderNotFound`` (also
+    for other buyers' orders), ``OrderNotCancellable``, ``PaymentFailed`` (refund refused: nothing changed) or
     ``Busy``. The refund runs outside any lock, keyed per order so two concurrent cancels
     refund once.
     """
@@ -535,7 +545,8 @@ def order_cancel(*, order_id: int, actor: Any, now: dt.datetime | None = None) -
             actor=actor,
             event_id=order.event_id,
             order_id=order.pk,
-            reason="staff" if is_staff and order.user_id != getattr(actor, "pk", None) else "buyer",
+            reason=reason
+            or ("staff" if is_staff and order.user_id != getattr(actor, "pk", None) else "buyer"),
             data={"seat_ids": seat_ids, "tickets_voided": voided, "refunded": charge is not None},
         )
         announce_after_commit(event_id=order.event_id, seat_ids=seat_ids, released_reason="cancelled")
