@@ -61,7 +61,7 @@ from checkout.payments import PaymentResult, payment_provider
 from checkout.services.common import announce_after_commit, audit_record, audit_refusal
 from checkout.services.holds import _lock_own_hold, holds_end
 from checkout.services.versions import inventory_version_bump
-from events.models import Event, EventStatus, Price
+from events.models import EventStatus, Price
 from ticketing import metrics
 from ticketing.errors import ApplicationError, Busy, ValidationFailed
 from ticketing.locks import busy_on_lock_timeout, lock_one, lock_rows, set_lock_timeout
@@ -331,12 +331,15 @@ def _purchase_complete(
 ) -> Order:
     with busy_on_lock_timeout(), transaction.atomic():
         set_lock_timeout()
-        hold = lock_one(Hold.objects.filter(pk=started.hold_id, user=user))
-        # Read under the hold's lock: event_cancel ends paying holds (waiting for this lock),
-        # so either it ends this hold after we commit and refunds the order, or we see it here.
-        if Event.objects.filter(pk=started.event_id, status=EventStatus.CANCELLED).exists():
+        # The event's status comes with the hold (no extra query). event_cancel commits the
+        # status, then ends live holds waiting for this lock: either it ends this hold after
+        # we commit (and refunds the order), or we see the cancellation here.
+        hold = lock_one(Hold.objects.filter(pk=started.hold_id, user=user).select_related("event"))
+        if hold is None:
+            raise _Lost()
+        if hold.event.status == EventStatus.CANCELLED:
             raise _Lost("cancelled")
-        if hold is None or hold.status != HoldStatus.PAYING:
+        if hold.status != HoldStatus.PAYING:
             raise _Lost()
         rows = lock_rows(SeatInventory.objects.filter(hold=hold))
         if sorted(r.seat_id for r in rows) != started.seat_ids:

@@ -202,3 +202,90 @@ def test_many_accounts_on_one_public_address_are_bounded_together(monkeypatch):
     assert results[:limit] == [True] * limit and not any(results[limit:])
     # Behind a local proxy (loopback) the address is not counted: only each buyer is.
     assert per_ip.allow_request(_hold_request(accounts[0], "::1"))
+
+
+def test_no_buyer_endpoint_reveals_or_touches_another_buyers_data(api_client, unchanged):
+    """Mallory tries every buyer endpoint with Alice's ids: each answers 404 NOT_FOUND, exactly
+    as for an id that does not exist, and nothing in the database moves."""
+    from checkout import payments
+    from checkout.models import Hold, Order, SeatInventory, Ticket
+    from checkout.services.holds import hold_create
+    from checkout.services.orders import order_purchase
+    from tests.checkout.conftest import inventory_state
+    from tests.waitlist.inventory import free_seats, hold_seats, rows
+    from waitlist import services as waitlist_services
+    from waitlist.models import WaitlistEntry
+
+    alice, mallory = UserFactory(), UserFactory()
+    holding, bought, waiting = make_event(), make_event(), make_event()
+    live = hold_create(user=alice, event_id=holding.id, seat_ids=[inventory(holding, 1)[0].seat_id])
+    paid_hold = hold_create(user=alice, event_id=bought.id, seat_ids=[inventory(bought, 1)[0].seat_id])
+    order = order_purchase(
+        user=alice,
+        hold_id=paid_hold.pk,
+        buyer_name="Alice",
+        buyer_email=alice.email,
+        card_number=payments.CARD_APPROVE,
+        idempotency_key="alice-1",
+    )
+    hold_seats(waiting)
+    entry = waitlist_services.waitlist_join(user=alice, event_id=waiting.id, quantity=1)
+    free_seats(rows(waiting, "A1"))
+    (offer,) = waitlist_services.waitlist_seats_released(event_id=waiting.id, seat_ids=[], reason="released")
+
+    def state():
+        return (
+            inventory_state(),
+            list(Hold.objects.order_by("pk").values_list("pk", "status", "expires_at", "extensions_used")),
+            list(WaitlistEntry.objects.order_by("pk").values_list("pk", "status", "offer_hold_id")),
+            list(SeatInventory.objects.order_by("pk").values_list("pk", "status", "hold_id", "order_id")),
+            list(Ticket.objects.order_by("pk").values_list("pk", "status", "used_at")),
+            list(Order.objects.order_by("pk").values_list("pk", "status", "buyer_email")),
+        )
+
+    purchase = {"buyer_name": "M", "buyer_email": "m@example.com", "card_number": payments.CARD_APPROVE}
+    attempts = [
+        ("get", f"/api/holds/{live.pk}", None),
+        ("delete", f"/api/holds/{live.pk}", None),
+        ("post", f"/api/holds/{live.pk}/extend", None),
+        ("post", f"/api/holds/{live.pk}/purchase", purchase),
+        ("get", f"/api/holds/{offer.hold_id}", None),
+        ("post", f"/api/holds/{offer.hold_id}/purchase", purchase),
+        ("delete", f"/api/holds/{offer.hold_id}", None),
+        ("get", f"/api/holds/{paid_hold.pk}", None),
+        ("get", f"/api/orders/{order.pk}", None),
+        ("post", f"/api/orders/{order.pk}/cancel", None),
+        ("delete", f"/api/waitlist/{entry.pk}", None),
+    ]
+    client = api_client.as_user(mallory)
+    before = state()
+    with unchanged():
+        for method, path, body in attempts:
+            response = getattr(client, method)(path, body, HTTP_IDEMPOTENCY_KEY="m-1")
+            assert response.status_code == 404, (path, response.content)
+            answer = response.json()
+            assert answer["code"] == "NOT_FOUND", path
+            # The same answer as for an id nobody has: nothing tells Mallory the id exists.
+            assert alice.email not in response.content.decode()
+        assert client.get("/api/orders").json() == []
+        assert client.get("/api/waitlist").json() == []
+    assert state() == before
+    # Alice still sees all of it.
+    alice_client = api_client.as_user(alice)
+    assert alice_client.get(f"/api/holds/{live.pk}").status_code == 200
+    assert alice_client.get(f"/api/orders/{order.pk}").status_code == 200
+    assert [e["id"] for e in alice_client.get("/api/waitlist").json()] == [entry.pk]
+
+
+def test_an_unknown_id_and_another_buyers_id_answer_alike(api_client):
+    from checkout.services.holds import hold_create
+
+    alice, mallory = UserFactory(), UserFactory()
+    event = make_event()
+    theirs = hold_create(user=alice, event_id=event.id, seat_ids=[inventory(event, 1)[0].seat_id])
+    client = api_client.as_user(mallory)
+    foreign = client.get(f"/api/holds/{theirs.pk}").json()
+    missing = client.get(f"/api/holds/{theirs.pk + 10_000}").json()
+    assert foreign["code"] == missing["code"] == "NOT_FOUND"
+    assert foreign["message"] == missing["message"]
+    assert set(foreign["extra"]) == set(missing["extra"])
