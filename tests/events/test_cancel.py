@@ -221,3 +221,27 @@ def test_admin_action_asks_first_then_cancels(client, sold_out_event):
     assert Event.objects.get(pk=event.pk).status == "cancelled"
     assert not Hold.objects.filter(event=event, status__in=["active", "paying"]).exists()
     assert WaitlistEntry.objects.get(event=event).status == "lapsed"
+
+
+def test_a_hold_that_slipped_in_cannot_be_bought_and_a_rerun_ends_it(sold_out_event):
+    """A hold whose request read the event just before the cancellation committed."""
+    from tests.ops_factories import hold as straggler_hold
+
+    event, *_ = sold_out_event
+    staff = staff_user()
+    event_cancel(event_id=event.id, actor=staff, refund_inline=True)
+    buyer = UserFactory()
+    late = straggler_hold(list(SeatInventory.objects.filter(event=event).order_by("pk")[:1]), user=buyer)
+    with pytest.raises(SalesClosed):
+        order_purchase(
+            user=buyer,
+            hold_id=late.pk,
+            buyer_name="Late",
+            buyer_email=buyer.email,
+            card_number=payments.CARD_APPROVE,
+            idempotency_key="late",
+        )
+    assert not Payment.objects.filter(hold=late).exists()  # refused before any charge
+    assert event_cancel(event_id=event.id, actor=staff, refund_inline=True).holds_released == 1
+    late.refresh_from_db()
+    assert late.status == HoldStatus.RELEASED
