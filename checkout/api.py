@@ -10,6 +10,7 @@ from ninja import Field, Header, Router, Schema, Status
 
 from checkout import selectors
 from checkout.services import holds, orders
+from ticketing.throttles import hold_throttles
 
 router = Router()
 
@@ -83,7 +84,9 @@ ERRORS = "Errors: `{code, message, extra}`; see docs/checkout.md for every code.
     summary="Hold seats (named, or best available in a section)",
     description="SEATS_UNAVAILABLE 409 (extra.seat_ids), TOO_MANY_SEATS 422, "
     "HOLD_EXISTS 409 (extra.hold_id), "
-    "SALES_CLOSED 409, NOT_FOUND 404, BUSY 503 (Retry-After). " + ERRORS,
+    "SALES_CLOSED 409, NOT_FOUND 404, BUSY 503 (Retry-After), "
+    "RATE_LIMITED 429 (Retry-After; per buyer and per address). " + ERRORS,
+    throttle=hold_throttles(),
 )
 def hold_create(request: HttpRequest, event_id: int, payload: HoldIn):
     hold = holds.hold_create(

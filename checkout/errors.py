@@ -20,6 +20,10 @@ __all__ = [
     "SalesClosed",
     "SeatsNotFound",
     "SeatsUnavailable",
+    "TicketAlreadyUsed",
+    "TicketUnknown",
+    "TicketVoid",
+    "TicketWrongEvent",
     "TooManySeats",
     "ValidationFailed",
 ]
@@ -113,3 +117,27 @@ class OrderNotFound(NotFound):
 class OrderNotCancellable(Conflict):
     code = "ORDER_NOT_CANCELLABLE"
     message = "This order cannot be cancelled."
+
+
+class TicketUnknown(ApplicationError):
+    code = "TICKET_UNKNOWN"
+    status = 404
+    message = "No ticket has this code."
+
+
+class TicketAlreadyUsed(ApplicationError):
+    code = "TICKET_ALREADY_USED"
+    status = 409
+    message = "This ticket was already used."
+
+
+class TicketVoid(ApplicationError):
+    code = "TICKET_VOID"
+    status = 409
+    message = "This ticket is void (its order was cancelled)."
+
+
+class TicketWrongEvent(ApplicationError):
+    code = "TICKET_WRONG_EVENT"
+    status = 409
+    message = "This ticket is for another event."

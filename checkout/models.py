@@ -268,6 +268,7 @@ class AuditAction(models.TextChoices):
     PAYMENT_REFUNDED = "payment_refunded"
     ORDER_CANCELLED = "order_cancelled"
     EVENT_PUBLISHED = "event_published"
+    EVENT_CANCELLED = "event_cancelled"
     OFFER_CREATED = "offer_created"
     OFFER_LAPSED = "offer_lapsed"
     TICKET_CHECKED_IN = "ticket_checked_in"

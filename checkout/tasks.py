@@ -10,11 +10,12 @@ import logging
 import time
 
 from django.conf import settings
-from django.core.mail import EmailMultiAlternatives
+from django.core.mail import EmailMultiAlternatives, send_mail
 from django.template.loader import render_to_string
 
 from checkout.models import Order, OrderStatus
 from checkout.services.holds import holds_expire_due
+from events.models import EventStatus
 
 logger = logging.getLogger(__name__)
 
@@ -74,4 +75,30 @@ def order_confirmation_send(order_id: int) -> bool:
         to=[order.buyer_email],
     )
     message.send()
+    return True
+
+
+def order_event_cancelled_send(order_id: int) -> bool:
+    """Tell the buyer their event is cancelled and the order refunded. False (nothing sent) unless
+    the order was cancelled, and refunded, because its event was."""
+    order = Order.objects.select_related("event").filter(pk=order_id).first()
+    if order is None or order.status != OrderStatus.CANCELLED or order.event.status != EventStatus.CANCELLED:
+        return False
+    if not order.buyer_email:  # anonymised
+        return False
+    event = order.event
+    when = event.starts_at.astimezone(event.tzinfo)
+    send_mail(
+        subject=f"Cancelled: {event.title}",
+        message="\n".join(
+            [
+                f"We are sorry: {event.title}, planned for {when:%A %d %B %Y %H:%M} ({event.timezone}), "
+                "is cancelled.",
+                f"Your order {order.pk} is cancelled and {order.total} {order.currency} is refunded to the "
+                "card you paid with. Your tickets are no longer valid.",
+            ]
+        ),
+        from_email=None,
+        recipient_list=[order.buyer_email],
+    )
     return True

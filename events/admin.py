@@ -156,7 +156,7 @@ class EventAdmin(admin.ModelAdmin):
     date_hierarchy = "starts_at"
     list_select_related = ["venue"]
     inlines = [PriceInline]
-    actions = ["publish"]
+    actions = ["publish", "cancel_events"]
     # sold_out/sold_out_until summarise the inventory (events.services.event_availability_refresh).
     readonly_fields = [
         "timezone",
@@ -195,6 +195,41 @@ class EventAdmin(admin.ModelAdmin):
                 self.message_user(request, f"{event.title}: {exc.message}", level=messages.ERROR)
             else:
                 self.message_user(request, f"{event.title}: on sale.", level=messages.SUCCESS)
+
+    @admin.action(description="Cancel (stop sales, refund every order, close the waitlist)")
+    def cancel_events(self, request, queryset):
+        from django.template.response import TemplateResponse
+
+        from checkout.models import OrderStatus
+
+        if request.POST.get("confirm") != "yes":
+            rows = [
+                {
+                    "event": event,
+                    "paid_orders": event.orders.filter(status=OrderStatus.PAID).count(),
+                    "tickets": event.tickets.filter(order__status=OrderStatus.PAID).count(),
+                }
+                for event in queryset.select_related("venue")
+            ]
+            return TemplateResponse(
+                request,
+                "admin/events/event/cancel_confirmation.html",
+                {**self.admin_site.each_context(request), "events": rows, "title": "Cancel events"},
+            )
+        for event in queryset:
+            try:
+                outcome = services.event_cancel(event_id=event.pk, actor=request.user)
+            except ApplicationError as exc:
+                self.message_user(request, f"{event.title}: {exc.message}", level=messages.ERROR)
+                continue
+            self.message_user(
+                request,
+                f"{event.title}: cancelled; {outcome.holds_released} holds released, "
+                f"{outcome.waitlist_closed} waitlist entries closed, {outcome.orders_pending} paid orders "
+                "being refunded in the background (run the action again to retry refused refunds).",
+                level=messages.SUCCESS,
+            )
+        return None
 
     def save_model(self, request, obj, form, change):
         if not obj.timezone:

@@ -191,6 +191,35 @@ def event_publish(request: HttpRequest, event_id: int):
     return _event_out(services.event_publish(event_id=event_id, actor=request.user))
 
 
+class CancellationOut(Schema):
+    event_id: int
+    status: str
+    newly_cancelled: bool
+    holds_released: int
+    waitlist_closed: int
+    orders_pending: int = Field(description="Paid orders still to refund; the worker refunds them")
+
+
+@router.post(
+    "/events/{event_id}/cancel",
+    response=CancellationOut,
+    summary="Cancel an event: stop sales, release holds, close the waitlist, refund every order (staff)",
+    description="Safe to repeat: a repeat finishes what is left (refunds a provider refused). "
+    "FORBIDDEN 403, NOT_FOUND 404, BUSY 503.",
+)
+def event_cancel(request: HttpRequest, event_id: int):
+    require_staff(request)
+    outcome = services.event_cancel(event_id=event_id, actor=request.auth)
+    return {
+        "event_id": outcome.event_id,
+        "status": "cancelled",
+        "newly_cancelled": outcome.newly_cancelled,
+        "holds_released": outcome.holds_released,
+        "waitlist_closed": outcome.waitlist_closed,
+        "orders_pending": outcome.orders_pending,
+    }
+
+
 # --- Public reads -----------------------------------------------------------------------
 # These return the cached gzipped bytes as they are: no schema validation or re-serialising
 # on the hot path (the schemas below document the shape for /api/docs).

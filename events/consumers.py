@@ -13,7 +13,7 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.utils import timezone
 
 from events.models import Event, EventStatus
-from ticketing import realtime
+from ticketing import metrics, realtime
 from waitlist import selectors as waitlist_selectors
 
 # Close codes (4000-4999 are the application's).
@@ -50,6 +50,7 @@ class EventConsumer(AsyncJsonWebsocketConsumer):
     # ``waitlist.moved`` deltas so a move costs no query per waiting viewer.
     entry_id: int | None = None
     position: int | None = None
+    counted: bool = False
 
     async def connect(self) -> None:
         self.event_id = int(self.scope["url_route"]["kwargs"]["event_id"])
@@ -64,12 +65,17 @@ class EventConsumer(AsyncJsonWebsocketConsumer):
             self.user_id = user.pk
             await self._join(realtime.user_group(user.pk))
         await self.accept()
+        self.counted = True
+        metrics.websocket_opened()
         waitlist = await self._waitlist_reload()
         await self.send_json(
             {"type": "stream.hello", "event_id": self.event_id, **snapshot, "waitlist": waitlist}
         )
 
     async def disconnect(self, code: int) -> None:
+        if self.counted:  # refused connections were never counted
+            self.counted = False
+            metrics.websocket_closed()
         for group in getattr(self, "groups_joined", ()):
             await self.channel_layer.group_discard(group, self.channel_name)
 
@@ -106,6 +112,9 @@ class EventConsumer(AsyncJsonWebsocketConsumer):
         await self.send_json(message)
 
     async def sections_update(self, message: dict) -> None:
+        await self.send_json(message)
+
+    async def event_cancelled(self, message: dict) -> None:
         await self.send_json(message)
 
     async def stream_resync(self, message: dict) -> None:
@@ -148,6 +157,10 @@ class EventConsumer(AsyncJsonWebsocketConsumer):
         await self.send_json(message)
 
     async def waitlist_lapsed(self, message: dict) -> None:
+        await self.send_json(message)
+
+    async def waitlist_closed(self, message: dict) -> None:
+        await self._stop_tracking(message)
         await self.send_json(message)
 
     async def _stop_tracking(self, message: dict) -> None:

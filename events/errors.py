@@ -30,3 +30,8 @@ class EventNotReady(ApplicationError):
 class EventCancelled(Conflict):
     code = "EVENT_CANCELLED"
     message = "The event is cancelled."
+
+
+class EventNotCancelled(Conflict):
+    code = "EVENT_NOT_CANCELLED"
+    message = "Orders are refunded in bulk only for a cancelled event."

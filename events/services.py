@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import math
 import re
 import string
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
+from functools import partial
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -15,20 +17,27 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from django.utils.text import slugify
 
-from checkout.models import AuditAction, AuditLog
+from checkout.models import LIVE_HOLD_STATUSES, AuditAction, AuditLog, Hold, HoldStatus, Order, OrderStatus
+from checkout.services.holds import holds_end
 from checkout.services.inventory import inventory_create_for_event
+from checkout.services.orders import order_cancel
 from checkout.services.versions import inventory_version_bump
 from events.errors import (
     DuplicateEvent,
     EventCancelled,
+    EventNotCancelled,
     EventNotFound,
     EventNotReady,
     VenueNotFound,
     VenueSlugTaken,
 )
 from events.models import Category, Event, EventStatus, Price, Seat, Section, SectionKind, Venue
-from ticketing.errors import ValidationFailed, validation_error_from_django
-from ticketing.locks import lock_one, set_lock_timeout
+from ticketing import realtime
+from ticketing.errors import ApplicationError, Forbidden, ValidationFailed, validation_error_from_django
+from ticketing.locks import busy_on_lock_timeout, lock_one, lock_rows, set_lock_timeout
+from waitlist import services as waitlist_services
+
+logger = logging.getLogger(__name__)
 
 MAX_SEATS_PER_SECTION = 5000
 DEFAULT_GEOMETRY = {"x": 0, "y": 0, "width": 200, "height": 100}
@@ -377,6 +386,166 @@ def event_publish(*, event_id: int, actor=None, now: dt.datetime | None = None) 
                 data={"inventory_rows": created},
             )
     return event
+
+
+# --- Cancellation ------------------------------------------------------------------------
+
+CANCEL_REASON = "event_cancelled"
+REFUND_BATCH = 100
+
+
+@dataclass(frozen=True)
+class EventCancellation:
+    """What one run of ``event_cancel`` did. ``orders_pending`` counts paid orders still to
+    refund (queued for the worker, or left by failed refunds): re-run until it is 0."""
+
+    event_id: int
+    newly_cancelled: bool
+    holds_released: int
+    waitlist_closed: int
+    orders_cancelled: list[int]
+    refunds_failed: list[int]
+    orders_pending: int
+
+
+def event_cancel(
+    *, event_id: int, actor: Any, now: dt.datetime | None = None, refund_inline: bool = False
+) -> EventCancellation:
+    """Cancel an event: stop sales, end live holds, close the waitlist, refund every paid order.
+
+    Steps, each in its own transaction so one failure never undoes the others, and the whole
+    safe to run again (each step skips what is done): mark the event cancelled (holds and
+    purchases are refused from that commit on; viewers are told); end every live hold,
+    waiting for holds a purchase is completing (a purchase that already converted is found
+    among the orders; one still paying is refunded by checkout when it finds the hold gone);
+    close the waitlist; cancel and refund each paid order through ``order_cancel``. With
+    ``refund_inline`` the refunds run now (``refunds_failed`` lists the orders whose refund
+    was refused; they stay paid for the next run); otherwise a worker task runs them.
+
+    Raises ``Forbidden`` (not staff), ``EventNotFound`` and ``Busy``.
+    """
+    if not getattr(actor, "is_staff", False):
+        raise Forbidden("Only staff can cancel an event.")
+    now = now or timezone.now()
+    with transaction.atomic():
+        set_lock_timeout()
+        event = lock_one(Event.objects.filter(pk=event_id))
+        if event is None:
+            raise EventNotFound(extra={"event_id": event_id})
+        newly = event.status != EventStatus.CANCELLED
+        if newly:
+            previous = event.status
+            event.status = EventStatus.CANCELLED
+            event.save(update_fields=["status", "updated_at"])
+            catalog_version_bump()
+            AuditLog.objects.create(
+                at=now,
+                action=AuditAction.EVENT_CANCELLED,
+                actor=actor,
+                event=event,
+                data={"previous_status": previous},
+            )
+            transaction.on_commit(
+                partial(
+                    realtime.push,
+                    realtime.event_group(event_id),
+                    {"type": "event.cancelled", "event_id": event_id},
+                )
+            )
+    holds_released = _event_holds_release(event_id=event_id, actor=actor, now=now)
+    waitlist_closed = waitlist_services.waitlist_event_close(event_id=event_id, reason=CANCEL_REASON, now=now)
+    cancelled: list[int] = []
+    failed: list[int] = []
+    if refund_inline:
+        cancelled, failed = event_orders_refund(event_id=event_id, actor=actor, now=now)
+    else:
+        _queue_refunds(event_id=event_id, actor_id=actor.pk)
+    return EventCancellation(
+        event_id=event_id,
+        newly_cancelled=newly,
+        holds_released=holds_released,
+        waitlist_closed=waitlist_closed,
+        orders_cancelled=cancelled,
+        refunds_failed=failed,
+        orders_pending=Order.objects.filter(event_id=event_id, status=OrderStatus.PAID).count(),
+    )
+
+
+def _event_holds_release(*, event_id: int, actor: Any, now: dt.datetime) -> int:
+    with busy_on_lock_timeout(), transaction.atomic():
+        set_lock_timeout()
+        # Waited for, not skipped: a purchase completing right now commits its order (which
+        # the refunds then find) before we end its hold. One hold at a time in pk order, as
+        # every checkout path locks at most one hold before seats.
+        live = lock_rows(Hold.objects.filter(event_id=event_id, status__in=LIVE_HOLD_STATUSES))
+        ended = holds_end(
+            hold_ids=[h.pk for h in live],
+            status=HoldStatus.RELEASED,
+            now=now,
+            reason=CANCEL_REASON,
+            actor=actor,
+        )
+    return len(ended)
+
+
+def _queue_refunds(*, event_id: int, actor_id: int) -> None:
+    from django_q.tasks import async_task
+
+    def queue() -> None:
+        try:
+            async_task(
+                "events.tasks.event_refunds_run", event_id, actor_id, task_name=f"event-{event_id}-refunds"
+            )
+        except Exception:  # staff see orders_pending and can run the cancel again
+            logger.exception("could not queue the refunds of cancelled event %s", event_id)
+
+    transaction.on_commit(queue)
+
+
+def event_orders_refund(
+    *, event_id: int, actor: Any, now: dt.datetime | None = None, batch_size: int = REFUND_BATCH
+) -> tuple[list[int], list[int]]:
+    """Cancel and refund every paid order of a cancelled event; returns (cancelled, failed) ids.
+
+    Orders go in id order, ``batch_size`` ids read at a time, each through ``order_cancel``
+    (its own refund call and transaction): a refused refund or a lock timeout on one order
+    is logged, leaves that order paid, and the run goes on. Each cancelled buyer is e-mailed.
+    Raises ``EventNotCancelled`` when the event still sells (refunding it would be a mistake).
+    """
+    if not Event.objects.filter(pk=event_id, status=EventStatus.CANCELLED).exists():
+        raise EventNotCancelled(extra={"event_id": event_id})
+    now = now or timezone.now()
+    cancelled: list[int] = []
+    failed: list[int] = []
+    after = 0
+    while True:
+        batch = list(
+            Order.objects.filter(event_id=event_id, status=OrderStatus.PAID, pk__gt=after)
+            .order_by("pk")
+            .values_list("pk", flat=True)[:batch_size]
+        )
+        if not batch:
+            return cancelled, failed
+        after = batch[-1]
+        for order_id in batch:
+            try:
+                order = order_cancel(order_id=order_id, actor=actor, now=now, reason=CANCEL_REASON)
+            except ApplicationError as exc:  # PaymentFailed (refund refused), Busy
+                logger.warning("event %s: order %s not refunded yet (%s)", event_id, order_id, exc.code)
+                failed.append(order_id)
+                continue
+            if order.cancelled_at == now:  # cancelled by this run, not earlier
+                cancelled.append(order_id)
+                transaction.on_commit(partial(_queue_cancel_mail, order_id))
+
+
+def _queue_cancel_mail(order_id: int) -> None:
+    from django_q.tasks import async_task
+
+    try:
+        async_task("checkout.tasks.order_event_cancelled_send", order_id, group="event-cancelled-email")
+    except Exception:
+        logger.exception("could not queue the cancellation e-mail of order %s", order_id)
 
 
 # --- Browse support: catalog version, search vectors, sold-out summary ------------------

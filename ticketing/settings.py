@@ -236,8 +236,9 @@ TICKETING_METRICS_TOKEN = os.environ.get("TICKETING_METRICS_TOKEN", "")
 TICKETING_THROTTLE_RATES = {
     "signup": os.environ.get("TICKETING_THROTTLE_SIGNUP", "10/h"),
     "token": os.environ.get("TICKETING_THROTTLE_TOKEN", "20/10m"),
-    "hold_user": os.environ.get("TICKETING_THROTTLE_HOLD_USER", "30/min"),
-    "hold_ip": os.environ.get("TICKETING_THROTTLE_HOLD_IP", "120/min"),
+    # A person picks seats a few times a minute; a script hundreds. See docs/operations.md.
+    "hold_user": os.environ.get("TICKETING_THROTTLE_HOLD_USER", "60/min"),
+    "hold_ip": os.environ.get("TICKETING_THROTTLE_HOLD_IP", "1200/min"),
 }
 # X-Forwarded-For is trusted only from this many proxies (0: use REMOTE_ADDR; never spoofable).
 NINJA_NUM_PROXIES = env_int("NINJA_NUM_PROXIES", 0)

@@ -8,6 +8,8 @@ Rates are read from ``settings.TICKETING_THROTTLE_RATES`` when a throttle is bui
 
 from __future__ import annotations
 
+import ipaddress
+
 from django.conf import settings
 from django.http import HttpRequest
 from ninja.throttling import AnonRateThrottle, SimpleRateThrottle
@@ -18,12 +20,37 @@ class _Scoped:
         self.scope = scope
         super().__init__(settings.TICKETING_THROTTLE_RATES[scope])
 
+    def allow_request(self, request: HttpRequest) -> bool:
+        # Throttles are built once, at import; the rate is looked up per request so a changed
+        # setting (an override in tests, a reload) applies without rebuilding the routes.
+        self.rate = settings.TICKETING_THROTTLE_RATES[self.scope]
+        self.num_requests, self.duration = self.parse_rate(self.rate)
+        return super().allow_request(request)
+
 
 class _IpThrottle(_Scoped, AnonRateThrottle):
-    """Counts every request of one client address, signed in or not."""
+    """Counts every request of one client address, signed in or not.
 
-    def get_cache_key(self, request: HttpRequest) -> str:
-        return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
+    With ``skip_loopback`` a loopback peer is not counted: it is a reverse proxy on this
+    host (or a local tool), and counting it would throttle every buyer behind it together.
+    """
+
+    def __init__(self, scope: str, *, skip_loopback: bool = False) -> None:
+        self.skip_loopback = skip_loopback
+        super().__init__(scope)
+
+    def get_cache_key(self, request: HttpRequest) -> str | None:
+        ident = self.get_ident(request)
+        if self.skip_loopback and _is_loopback(ident):
+            return None
+        return self.cache_format % {"scope": self.scope, "ident": ident}
+
+
+def _is_loopback(address: str | None) -> bool:
+    try:
+        return ipaddress.ip_address((address or "").strip()).is_loopback
+    except ValueError:
+        return False
 
 
 class _UserThrottle(_Scoped, SimpleRateThrottle):
@@ -45,5 +72,10 @@ def token_throttles() -> list:
 
 
 def hold_throttles() -> list:
-    """For the hold endpoint: per user, and per address so many accounts on one host are bounded too."""
-    return [_UserThrottle("hold_user"), _IpThrottle("hold_ip")]
+    """For the hold endpoint: per user, and per address so many accounts on one host are bounded too.
+
+    The per-user rate is what stops one scripted buyer; the per-address rate is far higher,
+    because a campus, an office or a carrier-grade NAT puts hundreds of real buyers behind one
+    address at an on-sale. Loopback is not counted per address (see ``_IpThrottle``).
+    """
+    return [_UserThrottle("hold_user"), _IpThrottle("hold_ip", skip_loopback=True)]

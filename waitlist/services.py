@@ -30,9 +30,9 @@ from checkout.services import hooks
 from checkout.services.versions import inventory_version_bump
 from events.errors import EventNotFound
 from events.models import Event, Section
-from ticketing import realtime
+from ticketing import metrics, realtime
 from ticketing.errors import ApplicationError, Conflict, ValidationFailed
-from ticketing.locks import lock_one, lock_rows, set_lock_timeout
+from ticketing.locks import busy_on_lock_timeout, lock_one, lock_rows, set_lock_timeout
 from waitlist.errors import AlreadyWaiting, EntryNotFound, SeatsAvailable, SectionNotFound, WaitlistClosed
 from waitlist.models import MAX_WAITLIST_QUANTITY, EntryStatus, EventWaitlist, WaitlistEntry
 from waitlist.selectors import entry_position, free_seat_count
@@ -260,11 +260,60 @@ def waitlist_seats_released(
             )
         if offers:
             transaction.on_commit(partial(_offers_announce, event_id=event_id, offers=offers))
+            transaction.on_commit(partial(metrics.waitlist_offer, outcome="sent", count=len(offers)))
     return offers
 
 
 def _after_candidates_locked(seat_ids: list[int]) -> None:
     """A seam for race tests: runs after the candidate seats are read and locked."""
+
+
+def waitlist_event_close(*, event_id: int, reason: str, now: dt.datetime | None = None) -> int:
+    """Close every open entry of an event that will sell no more (cancelled); returns how many.
+
+    Waiting and offered entries end as ``lapsed``; each user is told on their websocket
+    (``waitlist.closed`` with ``reason``) and by e-mail, after commit. Precondition: the event
+    no longer sells and its offer holds were ended (``event_cancel`` does both first).
+    Idempotent. Raises ``Busy`` when the waitlist lock could not be had in time.
+    """
+    from django_q.tasks import async_task
+
+    now = now or timezone.now()
+    with busy_on_lock_timeout(), transaction.atomic():
+        set_lock_timeout()
+        _waitlist_lock(event_id=event_id)
+        entries = lock_rows(
+            WaitlistEntry.objects.filter(
+                event_id=event_id, status__in=[EntryStatus.WAITING, EntryStatus.OFFERED]
+            )
+        )
+        if not entries:
+            return 0
+        WaitlistEntry.objects.filter(pk__in=[e.pk for e in entries]).update(
+            status=EntryStatus.LAPSED, ended_at=now, updated_at=now
+        )
+        closed = [(e.pk, e.user_id) for e in entries]
+
+        def tell() -> None:
+            for entry_id, user_id in closed:
+                realtime.user_notify(
+                    user_id=user_id,
+                    message={
+                        "type": "waitlist.closed",
+                        "event_id": event_id,
+                        "entry_id": entry_id,
+                        "reason": reason,
+                    },
+                )
+                try:
+                    async_task(
+                        "waitlist.tasks.closed_email_send", entry_id, reason, group="waitlist-closed-email"
+                    )
+                except Exception:
+                    logger.exception("Could not queue the closing e-mail of entry %s.", entry_id)
+
+        transaction.on_commit(tell)
+    return len(closed)
 
 
 def choose_seats(rows: list[SeatInventory], quantity: int) -> list[SeatInventory]:
@@ -312,6 +361,8 @@ def _offers_settle(*, event_id: int, now: dt.datetime) -> None:
         entry.ended_at = entry.updated_at = now
         entry.save(update_fields=["status", "ended_at", "updated_at"])
         if not bought:
+            # "taken" is counted by checkout when the offer hold is bought.
+            transaction.on_commit(partial(metrics.waitlist_offer, outcome="lapsed"))
             AuditLog.objects.create(
                 at=now,
                 action=AuditAction.OFFER_LAPSED,

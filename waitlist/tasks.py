@@ -47,6 +47,27 @@ def offer_email_send(entry_id: int) -> bool:
     return True
 
 
+def closed_email_send(entry_id: int) -> bool:
+    """E-mail the user of an entry closed because the event will not take place."""
+    entry = WaitlistEntry.objects.select_related("event", "user").filter(pk=entry_id).first()
+    if entry is None or entry.status != EntryStatus.LAPSED:
+        return False
+    event = entry.event
+    when = event.starts_at.astimezone(event.tzinfo)
+    send_mail(
+        subject=f"{event.title} is cancelled",
+        message="\n".join(
+            [
+                f"{event.title}, planned for {when:%A %d %B %Y %H:%M} ({event.timezone}), is cancelled.",
+                "Your place on its waitlist is closed; there is nothing you need to do.",
+            ]
+        ),
+        from_email=None,
+        recipient_list=[entry.user.email],
+    )
+    return True
+
+
 def waitlist_offers_sweep() -> int:
     """Safety net, every minute: offer free seats of events that still have people waiting.
 

@@ -13,36 +13,11 @@ from dataclasses import dataclass
 from django.db import transaction
 from django.utils import timezone
 
+from checkout.errors import TicketAlreadyUsed, TicketUnknown, TicketVoid, TicketWrongEvent
 from checkout.models import AuditAction, AuditLog, Ticket, TicketStatus
 from ticketing import metrics
 from ticketing.errors import ApplicationError, Busy
 from ticketing.locks import lock_one, set_lock_timeout
-
-# The checkout app's errors.py is being edited elsewhere; these move there at merge.
-
-
-class TicketUnknown(ApplicationError):
-    code = "TICKET_UNKNOWN"
-    status = 404
-    message = "No ticket has this code."
-
-
-class TicketAlreadyUsed(ApplicationError):
-    code = "TICKET_ALREADY_USED"
-    status = 409
-    message = "This ticket was already used."
-
-
-class TicketVoid(ApplicationError):
-    code = "TICKET_VOID"
-    status = 409
-    message = "This ticket is void (its order was cancelled)."
-
-
-class TicketWrongEvent(ApplicationError):
-    code = "TICKET_WRONG_EVENT"
-    status = 409
-    message = "This ticket is for another event."
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import datetime as dt
 from collections import defaultdict
 from collections.abc import Collection, Iterable
+from functools import partial
 from typing import Any, NamedTuple
 
 from django.conf import settings
@@ -47,6 +48,7 @@ from checkout.services.common import announce_after_commit, audit_record, audit_
 from checkout.services.versions import inventory_version_bump
 from events.errors import EventNotFound
 from events.models import Event
+from ticketing import metrics
 from ticketing.errors import Busy, ValidationFailed
 from ticketing.locks import busy_on_lock_timeout, lock_one, lock_rows, set_lock_timeout
 
@@ -243,6 +245,7 @@ def hold_claim_seats(
         data={"seat_ids": seat_ids, "expires_at": expires_at.isoformat()},
     )
     announce_after_commit(event_id=event.pk, seat_ids=seat_ids)
+    transaction.on_commit(partial(metrics.hold_created, kind=kind))
     return hold
 
 
@@ -303,6 +306,8 @@ def holds_end(
     for event_id, seat_ids in by_event.items():
         inventory_version_bump(event_id=event_id)
         announce_after_commit(event_id=event_id, seat_ids=seat_ids, released_reason=reason)
+    how = "released" if status == HoldStatus.RELEASED else "expired"
+    transaction.on_commit(partial(metrics.hold_ended, how=how, count=len(holds)))
     return holds
 
 
@@ -347,6 +352,7 @@ def hold_extend(*, user: Any, hold_id: int, now: dt.datetime | None = None) -> H
             hold_id=hold.pk,
             data={"expires_at": hold.expires_at.isoformat(), "extensions_used": hold.extensions_used},
         )
+        transaction.on_commit(metrics.hold_extended)
     return hold
 
 

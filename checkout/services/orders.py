@@ -21,6 +21,7 @@ import logging
 import time
 from dataclasses import dataclass
 from decimal import Decimal
+from functools import partial
 from typing import Any
 
 from django.conf import settings
@@ -43,6 +44,7 @@ from checkout.errors import (
 from checkout.models import (
     AuditAction,
     Hold,
+    HoldKind,
     HoldStatus,
     IdempotencyRecord,
     Order,
@@ -60,7 +62,8 @@ from checkout.services.common import announce_after_commit, audit_record, audit_
 from checkout.services.holds import _lock_own_hold, holds_end
 from checkout.services.versions import inventory_version_bump
 from events.models import EventStatus, Price
-from ticketing.errors import ValidationFailed
+from ticketing import metrics
+from ticketing.errors import ApplicationError, Busy, ValidationFailed
 from ticketing.locks import busy_on_lock_timeout, lock_one, lock_rows, set_lock_timeout
 
 logger = logging.getLogger(__name__)
@@ -127,7 +130,46 @@ def order_purchase(
     and ``Busy``. If the order cannot be written after an approved charge, the charge is
     refunded (and recorded) before the error is raised.
     """
-    now = now or timezone.now()
+    began = time.perf_counter()
+    outcome = "failed"
+    try:
+        order = _purchase(
+            user=user,
+            hold_id=hold_id,
+            buyer_name=buyer_name,
+            buyer_email=buyer_email,
+            card_number=card_number,
+            idempotency_key=idempotency_key,
+            now=now or timezone.now(),
+        )
+        outcome = "success"
+        return order
+    except PaymentDeclined:
+        outcome = "declined"
+        raise
+    except PaymentFailed:
+        outcome = "failed"
+        raise
+    except (Busy, PurchaseInProgress):
+        outcome = "busy"
+        raise
+    except ApplicationError:
+        outcome = "refused"
+        raise
+    finally:
+        metrics.purchase_finished(outcome=outcome, seconds=time.perf_counter() - began)
+
+
+def _purchase(
+    *,
+    user: Any,
+    hold_id: int,
+    buyer_name: str,
+    buyer_email: str,
+    card_number: str,
+    idempotency_key: str,
+    now: dt.datetime,
+) -> Order:
     name, email, card = _validate(buyer_name, buyer_email, card_number, idempotency_key)
     digest = request_hash(hold_id=hold_id, buyer_name=name, buyer_email=email, card_number=card)
     deadline = time.monotonic() + PURCHASE_WAIT_SECONDS
@@ -182,6 +224,11 @@ def order_purchase(
     except Exception as exc:
         refund = _refund(charge=charge, provider=provider, key=f"refund-{started.provider_key}")
         _purchase_abandon(user=user, started=started, reason="completion_failed", now=now, refund=refund)
+        if isinstance(exc, _Lost) and exc.args == ("cancelled",):
+            raise SalesClosed(
+                "The event was cancelled while the payment ran; the charge was refunded.",
+                extra={"hold_id": started.hold_id, "event_status": "cancelled", "refunded": refund.approved},
+            ) from exc
         if isinstance(exc, _Lost):
             raise HoldExpired(
                 "The hold expired while the payment ran; the charge was refunded.",
@@ -284,8 +331,15 @@ def _purchase_complete(
 ) -> Order:
     with busy_on_lock_timeout(), transaction.atomic():
         set_lock_timeout()
-        hold = lock_one(Hold.objects.filter(pk=started.hold_id, user=user))
-        if hold is None or hold.status != HoldStatus.PAYING:
+        # The event's status comes with the hold (no extra query). event_cancel commits the
+        # status, then ends live holds waiting for this lock: either it ends this hold after
+        # we commit (and refunds the order), or we see the cancellation here.
+        hold = lock_one(Hold.objects.filter(pk=started.hold_id, user=user).select_related("event"))
+        if hold is None:
+            raise _Lost()
+        if hold.event.status == EventStatus.CANCELLED:
+            raise _Lost("cancelled")
+        if hold.status != HoldStatus.PAYING:
             raise _Lost()
         rows = lock_rows(SeatInventory.objects.filter(hold=hold))
         if sorted(r.seat_id for r in rows) != started.seat_ids:
@@ -337,6 +391,11 @@ def _purchase_complete(
         )
         announce_after_commit(event_id=hold.event_id, seat_ids=started.seat_ids)
         transaction.on_commit(lambda: _queue_confirmation(order.pk))
+        transaction.on_commit(partial(metrics.hold_ended, how="converted"))
+        if hold.kind == HoldKind.OFFER:
+            # Counted here, when the offer is bought, rather than when the waitlist next
+            # settles its offers (which waits for the next release of this event).
+            transaction.on_commit(partial(metrics.waitlist_offer, outcome="taken"))
     return order
 
 
@@ -409,12 +468,13 @@ def _purchase_abandon(
         )
 
 
-def order_cancel(*, order_id: int, actor: Any, now: dt.datetime | None = None) -> Order:
+def order_cancel(*, order_id: int, actor: Any, now: dt.datetime | None = None, reason: str = "") -> Order:
     """Cancel a paid order: refund, void its tickets, free its seats for the next buyer.
 
     The buyer may cancel before the event starts; staff may cancel any time. Cancelling a
-    cancelled order changes nothing. Raises ``OrderNotFound`` (also for other buyers'
-    orders), ``OrderNotCancellable``, ``PaymentFailed`` (refund refused: nothing changed) or
+    cancelled order changes nothing. ``reason`` goes into the audit row (default ``buyer`` or
+    ``staff``; event cancellation passes ``event_cancelled``). Raises ``OrderNotFound`` (also
+    for other buyers' orders), ``OrderNotCancellable``, ``PaymentFailed`` (refund refused: nothing changed) or
     ``Busy``. The refund runs outside any lock, keyed per order so two concurrent cancels
     refund once.
     """
@@ -488,7 +548,8 @@ def order_cancel(*, order_id: int, actor: Any, now: dt.datetime | None = None) -
             actor=actor,
             event_id=order.event_id,
             order_id=order.pk,
-            reason="staff" if is_staff and order.user_id != getattr(actor, "pk", None) else "buyer",
+            reason=reason
+            or ("staff" if is_staff and order.user_id != getattr(actor, "pk", None) else "buyer"),
             data={"seat_ids": seat_ids, "tickets_voided": voided, "refunded": charge is not None},
         )
         announce_after_commit(event_id=order.event_id, seat_ids=seat_ids, released_reason="cancelled")

@@ -154,3 +154,19 @@ def test_openapi_lists_the_checkout_endpoints(api_client):
         "/api/orders/{order_id}/cancel",
     ):
         assert path in paths
+
+
+def test_one_buyer_hammering_the_hold_endpoint_is_rate_limited(api_client, event, settings, unchanged):
+    settings.TICKETING_THROTTLE_RATES = {**settings.TICKETING_THROTTLE_RATES, "hold_user": "3/min"}
+    ids = seat_ids(event)
+    script = api_client.as_user(UserFactory())
+    assert hold_seats(script, event, ids[:1]).status_code == 201
+    for _ in range(2):
+        assert_error(hold_seats(script, event, ids[1:2]), 409, "HOLD_EXISTS")
+    with unchanged():
+        refused = hold_seats(script, event, ids[1:2])
+    assert_error(refused, 429, "RATE_LIMITED")
+    assert int(refused["Retry-After"]) >= 1
+    # Everyone else buys as usual.
+    other = api_client.as_user(UserFactory())
+    assert hold_seats(other, event, ids[2:3]).status_code == 201

@@ -9,15 +9,10 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
+from checkout.errors import TicketAlreadyUsed, TicketUnknown, TicketVoid, TicketWrongEvent
 from checkout.models import AuditAction, AuditLog, Ticket
 from checkout.services import checkin
-from checkout.services.checkin import (
-    TicketAlreadyUsed,
-    TicketUnknown,
-    TicketVoid,
-    TicketWrongEvent,
-    ticket_check_in,
-)
+from checkout.services.checkin import ticket_check_in
 from tests.factories import make_event, staff_user
 from tests.ops_factories import inventory, sell
 

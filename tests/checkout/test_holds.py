@@ -51,7 +51,7 @@ def test_hold_named_seats(event, user, django_capture_on_commit_callbacks):
     assert {r.hold_expires_at for r in rows} == {hold.expires_at}
     assert version_total(event) == before + 1
     assert AuditLog.objects.filter(action="hold_created", hold_id_ref=hold.pk).count() == 1
-    assert len(callbacks) == 1  # seats_changed after commit
+    assert len(callbacks) == 2  # seats_changed and the holds-created metric, after commit
 
 
 def test_all_or_nothing_names_the_taken_seats(event, user, inventory_unchanged):
@@ -125,7 +125,7 @@ def test_seat_of_an_expired_hold_is_free_before_the_sweeper(event, user, django_
     assert set(
         SeatInventory.objects.filter(seat_id__in=[ids[0], ids[2]]).values_list("status", flat=True)
     ) == {"available"}
-    assert len(callbacks) == 3
+    assert len(callbacks) == 5  # per hold: seats_changed (+ seats_released) and its metric
     # A second claim by the first buyer works: its expired hold no longer blocks it.
     assert hold_create(user=other, event_id=event.id, seat_ids=[ids[0]], now=later)
 
@@ -175,7 +175,7 @@ def test_release_frees_seats_and_is_repeatable(event, user, django_capture_on_co
         released = holds.hold_release(user=user, hold_id=hold.pk)
     assert released.status == HoldStatus.RELEASED
     assert not SeatInventory.objects.filter(hold=hold).exists()
-    assert len(callbacks) == 2  # seats_changed + seats_released (waitlist)
+    assert len(callbacks) == 3  # seats_changed + seats_released (waitlist) + metric
     assert holds.hold_release(user=user, hold_id=hold.pk).status == HoldStatus.RELEASED
     assert AuditLog.objects.filter(action="hold_released").count() == 1
     with pytest.raises(HoldNotFound):

@@ -67,7 +67,7 @@ def test_purchase_sells_the_seats(hold, user, django_capture_on_commit_callbacks
         100,
     )
     assert AuditLog.objects.filter(action="purchased", order_id_ref=order.pk).exists()
-    assert len(callbacks) == 2  # seats_changed + confirmation task
+    assert len(callbacks) == 3  # seats_changed + confirmation task + metric
 
 
 def test_confirmation_mail_lists_the_tickets(hold, user):

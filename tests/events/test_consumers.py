@@ -257,3 +257,58 @@ def test_after_the_layer_reconnects_viewers_are_told_to_resync(sold_out):
         await socket.disconnect()
 
     run(scenario)
+
+
+def test_open_connections_are_counted_in_the_gauge(sold_out):
+    from prometheus_client import REGISTRY
+
+    def gauge() -> float:
+        return REGISTRY.get_sample_value("ticketing_websocket_connections") or 0.0
+
+    start = gauge()
+    viewer = UserFactory()
+
+    async def scenario():
+        first, connected, _ = await open_socket(sold_out.id)
+        second, connected_too, _ = await open_socket(sold_out.id, user=viewer)
+        assert connected and connected_too
+        assert gauge() == start + 2
+        refused, accepted, _ = await open_socket(999999)
+        assert not accepted
+        await refused.disconnect()
+        assert gauge() == start + 2  # a refused connection was never counted
+        await first.disconnect()
+        assert gauge() == start + 1
+        await second.disconnect()
+
+    run(scenario)
+    assert gauge() == start
+
+
+def test_viewers_are_told_when_the_event_is_cancelled_and_waiting_users_that_their_place_closed(sold_out):
+    from events.services import event_cancel
+    from tests.factories import staff_user
+
+    me, staff = UserFactory(), staff_user()
+    mine = services.waitlist_join(user=me, event_id=sold_out.id, quantity=1)
+
+    async def scenario():
+        socket, connected, _ = await open_socket(sold_out.id, user=me)
+        assert connected
+        assert (await receive(socket))["waitlist"]["entry_id"] == mine.id
+        await listener_up()
+        await after_commit(event_cancel, event_id=sold_out.id, actor=staff, refund_inline=True)
+        seen = {}
+        while not {"event.cancelled", "waitlist.closed"} <= set(seen):
+            message = await receive(socket)
+            seen[message["type"]] = message
+        assert seen["event.cancelled"] == {"type": "event.cancelled", "event_id": sold_out.id}
+        assert seen["waitlist.closed"] == {
+            "type": "waitlist.closed",
+            "event_id": sold_out.id,
+            "entry_id": mine.id,
+            "reason": "event_cancelled",
+        }
+        await socket.disconnect()
+
+    run(scenario)

@@ -8,8 +8,9 @@ import pytest
 from django.utils import timezone
 from prometheus_client.parser import text_string_to_metric_families
 
-from checkout.services.checkin import TicketAlreadyUsed, ticket_check_in
-from tests.factories import make_event
+from checkout.errors import TicketAlreadyUsed
+from checkout.services.checkin import ticket_check_in
+from tests.factories import UserFactory, make_event
 from tests.ops_factories import hold, inventory, sell
 from ticketing import metrics
 from ticketing.errors import Busy
@@ -154,3 +155,95 @@ def test_multiprocess_mode_sums_the_processes(client, tmp_path, monkeypatch):
     samples = scrape(client)
     assert value(samples, "ticketing_checkins_total", result="admitted") == 2
     assert value(samples, "ticketing_seats", status="sold") == 0  # database gauges are still there
+
+
+def delta(before, after, name, **labels) -> float:
+    return value(after, name, **labels) - value(before, name, **labels)
+
+
+def test_metrics_move_after_a_purchase(client, api_client, user, django_capture_on_commit_callbacks):
+    from checkout import payments
+
+    event = make_event()
+    seat_ids = [r.seat_id for r in inventory(event, 2)]
+    buyer = api_client.as_user(user)
+    before = scrape(client)
+    with django_capture_on_commit_callbacks(execute=True):
+        held = buyer.post(f"/api/events/{event.id}/holds", {"seat_ids": seat_ids})
+        assert held.status_code == 201, held.content
+        extended = buyer.post(f"/api/holds/{held.json()['id']}/extend")
+        assert extended.status_code == 200
+        body = {"buyer_name": "Ada", "buyer_email": "ada@example.com", "card_number": payments.CARD_APPROVE}
+        bought = buyer.post(f"/api/holds/{held.json()['id']}/purchase", body, HTTP_IDEMPOTENCY_KEY="k1")
+        assert bought.status_code == 201, bought.content
+        declined = buyer.post(
+            f"/api/holds/{held.json()['id']}/purchase",
+            {**body, "card_number": payments.CARD_DECLINE},
+            HTTP_IDEMPOTENCY_KEY="k2",
+        )
+        assert declined.status_code == 409  # the hold is bought: refused by the rules
+    after = scrape(client)
+    assert delta(before, after, "ticketing_holds_created_total", kind="regular") == 1
+    assert delta(before, after, "ticketing_holds_extended_total") == 1
+    assert delta(before, after, "ticketing_holds_ended_total", how="converted") == 1
+    assert delta(before, after, "ticketing_purchases_total", outcome="success") == 1
+    assert delta(before, after, "ticketing_purchases_total", outcome="refused") == 1
+    assert delta(before, after, "ticketing_purchase_seconds_count", outcome="success") == 1
+    assert delta(before, after, "ticketing_purchase_seconds_bucket", outcome="success", le="+Inf") == 1
+
+
+def test_a_declined_card_counts_as_declined_and_the_hold_lives_on(
+    client, api_client, user, django_capture_on_commit_callbacks
+):
+    from checkout import payments
+
+    event = make_event()
+    buyer = api_client.as_user(user)
+    before = scrape(client)
+    with django_capture_on_commit_callbacks(execute=True):
+        held = buyer.post(f"/api/events/{event.id}/holds", {"seat_ids": [inventory(event, 1)[0].seat_id]})
+        body = {"buyer_name": "Ada", "buyer_email": "ada@example.com", "card_number": payments.CARD_DECLINE}
+        response = buyer.post(f"/api/holds/{held.json()['id']}/purchase", body, HTTP_IDEMPOTENCY_KEY="k")
+        assert response.status_code == 402
+    after = scrape(client)
+    assert delta(before, after, "ticketing_purchases_total", outcome="declined") == 1
+    assert delta(before, after, "ticketing_purchase_seconds_count", outcome="declined") == 1
+    assert delta(before, after, "ticketing_holds_ended_total", how="converted") == 0
+
+
+def test_metrics_move_after_an_expiry_sweep_and_a_release(client, user, django_capture_on_commit_callbacks):
+    from checkout.services.holds import hold_create, hold_release, holds_expire_due
+
+    now = timezone.now()
+    event = make_event()
+    rows = inventory(event, 4)
+    before = scrape(client)
+    with django_capture_on_commit_callbacks(execute=True):
+        for row in rows[:3]:
+            hold_create(user=UserFactory(), event_id=event.id, seat_ids=[row.seat_id], now=now)
+        released = hold_create(user=user, event_id=event.id, seat_ids=[rows[3].seat_id], now=now)
+        hold_release(user=user, hold_id=released.pk, now=now)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert holds_expire_due(now=now + dt.timedelta(hours=1)) == 3
+    after = scrape(client)
+    assert delta(before, after, "ticketing_holds_created_total", kind="regular") == 4
+    assert delta(before, after, "ticketing_holds_ended_total", how="expired") == 3
+    assert delta(before, after, "ticketing_holds_ended_total", how="released") == 1
+
+
+def test_a_rolled_back_hold_counts_nothing(client, user):
+    """Counted on commit: a hold whose transaction rolls back never shows up."""
+    from django.db import transaction
+
+    from checkout.services.holds import hold_create
+
+    event = make_event()
+    before = scrape(client)
+
+    class Abort(Exception):
+        pass
+
+    with pytest.raises(Abort), transaction.atomic():
+        hold_create(user=user, event_id=event.id, seat_ids=[inventory(event, 1)[0].seat_id])
+        raise Abort
+    assert delta(before, scrape(client), "ticketing_holds_created_total", kind="regular") == 0

@@ -142,3 +142,150 @@ def test_signup_page_is_rate_limited(client):
         client.post("/accounts/signup/", {"email": f"p{i}@example.com", "password": "x"})
     response = client.post("/accounts/signup/", {"email": "late@example.com", "password": "Str0ng-pass-99"})
     assert response.status_code == 429 and b"Too many requests" in response.content
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.now = 1_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def _hold_request(user, addr: str):
+    r = RequestFactory().post("/api/events/1/holds", REMOTE_ADDR=addr)
+    r.auth = user
+    return r
+
+
+def test_default_hold_limits_let_an_on_sale_crowd_through_but_not_a_script(monkeypatch):
+    """200 buyers, each its own account, picking seats every 5 s for 5 minutes, all from one
+    address (the benchmark on loopback; a NAT on 203.0.113.7 at a gentler pace) are never
+    refused; one account scripting two holds a second is, within its first minute."""
+    from ninja.throttling import SimpleRateThrottle
+
+    clock = _Clock()
+    monkeypatch.setattr(SimpleRateThrottle, "timer", clock)
+    crowd = [UserFactory.build(pk=10_000 + i) for i in range(200)]
+    per_user, per_ip = hold_throttles()
+
+    def allowed(user, addr) -> bool:
+        request = _hold_request(user, addr)
+        return all([per_user.allow_request(request), per_ip.allow_request(request)])
+
+    for addr, every in (("127.0.0.1", 5.0), ("203.0.113.7", 15.0)):
+        start = clock.now
+        while clock.now < start + 300:
+            assert all(allowed(user, addr) for user in crowd), (addr, clock.now - start)
+            clock.now += every
+        clock.now += 3600  # the windows are empty again
+
+    script = UserFactory.build(pk=99_999)
+    refused_at = None
+    for i in range(240):
+        if not allowed(script, "198.51.100.3"):
+            refused_at = i
+            break
+        clock.now += 0.5
+    assert refused_at is not None and refused_at <= per_user.num_requests
+
+
+def test_many_accounts_on_one_public_address_are_bounded_together(monkeypatch):
+    from ninja.throttling import SimpleRateThrottle
+
+    monkeypatch.setattr(SimpleRateThrottle, "timer", _Clock())
+    per_user, per_ip = hold_throttles()
+    limit = per_ip.num_requests
+    accounts = [UserFactory.build(pk=20_000 + i) for i in range(limit // per_user.num_requests + 1)]
+    requests = [_hold_request(u, "198.51.100.9") for u in accounts for _ in range(per_user.num_requests)]
+    results = [per_ip.allow_request(r) for r in requests]
+    assert results[:limit] == [True] * limit and not any(results[limit:])
+    # Behind a local proxy (loopback) the address is not counted: only each buyer is.
+    assert per_ip.allow_request(_hold_request(accounts[0], "::1"))
+
+
+def test_no_buyer_endpoint_reveals_or_touches_another_buyers_data(api_client, unchanged):
+    """Mallory tries every buyer endpoint with Alice's ids: each answers 404 NOT_FOUND, exactly
+    as for an id that does not exist, and nothing in the database moves."""
+    from checkout import payments
+    from checkout.models import Hold, Order, SeatInventory, Ticket
+    from checkout.services.holds import hold_create
+    from checkout.services.orders import order_purchase
+    from tests.checkout.conftest import inventory_state
+    from tests.waitlist.inventory import free_seats, hold_seats, rows
+    from waitlist import services as waitlist_services
+    from waitlist.models import WaitlistEntry
+
+    alice, mallory = UserFactory(), UserFactory()
+    holding, bought, waiting = make_event(), make_event(), make_event()
+    live = hold_create(user=alice, event_id=holding.id, seat_ids=[inventory(holding, 1)[0].seat_id])
+    paid_hold = hold_create(user=alice, event_id=bought.id, seat_ids=[inventory(bought, 1)[0].seat_id])
+    order = order_purchase(
+        user=alice,
+        hold_id=paid_hold.pk,
+        buyer_name="Alice",
+        buyer_email=alice.email,
+        card_number=payments.CARD_APPROVE,
+        idempotency_key="alice-1",
+    )
+    hold_seats(waiting)
+    entry = waitlist_services.waitlist_join(user=alice, event_id=waiting.id, quantity=1)
+    free_seats(rows(waiting, "A1"))
+    (offer,) = waitlist_services.waitlist_seats_released(event_id=waiting.id, seat_ids=[], reason="released")
+
+    def state():
+        return (
+            inventory_state(),
+            list(Hold.objects.order_by("pk").values_list("pk", "status", "expires_at", "extensions_used")),
+            list(WaitlistEntry.objects.order_by("pk").values_list("pk", "status", "offer_hold_id")),
+            list(SeatInventory.objects.order_by("pk").values_list("pk", "status", "hold_id", "order_id")),
+            list(Ticket.objects.order_by("pk").values_list("pk", "status", "used_at")),
+            list(Order.objects.order_by("pk").values_list("pk", "status", "buyer_email")),
+        )
+
+    purchase = {"buyer_name": "M", "buyer_email": "m@example.com", "card_number": payments.CARD_APPROVE}
+    attempts = [
+        ("get", f"/api/holds/{live.pk}", None),
+        ("delete", f"/api/holds/{live.pk}", None),
+        ("post", f"/api/holds/{live.pk}/extend", None),
+        ("post", f"/api/holds/{live.pk}/purchase", purchase),
+        ("get", f"/api/holds/{offer.hold_id}", None),
+        ("post", f"/api/holds/{offer.hold_id}/purchase", purchase),
+        ("delete", f"/api/holds/{offer.hold_id}", None),
+        ("get", f"/api/holds/{paid_hold.pk}", None),
+        ("get", f"/api/orders/{order.pk}", None),
+        ("post", f"/api/orders/{order.pk}/cancel", None),
+        ("delete", f"/api/waitlist/{entry.pk}", None),
+    ]
+    client = api_client.as_user(mallory)
+    before = state()
+    with unchanged():
+        for method, path, body in attempts:
+            response = getattr(client, method)(path, body, HTTP_IDEMPOTENCY_KEY="m-1")
+            assert response.status_code == 404, (path, response.content)
+            answer = response.json()
+            assert answer["code"] == "NOT_FOUND", path
+            # The same answer as for an id nobody has: nothing tells Mallory the id exists.
+            assert alice.email not in response.content.decode()
+        assert client.get("/api/orders").json() == []
+        assert client.get("/api/waitlist").json() == []
+    assert state() == before
+    # Alice still sees all of it.
+    alice_client = api_client.as_user(alice)
+    assert alice_client.get(f"/api/holds/{live.pk}").status_code == 200
+    assert alice_client.get(f"/api/orders/{order.pk}").status_code == 200
+    assert [e["id"] for e in alice_client.get("/api/waitlist").json()] == [entry.pk]
+
+
+def test_an_unknown_id_and_another_buyers_id_answer_alike(api_client):
+    from checkout.services.holds import hold_create
+
+    alice, mallory = UserFactory(), UserFactory()
+    event = make_event()
+    theirs = hold_create(user=alice, event_id=event.id, seat_ids=[inventory(event, 1)[0].seat_id])
+    client = api_client.as_user(mallory)
+    foreign = client.get(f"/api/holds/{theirs.pk}").json()
+    missing = client.get(f"/api/holds/{theirs.pk + 10_000}").json()
+    assert foreign["code"] == missing["code"] == "NOT_FOUND"
+    assert foreign["message"] == missing["message"]
+    assert set(foreign["extra"]) == set(missing["extra"])
