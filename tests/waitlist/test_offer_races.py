@@ -91,11 +91,15 @@ def test_control_without_the_locks_both_runs_pick_the_same_seats(waiting_for_pai
     monkeypatch.setattr(services, "lock_rows", lambda qs, skip_locked=False: list(qs))
     monkeypatch.setattr(services, "_after_candidates_locked", record_then_wait)
 
-    _results, errors = concurrently(release_run(event, seat_ids), release_run(event, seat_ids))
+    results, errors = concurrently(release_run(event, seat_ids), release_run(event, seat_ids))
 
+    assert errors == [None, None]
     assert len(seen) == 2 and seen[0] == seen[1] == sorted(seat_ids)
-    # Only the last-ditch re-check of the entry row stops the second offer of the same seats.
-    assert sum(e is not None for e in errors) == 1
+    # Checkout's one-live-hold-per-user constraint turns the second offer to the first entry
+    # away, but the loser then offers the seats it read as free to the next entry: two
+    # offers for the same seats (the first offer hold silently loses them).
+    first, second = (o for r in results for o in r)
+    assert set(first.seat_ids) & set(second.seat_ids)
 
 
 def test_an_offer_and_a_regular_buyer_never_both_get_a_seat(settings):
