@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from django.conf import settings
 from django.utils import timezone
 from django_q.models import OrmQ
 
@@ -355,3 +356,52 @@ def test_offer_announcements_run_only_after_commit(sold_out, django_capture_on_c
     assert OrmQ.objects.count() == 1  # the offer e-mail, queued for the worker
     assert (f"waitlist-{sold_out.id}", "waitlist.moved") in sent
     assert (f"event-{sold_out.id}", "seats.update") in sent
+
+
+def test_seats_of_an_expired_unswept_hold_are_offered_and_the_hold_retired():
+    event = make_event()
+    now = timezone.now()
+    (stale,) = hold_seats(
+        event, rows(event, "A3"), user=UserFactory(), expires_at=now + dt.timedelta(minutes=1)
+    )
+    hold_seats(event)
+    entry = join(event, 2)
+    later = now + dt.timedelta(minutes=2)  # A3's hold has expired; the sweeper has not run
+
+    seat_ids = free_seats(rows(event, "A4"))
+    (offer,) = services.waitlist_seats_released(
+        event_id=event.id, seat_ids=seat_ids, reason="released", now=later
+    )
+
+    assert offered_labels(entry) == ["A3", "A4"]
+    stale.refresh_from_db()
+    assert (stale.status, stale.ended_at) == (HoldStatus.EXPIRED, later)
+    # One row for its end, written by the offer's own claim.
+    assert list(
+        AuditLog.objects.filter(hold_id_ref=stale.id)
+        .exclude(action=AuditAction.HOLD_CREATED)
+        .values_list("action", flat=True)
+    ) == [AuditAction.HOLD_EXPIRED]
+    assert offer.expires_at == later + dt.timedelta(seconds=settings.TICKETING_OFFER_SECONDS)
+
+
+def test_buying_an_offer_settles_the_entry_as_fulfilled(sold_out, django_capture_on_commit_callbacks):
+    from checkout import payments
+    from checkout.services.orders import order_purchase
+
+    entry = join(sold_out)
+    release(sold_out, "A1")
+    entry.refresh_from_db()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        order_purchase(
+            user=entry.user,
+            hold_id=entry.offer_hold_id,
+            buyer_name="Ada",
+            buyer_email="ada@example.com",
+            card_number=payments.CARD_APPROVE,
+            idempotency_key="k",
+        )
+
+    entry.refresh_from_db()
+    assert entry.status == EntryStatus.FULFILLED and entry.ended_at is not None
