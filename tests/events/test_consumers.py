@@ -33,6 +33,12 @@ def free_and_announce(event, *labels):
     return free_seats(rows(event, *labels))
 
 
+@pytest.fixture(autouse=True)
+def fast_password_hasher(settings):
+    # A sold-out event here is one buyer per seat: skip the deliberately slow password hash.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 @pytest.fixture
 def sold_out():
     event = make_event()
