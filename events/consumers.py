@@ -163,6 +163,9 @@ class EventConsumer(AsyncJsonWebsocketConsumer):
         await self._stop_tracking(message)
         await self.send_json(message)
 
+    async def waitlist_fulfilled(self, message: dict) -> None:
+        await self.send_json(message)
+
     async def _stop_tracking(self, message: dict) -> None:
         if message["event_id"] == self.event_id and message["entry_id"] == self.entry_id:
             self.entry_id = self.position = None

@@ -2,7 +2,9 @@
 
 Lock order, everywhere: the event's ``EventWaitlist`` row, then holds, then seat inventory
 rows (pk order, via ``ticketing.locks``), then waitlist entries. Checkout never takes the
-waitlist row, so it never waits on it while holding holds or seats.
+waitlist row, so it never waits on it while holding holds or seats. Inventory writes are
+checkout's: offers are claimed with ``hold_claim_seats(kind="offer")`` and declined with
+``holds_end``, so offers follow every rule of regular holds (versions, audit, pushes).
 """
 
 from __future__ import annotations
@@ -14,24 +16,15 @@ from functools import partial
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
-from checkout.models import (
-    LIVE_HOLD_STATUSES,
-    AuditAction,
-    AuditLog,
-    Hold,
-    HoldKind,
-    HoldStatus,
-    SeatInventory,
-    SeatStatus,
-)
-from checkout.services import hooks
-from checkout.services.versions import inventory_version_bump
+from checkout.models import LIVE_HOLD_STATUSES, Hold, HoldKind, HoldStatus, SeatInventory
+from checkout.services.holds import free_q, hold_claim_seats, holds_end
 from events.errors import EventNotFound
 from events.models import Event, Section
 from ticketing import metrics, realtime
-from ticketing.errors import ApplicationError, Conflict, ValidationFailed
+from ticketing.errors import ApplicationError, ValidationFailed
 from ticketing.locks import busy_on_lock_timeout, lock_one, lock_rows, set_lock_timeout
 from waitlist.errors import AlreadyWaiting, EntryNotFound, SeatsAvailable, SectionNotFound, WaitlistClosed
 from waitlist.models import MAX_WAITLIST_QUANTITY, EntryStatus, EventWaitlist, WaitlistEntry
@@ -129,7 +122,7 @@ def waitlist_leave(*, user, entry_id: int, now: dt.datetime | None = None) -> Wa
         if entry.offer_hold_id:
             # Hold and seats before the entry (the lock order); the offer may have ended meanwhile.
             # The freed seats are announced, and offered to the next in line, after commit.
-            _offer_hold_release(hold_id=entry.offer_hold_id, user=user, reason="offer_declined", now=now)
+            _offer_hold_release(hold_id=entry.offer_hold_id, user=user, now=now)
         entry = lock_one(WaitlistEntry.objects.filter(pk=entry_id))
         if entry.status not in (EntryStatus.WAITING, EntryStatus.OFFERED):
             return entry
@@ -173,8 +166,9 @@ def waitlist_seats_released(
     ``TICKETING_OFFER_SECONDS``; later entries may fit what is left. Entries that do not
     fit keep their place. With nobody waiting, seats simply stay free.
 
-    Only seats that are ``available`` are offered: a seat still held by an expired,
-    unswept hold is offered when the sweeper releases it (and calls this again).
+    Every seat free at ``now`` is a candidate, including seats of expired holds the sweeper
+    has not reached: checkout's ``hold_claim_seats`` retires such a hold (expired, audited,
+    its other seats freed and announced) in the same transaction as the offer.
     ``seat_ids`` says what triggered the run; every free seat of the event is considered.
     Raises ``Busy`` when the waitlist lock could not be had in time.
     """
@@ -201,20 +195,22 @@ def waitlist_seats_released(
             return []
         # Rows a buyer is holding right now are skipped, not waited for: they are being taken.
         candidate_pks = list(
-            SeatInventory.objects.filter(event_id=event_id, status=SeatStatus.AVAILABLE)
+            SeatInventory.objects.filter(free_q(now), event_id=event_id)
             .order_by("pk")
             .values_list("pk", flat=True)[:OFFER_CANDIDATE_LIMIT]
         )
+        # The filter is re-checked on the locked rows: one taken meanwhile drops out.
         pool = lock_rows(
-            SeatInventory.objects.filter(pk__in=candidate_pks, status=SeatStatus.AVAILABLE).select_related(
-                "seat"
-            ),
+            SeatInventory.objects.filter(free_q(now), pk__in=candidate_pks).select_related("seat"),
             skip_locked=True,
         )
         _after_candidates_locked([r.seat_id for r in pool])
         busy_users = set(
             Hold.objects.filter(
-                event_id=event_id, status__in=LIVE_HOLD_STATUSES, user_id__in=[e.user_id for e in waiting]
+                event_id=event_id,
+                status__in=LIVE_HOLD_STATUSES,
+                expires_at__gt=now,
+                user_id__in=[e.user_id for e in waiting],
             ).values_list("user_id", flat=True)
         )
         expires_at = now + dt.timedelta(seconds=settings.TICKETING_OFFER_SECONDS)
@@ -229,9 +225,15 @@ def waitlist_seats_released(
             if not chosen:
                 continue
             try:
-                with transaction.atomic():  # a refused claim rolls back only itself
-                    hold = _offer_hold_claim(
-                        user=entry.user, event=event, seats_rows=chosen, expires_at=expires_at, now=now
+                # A refused claim rolls back only its savepoint (with any hold it retired).
+                with transaction.atomic():
+                    hold = hold_claim_seats(
+                        user=entry.user,
+                        event=event,
+                        seats_rows=chosen,
+                        kind=HoldKind.OFFER,
+                        expires_at=expires_at,
+                        now=now,
                     )
             except ApplicationError as exc:
                 # The user started buying meanwhile (HOLD_EXISTS) or a seat was taken: skip,
@@ -344,18 +346,35 @@ def choose_seats(rows: list[SeatInventory], quantity: int) -> list[SeatInventory
     return ordered[:quantity]
 
 
-def _offers_settle(*, event_id: int, now: dt.datetime) -> None:
-    """Close offered entries whose offer hold ended: bought -> fulfilled, else lapsed.
+def waitlist_offers_settle(*, event_id: int, now: dt.datetime | None = None) -> None:
+    """Settle the event's offered entries whose offer ended (see ``_offers_settle``).
 
-    Precondition: caller holds the event's waitlist lock.
+    Checkout calls this after an offer hold was bought. Raises ``Busy``.
+    """
+    now = now or timezone.now()
+    if not WaitlistEntry.objects.filter(event_id=event_id, status=EntryStatus.OFFERED).exists():
+        return
+    with transaction.atomic():
+        set_lock_timeout()
+        _waitlist_lock(event_id=event_id)
+        _offers_settle(event_id=event_id, now=now)
+
+
+def _offers_settle(*, event_id: int, now: dt.datetime) -> None:
+    """Close offered entries whose offer ended: bought -> fulfilled, anything else -> lapsed.
+
+    An offer hold past its expiry has ended even before the sweeper (or a claim) retires it:
+    it can no longer be bought. No audit row here: the transaction that ends the hold
+    (checkout's ``holds_end``) writes exactly one (``offer_lapsed``, or ``hold_released``
+    when declined). Precondition: caller holds the event's waitlist lock.
     """
     ended = list(
         WaitlistEntry.objects.filter(event_id=event_id, status=EntryStatus.OFFERED)
-        .exclude(offer_hold__status__in=LIVE_HOLD_STATUSES)
-        .select_related("offer_hold")
+        .filter(~Q(offer_hold__status__in=LIVE_HOLD_STATUSES) | Q(offer_hold__expires_at__lte=now))
+        .values_list("pk", flat=True)
     )
-    for entry in ended:
-        entry = lock_one(WaitlistEntry.objects.filter(pk=entry.pk).select_related("offer_hold"))
+    for entry_id in ended:
+        entry = lock_one(WaitlistEntry.objects.filter(pk=entry_id).select_related("offer_hold"))
         bought = entry.offer_hold.status == HoldStatus.CONVERTED
         entry.status = EntryStatus.FULFILLED if bought else EntryStatus.LAPSED
         entry.ended_at = entry.updated_at = now
@@ -363,21 +382,17 @@ def _offers_settle(*, event_id: int, now: dt.datetime) -> None:
         if not bought:
             # "taken" is counted by checkout when the offer hold is bought.
             transaction.on_commit(partial(metrics.waitlist_offer, outcome="lapsed"))
-            AuditLog.objects.create(
-                at=now,
-                action=AuditAction.OFFER_LAPSED,
-                event_id=event_id,
-                hold_id_ref=entry.offer_hold_id,
-                reason=entry.offer_hold.status,
-                data={"entry_id": entry.pk, "user_id": entry.user_id},
+        transaction.on_commit(
+            partial(
+                realtime.user_notify,
+                user_id=entry.user_id,
+                message={
+                    "type": "waitlist.fulfilled" if bought else "waitlist.lapsed",
+                    "event_id": event_id,
+                    "entry_id": entry.pk,
+                },
             )
-            transaction.on_commit(
-                partial(
-                    realtime.user_notify,
-                    user_id=entry.user_id,
-                    message={"type": "waitlist.lapsed", "event_id": event_id, "entry_id": entry.pk},
-                )
-            )
+        )
 
 
 def _offers_announce(*, event_id: int, offers: list[Offer]) -> None:
@@ -404,80 +419,24 @@ def _offers_announce(*, event_id: int, offers: list[Offer]) -> None:
             logger.exception("Could not queue the offer e-mail of entry %s.", offer.entry_id)
 
 
-# --- Provisional inventory writes --------------------------------------------------------
-# REPLACE AT MERGE: the checkout helper's ``checkout.services.holds.hold_claim_seats`` and
-# ``hold_release`` own these writes. Until they land, these two write the same consistent
-# rows (hold + inventory + version bump + audit) so offers work end to end.
+def _offer_hold_release(*, hold_id: int, user, now: dt.datetime) -> bool:
+    """Decline a live offer through checkout's ``holds_end``; ``False`` if it had ended.
 
-
-def _offer_hold_claim(
-    *, user, event: Event, seats_rows: list[SeatInventory], expires_at: dt.datetime, now: dt.datetime
-) -> Hold:
-    """Hold ``seats_rows`` for ``user`` as a waitlist offer (same signature and effects as
-    checkout's ``hold_claim_seats`` with ``kind="offer"``).
-
-    Precondition: inside the caller's transaction, holding the rows' locks. Raises ``Conflict``
-    ``SEATS_UNAVAILABLE`` (``extra["seat_ids"]``) when a row is not available.
+    Only an ``active`` offer is released: a ``paying`` one is mid-purchase and leaving the
+    waitlist must not pull the seats from under it. One past its expiry ends as expired.
+    After commit the seats are announced and offered to the next in line.
+    Precondition: inside the caller's transaction, holding no hold or seat locks.
     """
-    taken = sorted(r.seat_id for r in seats_rows if r.status != SeatStatus.AVAILABLE)
-    if taken:
-        raise Conflict("Seats are taken.", code="SEATS_UNAVAILABLE", extra={"seat_ids": taken})
-    hold = Hold.objects.create(
-        event=event,
-        user=user,
-        kind=HoldKind.OFFER,
-        status=HoldStatus.ACTIVE,
-        created_at=now,
-        expires_at=expires_at,
-    )
-    SeatInventory.objects.filter(pk__in=[r.pk for r in seats_rows]).update(
-        status=SeatStatus.HELD, hold=hold, hold_expires_at=expires_at, updated_at=now
-    )
-    seat_ids = sorted(r.seat_id for r in seats_rows)
-    inventory_version_bump(event_id=event.pk)
-    AuditLog.objects.create(
-        at=now,
-        action=AuditAction.OFFER_CREATED,
-        actor=user,
-        event_id=event.pk,
-        hold_id_ref=hold.pk,
-        data={"seat_ids": seat_ids, "expires_at": expires_at.isoformat()},
-    )
-    transaction.on_commit(partial(hooks.seats_changed, event_id=event.pk, seat_ids=seat_ids))
-    return hold
-
-
-def _offer_hold_release(*, hold_id: int, user, reason: str, now: dt.datetime) -> list[int]:
-    """Release a live offer hold; returns the freed seat ids (``[]`` if it had ended).
-
-    Like checkout's ``holds_end(status="released")``: after commit the seats are announced
-    and offered to the next in line. Precondition: inside the caller's transaction.
-    """
-    # Hold before its seats, as checkout's holds_end and purchase lock them.
-    # A paying hold is mid-purchase: leaving the waitlist must not pull seats from under it.
+    # Waited for (unlike holds_end's SKIP LOCKED): a purchase or sweep holding it decides first.
     hold = lock_one(Hold.objects.filter(pk=hold_id, status=HoldStatus.ACTIVE))
     if hold is None:
-        return []
-    rows = lock_rows(SeatInventory.objects.filter(hold_id=hold_id))
-    SeatInventory.objects.filter(pk__in=[r.pk for r in rows]).update(
-        status=SeatStatus.AVAILABLE, hold=None, hold_expires_at=None, updated_at=now
-    )
-    hold.status = HoldStatus.RELEASED
-    hold.ended_at = now
-    hold.save(update_fields=["status", "ended_at"])
-    inventory_version_bump(event_id=hold.event_id)
-    AuditLog.objects.create(
-        at=now,
-        action=AuditAction.HOLD_RELEASED,
+        return False
+    expired = hold.expires_at <= now
+    holds_end(
+        hold_ids=[hold.pk],
+        status=HoldStatus.EXPIRED if expired else HoldStatus.RELEASED,
+        now=now,
+        reason="expired" if expired else "offer_declined",
         actor=user,
-        event_id=hold.event_id,
-        hold_id_ref=hold.pk,
-        reason=reason,
-        data={"seat_ids": sorted(r.seat_id for r in rows)},
     )
-    seat_ids = sorted(r.seat_id for r in rows)
-    transaction.on_commit(partial(hooks.seats_changed, event_id=hold.event_id, seat_ids=seat_ids))
-    transaction.on_commit(
-        partial(hooks.seats_released, event_id=hold.event_id, seat_ids=seat_ids, reason=reason)
-    )
-    return seat_ids
+    return True

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.core.mail import send_mail
+from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 
-from checkout.models import SeatInventory, SeatStatus
+from checkout.models import LIVE_HOLD_STATUSES, SeatInventory
 from events.models import EventStatus
 from waitlist.models import EntryStatus, WaitlistEntry
-from waitlist.services import waitlist_seats_released
+from waitlist.selectors import free_seat_q
+from waitlist.services import waitlist_offers_settle, waitlist_seats_released
 
 
 def offer_email_send(entry_id: int) -> bool:
@@ -75,6 +77,7 @@ def waitlist_offers_sweep() -> int:
     timeout, crash between commit and hook), seats would sit free while people wait; this
     finds them. Returns how many offers it made.
     """
+    now = timezone.now()
     event_ids = (
         WaitlistEntry.objects.filter(status=EntryStatus.WAITING, event__status=EventStatus.ON_SALE)
         .values_list("event_id", flat=True)
@@ -82,6 +85,16 @@ def waitlist_offers_sweep() -> int:
     )
     made = 0
     for event_id in event_ids:
-        if SeatInventory.objects.filter(event_id=event_id, status=SeatStatus.AVAILABLE).exists():
-            made += len(waitlist_seats_released(event_id=event_id, seat_ids=[], reason="sweep"))
+        if SeatInventory.objects.filter(free_seat_q(now), event_id=event_id).exists():
+            made += len(waitlist_seats_released(event_id=event_id, seat_ids=[], reason="sweep", now=now))
+    # Offers whose hold ended without a release (bought while the hook failed, or retired by
+    # a buyer's claim of its expired seats) are settled here at the latest.
+    stale = (
+        WaitlistEntry.objects.filter(status=EntryStatus.OFFERED)
+        .filter(~Q(offer_hold__status__in=LIVE_HOLD_STATUSES) | Q(offer_hold__expires_at__lte=now))
+        .values_list("event_id", flat=True)
+        .distinct()
+    )
+    for event_id in stale:
+        waitlist_offers_settle(event_id=event_id, now=now)
     return made

@@ -322,6 +322,8 @@ def _lock_own_hold(user: Any, hold_id: int) -> Hold:
 def hold_extend(*, user: Any, hold_id: int, now: dt.datetime | None = None) -> Hold:
     """Add ``TICKETING_HOLD_EXTENSION_SECONDS`` to an active hold, at most ``..._MAX_EXTENSIONS`` times.
 
+    Waitlist offers (``kind="offer"``) are never extended (``ExtensionLimit``, max 0).
+
     Raises ``HoldNotFound``, ``HoldExpired``, ``HoldNotActive`` (released, bought, or being
     paid for), ``ExtensionLimit`` or ``Busy``.
     """
@@ -333,7 +335,8 @@ def hold_extend(*, user: Any, hold_id: int, now: dt.datetime | None = None) -> H
             raise HoldExpired(extra={"hold_id": hold.pk})
         if hold.status != HoldStatus.ACTIVE:
             raise HoldNotActive(extra={"hold_id": hold.pk, "status": hold.status})
-        most = settings.TICKETING_HOLD_MAX_EXTENSIONS
+        # A waitlist offer keeps its fixed window: the next person in line is waiting for it.
+        most = 0 if hold.kind == HoldKind.OFFER else settings.TICKETING_HOLD_MAX_EXTENSIONS
         if hold.extensions_used >= most:
             raise ExtensionLimit(extra={"hold_id": hold.pk, "max_extensions": most})
         hold.expires_at += dt.timedelta(seconds=settings.TICKETING_HOLD_EXTENSION_SECONDS)

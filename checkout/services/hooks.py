@@ -32,3 +32,16 @@ def seats_released(*, event_id: int, seat_ids: list[int], reason: str) -> None:
     from waitlist import services as waitlist_services
 
     waitlist_services.waitlist_seats_released(event_id=event_id, seat_ids=seat_ids, reason=reason)
+
+
+def offer_bought(*, event_id: int, hold_id: int) -> None:
+    """A waitlist offer hold was bought: settle its entry as fulfilled (after commit).
+
+    The sale is committed; if this fails, the next offer run of the event settles the entry.
+    """
+    from waitlist import services as waitlist_services
+
+    try:
+        waitlist_services.waitlist_offers_settle(event_id=event_id)
+    except Exception:
+        logger.exception("settling the waitlist offer of hold %s failed", hold_id)

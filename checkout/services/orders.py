@@ -58,6 +58,7 @@ from checkout.models import (
     TicketStatus,
 )
 from checkout.payments import PaymentResult, payment_provider
+from checkout.services import hooks
 from checkout.services.common import announce_after_commit, audit_record, audit_refusal
 from checkout.services.holds import _lock_own_hold, holds_end
 from checkout.services.versions import inventory_version_bump
@@ -390,6 +391,8 @@ def _purchase_complete(
             data={"seat_ids": started.seat_ids, "total": str(started.amount), "payment": charge.reference},
         )
         announce_after_commit(event_id=hold.event_id, seat_ids=started.seat_ids)
+        if hold.kind == HoldKind.OFFER:
+            transaction.on_commit(lambda: hooks.offer_bought(event_id=hold.event_id, hold_id=hold.pk))
         transaction.on_commit(lambda: _queue_confirmation(order.pk))
         transaction.on_commit(partial(metrics.hold_ended, how="converted"))
         if hold.kind == HoldKind.OFFER:

@@ -2,72 +2,25 @@
 
 from __future__ import annotations
 
-import asyncio
-
 import pytest
-from asgiref.sync import async_to_sync
 from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
-from channels.testing import WebsocketCommunicator
-from django.conf import settings
-from django.test import Client
 
 from tests.factories import UserFactory, make_event
 from tests.waitlist.inventory import free_seats, hold_seats, rows
-from ticketing import realtime
-from ticketing.asgi import application
+from tests.websocket import (
+    after_commit,
+    listener_up,
+    open_socket,
+    receive,
+    receive_many,
+    run,
+    sorted_messages,
+)
 from waitlist import services
 
 # Consumers close connections between handlers (channels.db), so data must be committed.
 pytestmark = pytest.mark.django_db(transaction=True)
-WAIT = 30  # seconds: a deadline against hanging, not a timing assertion
-
-
-def run(scenario) -> None:
-    """Run an async scenario; the layer's listener is stopped on the scenario's own loop."""
-
-    async def wrapper():
-        try:
-            await scenario()
-        finally:
-            await get_channel_layer().close()
-
-    async_to_sync(wrapper)()
-
-
-def session_cookie(user) -> str:
-    client = Client()
-    client.force_login(user)
-    return client.cookies[settings.SESSION_COOKIE_NAME].value
-
-
-async def open_socket(event_id: int, *, user=None, origin: bytes = b"http://localhost"):
-    headers = [(b"origin", origin)]
-    if user is not None:
-        cookie = await database_sync_to_async(session_cookie)(user)
-        headers.append((b"cookie", f"{settings.SESSION_COOKIE_NAME}={cookie}".encode()))
-    socket = WebsocketCommunicator(application, f"/ws/events/{event_id}/", headers=headers)
-    connected, code = await socket.connect(timeout=WAIT)
-    return socket, connected, code
-
-
-async def listener_up() -> None:
-    layer = get_channel_layer()
-    for _ in range(WAIT * 20):
-        if layer.status()["connected"]:
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError("channel layer listener did not connect")
-
-
-async def receive(socket) -> dict:
-    return await socket.receive_json_from(timeout=WAIT)
-
-
-@database_sync_to_async
-def after_commit(fn, *args, **kwargs):
-    """Run a service in a worker thread; its on_commit pushes go out as in production."""
-    return fn(*args, **kwargs)
 
 
 def release_seats(event, *labels):
@@ -76,9 +29,14 @@ def release_seats(event, *labels):
 
 
 def free_and_announce(event, *labels):
-    seat_ids = free_seats(rows(event, *labels))
-    realtime.seats_changed(event_id=event.id, seat_ids=seat_ids)
-    return seat_ids
+    """Release seats through checkout (its after-commit push), without an offer run."""
+    return free_seats(rows(event, *labels))
+
+
+@pytest.fixture(autouse=True)
+def fast_password_hasher(settings):
+    # A sold-out event here is one buyer per seat: skip the deliberately slow password hash.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 @pytest.fixture
@@ -128,19 +86,15 @@ def test_anonymous_viewer_gets_seat_updates_but_no_offers(sold_out):
         offers = await after_commit(release_seats, sold_out, "A2")
         assert [o.entry_id for o in offers] == [waiting.id]
 
-        # This viewer sees the seat map change; the offer itself goes to the user's group only.
-        seat_ids = offers[0].seat_ids
-        assert await receive(socket) == {
-            "type": "seats.update",
-            "event_id": sold_out.id,
-            "free": [],
-            "taken": seat_ids,
-        }
-        assert await receive(socket) == {
-            "type": "sections.update",
-            "event_id": sold_out.id,
-            "sections": [[section_id, 0, 10]],
-        }
+        # This viewer sees the seat come back and be taken by the offer (two commits, two
+        # pushes); the offer itself goes to the user's group only.
+        (a2,) = offers[0].seat_ids
+        assert await receive_many(socket, 4) == sorted_messages(
+            {"type": "seats.update", "event_id": sold_out.id, "free": [a2], "taken": []},
+            {"type": "sections.update", "event_id": sold_out.id, "sections": [[section_id, 1, 10]]},
+            {"type": "seats.update", "event_id": sold_out.id, "free": [], "taken": [a2]},
+            {"type": "sections.update", "event_id": sold_out.id, "sections": [[section_id, 0, 10]]},
+        )
 
         (b5,) = await after_commit(free_and_announce, sold_out, "B5")
         assert await receive(socket) == {
@@ -174,26 +128,38 @@ def test_the_waiting_user_gets_the_offer_and_the_next_in_line_their_new_place(so
 
         (offer,) = await after_commit(release_seats, sold_out, "A4", "A5")
 
-        # The seat map's push and the user's own messages may come in either order.
-        got_a = {m["type"]: m for m in [await receive(a) for _ in range(3)]}
-        assert set(got_a) == {"waitlist.offer", "seats.update", "sections.update"}
-        assert got_a["waitlist.offer"] == {
-            "type": "waitlist.offer",
-            "event_id": sold_out.id,
-            "entry_id": first.id,
-            "hold_id": offer.hold_id,
-            "seat_ids": offer.seat_ids,
-            "expires_at": offer.expires_at.isoformat(),
-        }
+        # The seat map's pushes (release, then offer) and the user's own messages may come in
+        # any order.
+        got_a = await receive_many(a, 5)
+        assert sorted(m["type"] for m in got_a) == [
+            "seats.update",
+            "seats.update",
+            "sections.update",
+            "sections.update",
+            "waitlist.offer",
+        ]
+        assert [m for m in got_a if m["type"] == "waitlist.offer"] == [
+            {
+                "type": "waitlist.offer",
+                "event_id": sold_out.id,
+                "entry_id": first.id,
+                "hold_id": offer.hold_id,
+                "seat_ids": offer.seat_ids,
+                "expires_at": offer.expires_at.isoformat(),
+            }
+        ]
 
-        got_b = {m["type"]: m for m in [await receive(b) for _ in range(3)]}
-        assert set(got_b) == {"waitlist.position", "seats.update", "sections.update"}
-        assert got_b["waitlist.position"] == {
-            "type": "waitlist.position",
-            "event_id": sold_out.id,
-            "entry_id": second.id,
-            "position": 1,
-        }
+        got_b = await receive_many(b, 5)
+        assert sorted(m["type"] for m in got_b) == [
+            "seats.update",
+            "seats.update",
+            "sections.update",
+            "sections.update",
+            "waitlist.position",
+        ]
+        assert [m for m in got_b if m["type"] == "waitlist.position"] == [
+            {"type": "waitlist.position", "event_id": sold_out.id, "entry_id": second.id, "position": 1}
+        ]
         # Nothing else was queued for B before this later seat change: no offer reached B.
         (a1,) = await after_commit(free_and_announce, sold_out, "A1")
         assert (await receive(b))["free"] == [a1]
