@@ -17,7 +17,7 @@ from checkout.models import HoldKind
 from checkout.services.holds import hold_create
 from checkout.services.orders import order_cancel, order_purchase
 from tests.checkout.conftest import seat_ids
-from tests.factories import UserFactory, make_event
+from tests.factories import UserFactory, make_event, make_venue
 
 pytestmark = pytest.mark.django_db
 
@@ -26,8 +26,8 @@ def _hold(user, event, *, seats=2, **kwargs):
     return hold_create(user=user, event_id=event.id, seat_ids=seat_ids(event)[:seats], **kwargs)
 
 
-def _order(user, event, *, seats=2):
-    hold = _hold(user, event, seats=seats)
+def _order(user, event, *, seats=2, hold=None):
+    hold = hold or _hold(user, event, seats=seats)
     return order_purchase(
         user=user,
         hold_id=hold.pk,
@@ -195,3 +195,21 @@ def test_order_page_has_no_cancel_after_the_start_and_hides_other_buyers_orders(
     client.force_login(UserFactory())
     r = client.get(f"/orders/{order.id}/")
     assert r.status_code == 404 and b"No such order." in r.content
+
+
+def test_pages_and_mail_give_the_start_in_the_venues_time(client, mailoutbox):
+    from checkout.tasks import order_confirmation_send
+
+    user = UserFactory()
+    # 18:30 UTC is 19:30 in Berlin (winter) and 13:30 in New York.
+    starts = (timezone.now() + dt.timedelta(days=30)).replace(hour=18, minute=30, second=0, microsecond=0)
+    event = make_event(venue=make_venue(timezone_name="America/New_York"), starts_at=starts)
+    local = starts.astimezone(event.tzinfo).strftime("%H:%M")
+    assert local != "18:30"
+    hold = _hold(user, event, seats=1)
+    client.force_login(user)
+    assert f", {local}</time>" in client.get(f"/holds/{hold.id}/").content.decode()
+    order = _order(user, event, hold=hold)
+    assert f", {local}</time>" in client.get(f"/orders/{order.id}/").content.decode()
+    assert order_confirmation_send(order.pk) is True
+    assert f", {local} (America/New_York)" in mailoutbox[-1].body
