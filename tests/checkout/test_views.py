@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from checkout import payments
 from checkout.models import HoldKind
+from checkout.services.checkin import ticket_check_in
 from checkout.services.holds import hold_create
 from checkout.services.orders import order_cancel, order_purchase
 from tests.checkout.conftest import seat_ids
@@ -178,6 +179,17 @@ def test_cancelled_order_shows_no_cancel_button(client):
     html = client.get(f"/orders/{order.id}/").content.decode()
     assert "Cancelled and refunded" in html and "Cancel this order" not in html
     assert "Thank you!" not in html
+
+
+def test_order_with_a_used_ticket_shows_no_cancel_like_the_api_refuses(client):
+    user = UserFactory()
+    order = _order(user, make_event(), seats=2)
+    ticket_check_in(code=order.tickets.first().code)
+    client.force_login(user)
+    html = client.get(f"/orders/{order.id}/").content.decode()
+    assert "Cancel this order" not in html and "Used" in html
+    r = client.post(f"/api/orders/{order.id}/cancel", content_type="application/json")
+    assert r.status_code == 409 and r.json()["code"] == "ORDER_NOT_CANCELLABLE"
 
 
 def test_order_page_has_no_cancel_after_the_start_and_hides_other_buyers_orders(client):
