@@ -419,8 +419,15 @@ function applySectionCounts(message) {
 // On the event page the picker sits under the event's own counts ("12 of 24 seats
 // available", the sections table); keep them in step with the map instead of stale.
 function updateEventSummary() {
+  const free = state.sections.reduce((sum, s) => sum + (s.available || 0), 0);
   const left = document.getElementById("seats-left");
-  if (left) left.textContent = String(state.sections.reduce((sum, s) => sum + (s.available || 0), 0));
+  if (left) left.textContent = String(free);
+  // Only the on-sale/sold-out badge follows the seats; "sales closed" and the like do not.
+  const badge = document.querySelector(".event-detail h1 .badge");
+  if (badge && config.salesOpen && state.loaded && /\b(on_sale|sold_out)\b/.test(badge.className)) {
+    badge.className = `badge ${free ? "on_sale" : "sold_out"}`;
+    badge.textContent = free ? "On sale" : "Sold out";
+  }
   for (const section of state.sections) {
     const cell = document.querySelector(`#sections tr[data-section-id="${section.id}"] .available`);
     if (!cell) continue;

@@ -216,14 +216,21 @@ def test_a_seat_held_in_another_browser_greys_out_live(site):
 def test_sold_out_waitlist_offer_arrives_live_and_is_bought(site):
     needs(SEAT_MAP, *HOLDS, *WAITLIST, websocket=True)
     event = _event(rows=1, seats_per_row=2, title="Tiny Club Night")
+    waiting_user = UserFactory(name="Wendy Waiting")
+    waiting = site.new_page()
+    site.log_in(waiting, waiting_user)
+    picker = _open_map(waiting, event)
+    expect(waiting.locator("#seat-picker")).to_have_attribute("data-live", "live")
+    expect(waiting.locator("h1 .badge")).to_have_text("On sale")
+
     first = site.new_page()
     site.log_in(first, UserFactory(name="First Buyer"))
     _buy(site, first, event, [("A", "1"), ("A", "2")])
 
-    waiting_user = UserFactory(name="Wendy Waiting")
-    waiting = site.new_page()
-    site.log_in(waiting, waiting_user)
-    # On the event page itself: its header says sold out and the picker offers the waitlist.
+    # Sold out while she watched the event page: its header and the picker say so live.
+    expect(waiting.locator("h1 .badge")).to_have_text("Sold out")
+    expect(picker.locator("[data-waitlist]")).to_be_visible()
+    # And a fresh load of the event page says the same from the server.
     picker = _open_map(waiting, event)
     expect(waiting.locator("h1 .badge")).to_have_text("Sold out")
     expect(waiting.locator("#seats-left")).to_have_text("0")
