@@ -14,13 +14,23 @@ from django.db.models import Prefetch, QuerySet
 from django.utils import timezone
 
 from checkout.errors import HoldNotFound, OrderNotFound
-from checkout.models import LIVE_HOLD_STATUSES, Hold, HoldStatus, Order, SeatInventory, Ticket
+from checkout.models import (
+    LIVE_HOLD_STATUSES,
+    Hold,
+    HoldKind,
+    HoldStatus,
+    Order,
+    OrderStatus,
+    SeatInventory,
+    Ticket,
+    TicketStatus,
+)
 from events.models import Price
 
 
 def hold_get(*, user: Any, hold_id: int) -> Hold:
-    """The buyer's hold. Raises ``HoldNotFound`` (also for someone else's)."""
-    hold = Hold.objects.filter(pk=hold_id, user=user).first()
+    """The buyer's hold, with its event and venue. Raises ``HoldNotFound`` (also for someone else's)."""
+    hold = Hold.objects.select_related("event__venue").filter(pk=hold_id, user=user).first()
     if hold is None:
         raise HoldNotFound(extra={"hold_id": hold_id})
     return hold
@@ -31,6 +41,24 @@ def hold_effective_status(hold: Hold, now: dt.datetime) -> str:
     if hold.status in LIVE_HOLD_STATUSES and hold.expires_at <= now:
         return HoldStatus.EXPIRED
     return hold.status
+
+
+def hold_extensions_left(hold: Hold) -> int:
+    """How many more times the buyer may extend the hold.
+
+    A waitlist offer has none: its time is the next person's wait, and the offer banner
+    already promised its end.
+    """
+    if hold.kind == HoldKind.OFFER:
+        return 0
+    return max(0, settings.TICKETING_HOLD_MAX_EXTENSIONS - hold.extensions_used)
+
+
+def hold_order_id(*, hold: Hold) -> int | None:
+    """The order a converted hold became (``None`` for any other hold)."""
+    if hold.status != HoldStatus.CONVERTED:
+        return None
+    return Order.objects.filter(hold=hold).values_list("pk", flat=True).first()
 
 
 def hold_detail(*, hold: Hold, now: dt.datetime | None = None) -> dict[str, Any]:
@@ -70,7 +98,7 @@ def hold_detail(*, hold: Hold, now: dt.datetime | None = None) -> dict[str, Any]
         "currency": currency,
         "created_at": hold.created_at,
         "expires_at": hold.expires_at,
-        "extensions_left": max(0, settings.TICKETING_HOLD_MAX_EXTENSIONS - hold.extensions_used),
+        "extensions_left": hold_extensions_left(hold),
     }
 
 
@@ -80,13 +108,14 @@ def _orders(user: Any) -> QuerySet[Order]:
     )
     return (
         Order.objects.filter(user=user)
-        .select_related("event")
+        .select_related("event__venue")
         .prefetch_related(Prefetch("tickets", queryset=tickets))
         .order_by("-created_at", "-id")
     )
 
 
 def order_list(*, user: Any) -> list[Order]:
+    """The buyer's orders, newest first, with event, venue and tickets (three queries)."""
     return list(_orders(user))
 
 
@@ -96,6 +125,17 @@ def order_get(*, user: Any, order_id: int) -> Order:
     if order is None:
         raise OrderNotFound(extra={"order_id": order_id})
     return order
+
+
+def order_cancellable(*, order: Order, now: dt.datetime | None = None) -> bool:
+    """Whether the buyer may cancel ``order`` at ``now``: the rule ``order_cancel`` enforces
+    for buyers (paid, event not started, no ticket used), read from the prefetched tickets."""
+    now = now or timezone.now()
+    return (
+        order.status == OrderStatus.PAID
+        and now < order.event.starts_at
+        and not any(t.status == TicketStatus.USED for t in order.tickets.all())
+    )
 
 
 def order_detail(order: Order) -> dict[str, Any]:

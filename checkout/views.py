@@ -1,67 +1,55 @@
 """Buyer pages of checkout: the seat picker, the hold (countdown + checkout form), orders.
 
-Thin by design: pages render what the buyer owns plus the ids and server times the page
-scripts need; every change (hold, extend, release, purchase, cancel) goes through the JSON
-API from ``static/js/``, so the browser and API clients share one path and one error format.
+Thin by design: the reads are the selectors the JSON API uses, so a page and the API show
+the same data under the same ownership rules (another buyer's hold or order is "not found"
+on both). Every change (hold, extend, release, purchase, cancel) goes through the JSON API
+from ``static/js/``, so the browser and API clients share one path and one error format.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
-from decimal import Decimal
 
 import segno
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
-from django.db.models import Prefetch
-from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.csrf import ensure_csrf_cookie
 
-from checkout.models import Hold, HoldKind, HoldStatus, Order, OrderStatus, SeatInventory, Ticket
-from events.models import Event, EventStatus, Price
+from checkout import selectors
+from checkout.models import LIVE_HOLD_STATUSES
+from events import selectors as event_selectors
+from ticketing.errors import ApplicationError
 
 
-def _visible_event(request: HttpRequest, event_id: int) -> Event:
-    event = get_object_or_404(Event.objects.select_related("venue"), pk=event_id)
-    if event.status == EventStatus.DRAFT and not request.user.is_staff:
-        raise Http404
-    return event
+def _error_page(request: HttpRequest, exc: ApplicationError) -> HttpResponse:
+    return render(request, "events/error.html", {"message": exc.message}, status=exc.status)
 
 
 @ensure_csrf_cookie
 def seat_picker(request: HttpRequest, event_id: int) -> HttpResponse:
-    """The interactive seat map of one event (data comes from ``/api/events/{id}/seats``)."""
-    event = _visible_event(request, event_id)
+    """The seat map of one event on its own (data comes from ``/api/events/{id}/seats``).
+
+    Same event read and visibility as the event page, which embeds the same picker.
+    """
+    try:
+        event = event_selectors.event_detail_snapshot(event_id=event_id).data
+    except ApplicationError as exc:
+        return _error_page(request, exc)
     return render(
         request,
         "checkout/seats.html",
         {
             "event": event,
-            "sales_open": event.sales_open(timezone.now()),
+            # Venue-local with its offset: shown as the venue's wall-clock time.
+            "starts_at": dt.datetime.fromisoformat(event["starts_at"]),
+            "sales_open": event["status"] in ("on_sale", "sold_out"),
             "max_seats": settings.TICKETING_MAX_SEATS_PER_HOLD,
         },
     )
-
-
-def _hold_seats(hold: Hold) -> tuple[list[dict], Decimal, str]:
-    rows = (
-        SeatInventory.objects.filter(hold=hold)
-        .select_related("seat", "section")
-        .order_by("section__display_order", "seat__row_rank", "seat__position")
-    )
-    prices = {p.section_id: p for p in Price.objects.filter(event_id=hold.event_id)}
-    seats, total, currency = [], Decimal("0"), "EUR"
-    for row in rows:
-        price = prices.get(row.section_id)
-        amount = price.amount if price else Decimal("0")
-        currency = price.currency if price else currency
-        total += amount
-        seats.append(
-            {"section": row.section.name, "row": row.seat.row_label, "label": row.seat.label, "price": amount}
-        )
-    return seats, total, currency
 
 
 @login_required
@@ -69,31 +57,26 @@ def _hold_seats(hold: Hold) -> tuple[list[dict], Decimal, str]:
 def hold_detail(request: HttpRequest, hold_id: int) -> HttpResponse:
     """A buyer's hold: countdown from the stored expiry, extend/release, the checkout form.
 
-    Only the hold's owner sees it (404 otherwise, so hold ids reveal nothing).
+    Only the hold's owner sees it (404 otherwise, so hold ids reveal nothing). A bought
+    hold goes to its order.
     """
-    hold = get_object_or_404(Hold.objects.select_related("event__venue"), pk=hold_id, user=request.user)
-    if hold.status == HoldStatus.CONVERTED:
-        order = Order.objects.filter(hold=hold).only("pk").first()
-        if order is not None:
-            return redirect("checkout:order", order_id=order.pk)
+    try:
+        hold = selectors.hold_get(user=request.user, hold_id=hold_id)
+    except ApplicationError as exc:
+        return _error_page(request, exc)
+    order_id = selectors.hold_order_id(hold=hold)
+    if order_id is not None:
+        return redirect("checkout:order", order_id=order_id)
     now = timezone.now()
-    seats, total, currency = _hold_seats(hold) if hold.is_live(now) else ([], Decimal("0"), "EUR")
-    extensions_left = (
-        0
-        if hold.kind == HoldKind.OFFER
-        else max(0, settings.TICKETING_HOLD_MAX_EXTENSIONS - hold.extensions_used)
-    )
+    detail = selectors.hold_detail(hold=hold, now=now)
     return render(
         request,
         "checkout/hold.html",
         {
             "hold": hold,
             "event": hold.event,
-            "live": hold.is_live(now),
-            "seats": seats,
-            "total": total,
-            "currency": currency,
-            "extensions_left": extensions_left,
+            "detail": detail,
+            "live": detail["status"] in LIVE_HOLD_STATUSES,
             "server_now": now,
             # One key per rendered form: a double click or a retried request after a lost
             # response is the same attempt, so the server charges at most once.
@@ -111,39 +94,28 @@ def _qr_svg(code: str) -> str:
     )
 
 
-def _orders_of(user, *, order_id: int | None = None):
-    tickets = Ticket.objects.select_related("seat", "section").order_by(
-        "section__display_order", "seat__row_rank", "seat__position"
-    )
-    orders = (
-        Order.objects.filter(user=user)
-        .select_related("event__venue")
-        .prefetch_related(Prefetch("tickets", queryset=tickets))
-        .order_by("-created_at", "-id")
-    )
-    if order_id is not None:
-        orders = orders.filter(pk=order_id)
-    now = timezone.now()
-    result = list(orders)
-    for order in result:
-        order.cancellable = order.status == OrderStatus.PAID and order.event.starts_at > now
+def _for_page(orders: list, now: dt.datetime) -> list:
+    for order in orders:
+        order.cancellable = selectors.order_cancellable(order=order, now=now)
         for ticket in order.tickets.all():
             ticket.qr_svg = _qr_svg(ticket.code)
-    return result
+    return orders
 
 
 @login_required
 @ensure_csrf_cookie
 def order_list(request: HttpRequest) -> HttpResponse:
     """ "My tickets": every order of the buyer, newest first, with its tickets."""
-    return render(request, "checkout/orders.html", {"orders": _orders_of(request.user)})
+    orders = _for_page(selectors.order_list(user=request.user), timezone.now())
+    return render(request, "checkout/orders.html", {"orders": orders})
 
 
 @login_required
 @ensure_csrf_cookie
 def order_detail(request: HttpRequest, order_id: int) -> HttpResponse:
     """The confirmation page of one order (only its buyer sees it)."""
-    orders = _orders_of(request.user, order_id=order_id)
-    if not orders:
-        raise Http404
-    return render(request, "checkout/order.html", {"order": orders[0]})
+    try:
+        order = selectors.order_get(user=request.user, order_id=order_id)
+    except ApplicationError as exc:
+        return _error_page(request, exc)
+    return render(request, "checkout/order.html", {"order": _for_page([order], timezone.now())[0]})

@@ -21,7 +21,8 @@ function showExpired() {
   countdown?.stop();
   expiredBox.hidden = false;
   liveBox.hidden = true;
-  expiredBox.focus?.();
+  // The focused button just disappeared with the form: keep keyboard users on the news.
+  expiredBox.focus();
 }
 
 async function confirmExpiry() {
@@ -33,8 +34,9 @@ async function confirmExpiry() {
       countdown.update(hold.expires_at);
       return;
     }
-    if (String(hold.status).toLowerCase() === "converted" && hold.order_id) {
-      location.assign(root.dataset.orderPage.replace(/\/0\/$/, `/${hold.order_id}/`));
+    if (String(hold.status).toLowerCase() === "converted") {
+      // Bought in another tab: this page's URL now leads to the order.
+      location.reload();
       return;
     }
   } catch {
@@ -129,6 +131,8 @@ form.addEventListener("submit", async (event) => {
     // After a lost response or "busy", the retry keeps the key so it cannot charge twice.
     if (!error.retryable) form.dataset.idempotencyKey = newKey();
     showError(formError, describe(error));
+    // The pay button was disabled while paying, which lost the focus: put it on the words.
+    formError.focus();
     if (error.code === "HOLD_EXPIRED") {
       finished = true;
       countdown?.stop();

@@ -9,7 +9,15 @@ const root = document.getElementById("my-waitlist");
 const list = root.querySelector("[data-entries]");
 const errorEl = root.querySelector("[data-error]");
 const holdPageUrl = (id) => root.dataset.holdPage.replace(/\/0\/$/, `/${id}/`);
-const seatsPageUrl = (id) => root.dataset.seatsPage.replace(/\/0\/seats\/$/, `/${id}/seats/`);
+const eventPageUrl = (id) => root.dataset.eventPage.replace(/\/0\/$/, `/${id}/#seat-picker`);
+const titles = JSON.parse(document.getElementById("event-titles")?.textContent || "{}");
+// Only these can still change; finished entries are history and need no socket.
+const ACTIVE = ["waiting", "offered"];
+const FINISHED = {
+  fulfilled: "You bought these seats.",
+  left: "You left the waitlist.",
+  lapsed: "Your offer lapsed.",
+};
 const sockets = new Map();
 const offset = clockOffset(root.dataset.serverNow);
 
@@ -30,12 +38,12 @@ function renderEntry(entry) {
   item.className = "card";
   item.dataset.entry = String(entry.id);
   const eventId = entryEventId(entry);
-  const title = entry.event_title || (entry.event && entry.event.title) || `Event ${eventId}`;
+  const known = entry.event_title || titles[String(eventId)];
   const link = document.createElement("a");
-  link.href = seatsPageUrl(eventId);
-  link.textContent = title;
-  if (!entry.event_title && !(entry.event && entry.event.title)) {
-    // Entries name the event by id; its public (cached) detail has the title.
+  link.href = eventPageUrl(eventId);
+  link.textContent = known || `Event ${eventId}`;
+  if (!known) {
+    // Joined after this page was rendered (another tab): the event's public detail has the title.
     api("GET", `/api/events/${eventId}`)
       .then((event) => {
         if (event && event.title) link.textContent = event.title;
@@ -49,6 +57,12 @@ function renderEntry(entry) {
     position.textContent = `You are ${entry.position ? ordinal(Number(entry.position)) : "…"} in line for ${entry.quantity} seats.`;
   };
   update();
+  if (!ACTIVE.includes(entry.status)) {
+    item.classList.add("finished");
+    position.textContent = FINISHED[entry.status] || entry.status;
+    item.append(link, position);
+    return item;
+  }
   const leave = document.createElement("button");
   leave.type = "button";
   leave.className = "secondary";
@@ -64,7 +78,10 @@ function renderEntry(entry) {
   });
   const banner = bannerTemplate();
   item.append(link, position, banner, leave);
-  if (entry.offer) renderOffer(banner, offerOf(entry), holdPageUrl, offset);
+  if (entry.offer) {
+    renderOffer(banner, offerOf(entry), holdPageUrl, offset);
+    position.textContent = "Your seats are ready.";
+  }
   sockets.set(
     entry.id,
     connectEvent(`/ws/events/${eventId}/`, {

@@ -55,6 +55,14 @@ function announce(text) {
   statusEl.textContent = text;
 }
 
+// After a failed hold the button that was pressed is disabled mid-request, which drops the
+// keyboard focus to the page; put it on the message instead, so it is read and its link
+// ("Go to your held seats") is one Tab away.
+function focusError() {
+  errorEl.setAttribute("tabindex", "-1");
+  errorEl.focus();
+}
+
 function seatName(seat, withSection) {
   const place = seat.row ? `Row ${seat.row} seat ${seat.label}` : `Spot ${seat.label}`;
   return withSection ? `${seat.section.name}, ${place.charAt(0).toLowerCase()}${place.slice(1)}` : place;
@@ -300,13 +308,16 @@ async function createHold(body) {
       link.textContent = "Go to your held seats";
       errorEl.appendChild(link);
       errorEl.hidden = false;
+      focusError();
       return;
     }
-    showError(errorEl, describe(error));
     if (error.code === "SEATS_UNAVAILABLE") {
+      // Grey the taken seats out first: markSeat writes its own message, this one stands.
       for (const id of (error.extra && error.extra.seat_ids) || []) markSeat(Number(id), false);
       refetch();
     }
+    showError(errorEl, describe(error));
+    focusError();
   }
 }
 
@@ -405,6 +416,26 @@ function applySectionCounts(message) {
   if (stale) refetch();
 }
 
+// On the event page the picker sits under the event's own counts ("12 of 24 seats
+// available", the sections table); keep them in step with the map instead of stale.
+function updateEventSummary() {
+  const free = state.sections.reduce((sum, s) => sum + (s.available || 0), 0);
+  const left = document.getElementById("seats-left");
+  if (left) left.textContent = String(free);
+  // Only the on-sale/sold-out badge follows the seats; "sales closed" and the like do not.
+  const badge = document.querySelector(".event-detail h1 .badge");
+  if (badge && config.salesOpen && state.loaded && /\b(on_sale|sold_out)\b/.test(badge.className)) {
+    badge.className = `badge ${free ? "on_sale" : "sold_out"}`;
+    badge.textContent = free ? "On sale" : "Sold out";
+  }
+  for (const section of state.sections) {
+    const cell = document.querySelector(`#sections tr[data-section-id="${section.id}"] .available`);
+    if (!cell) continue;
+    if (section.available > 0) cell.textContent = `${section.available} of ${section.seats.length || section.total}`;
+    else cell.innerHTML = '<span class="badge sold_out">Sold out</span>';
+  }
+}
+
 function afterAvailabilityChange() {
   if (state.overview && state.view === null) {
     // Redrawing the overview must not throw a keyboard user's focus away.
@@ -414,6 +445,7 @@ function afterAvailabilityChange() {
   }
   fillBestAvailable();
   updateSoldOut();
+  updateEventSummary();
 }
 
 function onMessage(message) {
@@ -477,6 +509,7 @@ async function load() {
     renderSelection();
     fillBestAvailable();
     updateSoldOut();
+    updateEventSummary();
     if (firstLoad) {
       root.dataset.ready = "1";
       for (const message of state.pending.splice(0)) onMessage(message);

@@ -36,6 +36,7 @@ export function normalize(seatMap, eventInfo) {
       price: price === undefined || price === null ? null : Number(price),
       currency: s.currency ?? info.currency ?? eventCurrency,
       available: s.available ?? info.available ?? null,
+      total: s.total ?? info.total ?? null,
       seats: (s.seats || []).map((raw) => seatFrom(raw, fields)),
     };
   });

@@ -33,8 +33,9 @@ def _event(*, rows: int = 3, seats_per_row: int = 8, price: str = "45.00", title
     return make_event(venue=venue, price=price, title=title)
 
 
-def _open_map(page, event):
-    page.goto(f"/events/{event.id}/seats/")
+def _open_map(page, event, *, seats_page: bool = False):
+    """The event page, which embeds the seat picker (or the picker's own page)."""
+    page.goto(f"/events/{event.id}/seats/" if seats_page else f"/events/{event.id}/")
     expect(page.locator("#seat-picker")).to_have_attribute("data-ready", "1")
     return page.locator("#seat-picker")
 
@@ -137,6 +138,7 @@ def test_checkout_errors_are_in_words_and_keep_what_was_typed(site):
     _pay(page, name="Grace Hopper", email="grace@example.com", card=CARD_DECLINED)
     alert = page.locator("[data-checkout] [data-error]")
     expect(alert).to_contain_text("declined")
+    expect(alert).to_be_focused()
     form = page.locator("[data-checkout]")
     expect(form.get_by_label("Name")).to_have_value("Grace Hopper")
     expect(form.get_by_label("E-mail")).to_have_value("grace@example.com")
@@ -200,27 +202,42 @@ def test_a_seat_held_in_another_browser_greys_out_live(site):
         expect(seat).to_have_class(re.compile(r"\btaken\b"))
     expect(watcher.locator("[data-error]")).to_contain_text("Main, row C seat 3 was just taken")
     expect(watcher.locator("[data-selected-list] li")).to_have_count(0)
+    # The event page's own counts above the map follow along.
+    expect(watcher.locator("#seats-left")).to_have_text("22")
+    expect(watcher.locator("#sections tr[data-section-id] .available")).to_have_text("22 of 24")
     screenshot(watcher, "seat-map-live")
 
     # And back when released.
     other.get_by_role("button", name="Release these seats").click()
     expect(_seat(watcher, "C", "3")).not_to_have_attribute("aria-disabled", "true")
+    expect(watcher.locator("#seats-left")).to_have_text("24")
 
 
 def test_sold_out_waitlist_offer_arrives_live_and_is_bought(site):
     needs(SEAT_MAP, *HOLDS, *WAITLIST, websocket=True)
     event = _event(rows=1, seats_per_row=2, title="Tiny Club Night")
-    first = site.new_page()
-    site.log_in(first, UserFactory(name="First Buyer"))
-    _buy(site, first, event, [("A", "1"), ("A", "2")])
-
     waiting_user = UserFactory(name="Wendy Waiting")
     waiting = site.new_page()
     site.log_in(waiting, waiting_user)
     picker = _open_map(waiting, event)
+    expect(waiting.locator("#seat-picker")).to_have_attribute("data-live", "live")
+    expect(waiting.locator("h1 .badge")).to_have_text("On sale")
+
+    first = site.new_page()
+    site.log_in(first, UserFactory(name="First Buyer"))
+    _buy(site, first, event, [("A", "1"), ("A", "2")])
+
+    # Sold out while she watched the event page: its header and the picker say so live.
+    expect(waiting.locator("h1 .badge")).to_have_text("Sold out")
+    expect(picker.locator("[data-waitlist]")).to_be_visible()
+    # And a fresh load of the event page says the same from the server.
+    picker = _open_map(waiting, event)
+    expect(waiting.locator("h1 .badge")).to_have_text("Sold out")
+    expect(waiting.locator("#seats-left")).to_have_text("0")
     panel = picker.locator("[data-waitlist]")
     expect(panel).to_be_visible()
     expect(panel).to_contain_text("Sold out")
+    expect(picker.locator("[data-best]")).to_be_hidden()
     panel.get_by_label("Seats wanted").fill("2")
     panel.get_by_role("button", name="Join the waitlist").click()
     expect(panel.locator("[data-waitlist-position]")).to_have_text("1st")
@@ -255,9 +272,45 @@ def test_sold_out_waitlist_offer_arrives_live_and_is_bought(site):
     _pay(waiting, name="Wendy Waiting")
     waiting.wait_for_url(re.compile(r"/orders/\d+/$"))
     expect(waiting.locator("[data-ticket]")).to_have_count(2)
+    # "My waitlist" keeps the entry as history: no place in line, nothing to leave.
+    waiting.goto("/waitlist/")
+    done = waiting.locator("[data-entry]")
+    expect(done).to_contain_text("You bought these seats.")
+    expect(done.get_by_role("link", name="Tiny Club Night")).to_have_attribute(
+        "href", f"/events/{event.id}/#seat-picker"
+    )
+    expect(done.get_by_role("button", name="Leave the waitlist")).to_have_count(0)
 
     assert Ticket.objects.filter(order__user=waiting_user, status=TicketStatus.VALID).count() == 2
     assert Order.objects.filter(status=OrderStatus.CANCELLED).count() == 1
+
+
+def test_a_refused_hold_says_why_and_takes_the_keyboard_focus(site):
+    needs(SEAT_MAP, *HOLDS)
+    event = _event()
+    page = site.new_page()
+    site.log_in(page, UserFactory())
+    _open_map(page, event)
+    _seat(page, "A", "1").click()
+    page.get_by_role("button", name="Hold 1 seat").click()
+    page.wait_for_url(re.compile(r"/holds/\d+/$"))
+    held = page.url
+
+    # Back on the event page with that hold still open, a keyboard user tries again.
+    _open_map(page, event)
+    _seat(page, "B", "2").focus()
+    page.keyboard.press("Space")
+    page.get_by_role("button", name="Hold 1 seat").focus()
+    page.keyboard.press("Enter")
+    error = page.locator("#seat-picker [data-error]")
+    expect(error).to_contain_text("You already hold seats for this event")
+    # The pressed button was disabled mid-request; the focus went to the words, not the page.
+    expect(error).to_be_focused()
+    page.keyboard.press("Tab")
+    expect(error.get_by_role("link", name="Go to your held seats")).to_be_focused()
+    page.keyboard.press("Enter")
+    page.wait_for_url(held)
+    expect(page.locator("table.seats tbody tr")).to_have_count(1)
 
 
 def test_hold_expiry_says_so_and_frees_the_seats(short_hold_site):
@@ -275,8 +328,11 @@ def test_hold_expiry_says_so_and_frees_the_seats(short_hold_site):
     expect(expired).to_be_visible()
     expect(expired).to_contain_text("Your hold has expired")
     expect(page.locator("[data-checkout]")).to_be_hidden()
+    # The form the focus was in has gone: the focus is on the news instead.
+    expect(expired).to_be_focused()
     screenshot(page, "hold-expired")
     expired.get_by_role("link", name="Back to the seat map").click()
+    page.wait_for_url(re.compile(rf"/events/{event.id}/#seat-picker$"))
     expect(page.locator("#seat-picker")).to_have_attribute("data-ready", "1")
     expect(_seat(page, "A", "1")).not_to_have_attribute("aria-disabled", "true")
 
@@ -292,7 +348,7 @@ def test_arena_opens_on_sections_and_zooms_in_by_keyboard(site):
     event_services.event_publish(event_id=event.id)
 
     page = site.new_page()
-    _open_map(page, event)
+    _open_map(page, event, seats_page=True)
     expect(page.locator("[data-seat]")).to_have_count(0)
     expect(page.locator(".choosable")).to_have_count(40)
     screenshot(page, "arena-overview")
@@ -336,7 +392,7 @@ def test_anonymous_buyer_is_sent_to_log_in_and_back(site):
     page.get_by_label("E-mail").fill(site_user.email)
     page.get_by_label("Password").fill("pass-word-123")
     page.get_by_role("button", name="Log in").click()
-    page.wait_for_url(re.compile(rf"/events/{event.id}/seats/$"))
+    page.wait_for_url(re.compile(rf"/events/{event.id}/$"))
     expect(page.locator("#seat-picker")).to_have_attribute("data-ready", "1")
 
 
@@ -346,7 +402,7 @@ def test_before_sales_open_the_map_says_when(site):
     opens = timezone.now() + dt.timedelta(days=3)
     event = make_event(venue=venue, sales_open_at=opens, title="Announced Show")
     page = site.new_page()
-    _open_map(page, event)
+    _open_map(page, event, seats_page=True)
     notice = page.locator("[data-sales-closed]")
     expect(notice).to_be_visible()
     expect(notice).to_contain_text("Sales open on")
