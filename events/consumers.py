@@ -52,18 +52,23 @@ class EventConsumer(AsyncJsonWebsocketConsumer):
     position: int | None = None
 
     async def connect(self) -> None:
+        # Accept before touching the database: daphne drops a handshake that is not
+        # answered within its connect timeout, and during an on-sale the database hops of
+        # thousands of handshakes queue up. An unknown event is closed with 4404 after
+        # accepting, which browsers can read (a refused handshake only shows 1006).
         self.event_id = int(self.scope["url_route"]["kwargs"]["event_id"])
-        snapshot = await _event_snapshot(self.event_id)
-        if snapshot is None:
-            await self.close(code=CLOSE_NO_SUCH_EVENT)
-            return
         self.groups_joined: set[str] = set()
+        # Join before reading the snapshot, so a change committed after the read is pushed.
         await self._join(realtime.event_group(self.event_id))
         user = self.scope.get("user")
         if user is not None and user.is_authenticated:
             self.user_id = user.pk
             await self._join(realtime.user_group(user.pk))
         await self.accept()
+        snapshot = await _event_snapshot(self.event_id)
+        if snapshot is None:
+            await self.close(code=CLOSE_NO_SUCH_EVENT)
+            return
         waitlist = await self._waitlist_reload()
         await self.send_json(
             {"type": "stream.hello", "event_id": self.event_id, **snapshot, "waitlist": waitlist}

@@ -1,4 +1,4 @@
-"""ASGI entry point: HTTP through Django, websockets through Channels."""
+"""ASGI entry point: HTTP through Django (behind admission control), websockets through Channels."""
 
 import os
 
@@ -7,15 +7,22 @@ from django.core.asgi import get_asgi_application
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "ticketing.settings")
 django_asgi_app = get_asgi_application()
 
-from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
+from django.conf import settings  # noqa: E402
 
+from ticketing.admission import AdmissionLimiter  # noqa: E402
 from ticketing.routing import websocket_urlpatterns  # noqa: E402
+from ticketing.ws_auth import WebsocketAuthStack  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
-        "http": django_asgi_app,
-        "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
+        "http": AdmissionLimiter(
+            django_asgi_app,
+            limit=settings.TICKETING_MAX_CONCURRENT_REQUESTS,
+            wait_seconds=settings.TICKETING_ADMISSION_WAIT_SECONDS,
+            exempt={"/healthz"},
+        ),
+        "websocket": AllowedHostsOriginValidator(WebsocketAuthStack(URLRouter(websocket_urlpatterns))),
     }
 )
