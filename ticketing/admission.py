@@ -32,6 +32,8 @@ Scope = dict[str, Any]
 Receive = Callable[[], Awaitable[dict]]
 Send = Callable[[dict], Awaitable[None]]
 
+READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
 BUSY_PAGE = (
     "<!doctype html><title>Busy</title>"
     "<p>So many people are here right now that we could not serve this page. "
@@ -40,8 +42,12 @@ BUSY_PAGE = (
 
 
 class AdmissionLimiter:
-    """ASGI middleware: at most ``limit`` HTTP requests run at once; the rest wait in FIFO
-    order for up to ``wait_seconds``, then get ``503 BUSY``.
+    """ASGI middleware: at most ``limit`` HTTP requests run at once; the rest wait for up to
+    ``wait_seconds``, then get ``503 BUSY``.
+
+    Two FIFO queues: writes (anything but GET/HEAD/OPTIONS: holds, purchases, cancellations)
+    go before reads. A write is a buyer in the middle of checking out, whose hold is ticking
+    and whose cancellation frees seats for the waitlist; a page view can wait a little longer.
 
     Paths in ``exempt`` (liveness) bypass the queue so that a busy process is not mistaken
     for a dead one. One instance serves one event loop (daphne has one per process).
@@ -65,17 +71,21 @@ class AdmissionLimiter:
         self.exempt = frozenset(exempt)
         self.active = 0
         self.rejected = 0
-        self._waiters: collections.deque[asyncio.Future] = collections.deque()
+        # [writes, reads]: a freed slot goes to the first live waiter of the first queue.
+        self._queues: tuple[collections.deque[asyncio.Future], ...] = (
+            collections.deque(),
+            collections.deque(),
+        )
 
     @property
     def waiting(self) -> int:
-        return sum(1 for f in self._waiters if not f.done())
+        return sum(1 for queue in self._queues for f in queue if not f.done())
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope.get("path") in self.exempt:
             await self.app(scope, receive, send)
             return
-        if not await self._acquire():
+        if not await self._acquire(write=scope.get("method") not in READ_METHODS):
             self.rejected += 1
             await self._send_busy(scope, send)
             return
@@ -84,18 +94,16 @@ class AdmissionLimiter:
         finally:
             self._release()
 
-    async def _acquire(self) -> bool:
-        # Waiters that timed out or went away stay queued until they reach the head.
-        while self._waiters and self._waiters[0].done():
-            self._waiters.popleft()
-        if self.active < self.limit and not self._waiters:
+    async def _acquire(self, *, write: bool) -> bool:
+        # A slot is free only when nobody waits: _release hands slots straight to waiters.
+        if self.active < self.limit:
             self.active += 1
             return True
         if self.wait_seconds <= 0:
             return False
         loop = asyncio.get_running_loop()
         fut: asyncio.Future[bool] = loop.create_future()
-        self._waiters.append(fut)
+        self._queues[0 if write else 1].append(fut)
         timer = loop.call_later(self.wait_seconds, _resolve, fut, False)
         try:
             # True: a finishing request handed its slot over (``active`` already counts us).
@@ -112,11 +120,13 @@ class AdmissionLimiter:
                 fut.cancel()
 
     def _release(self) -> None:
-        while self._waiters:
-            fut = self._waiters.popleft()
-            if not fut.done():
-                fut.set_result(True)
-                return
+        for queue in self._queues:
+            # Waiters that timed out or went away are dropped when they reach the head.
+            while queue:
+                fut = queue.popleft()
+                if not fut.done():
+                    fut.set_result(True)
+                    return
         self.active -= 1
 
     async def _send_busy(self, scope: Scope, send: Send) -> None:

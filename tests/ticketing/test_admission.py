@@ -30,12 +30,12 @@ class BlockingApp:
         await send({"type": "http.response.body", "body": b"ok"})
 
 
-def http_scope(path: str = "/api/events") -> dict:
-    return {"type": "http", "method": "GET", "path": path, "headers": [], "query_string": b""}
+def http_scope(path: str = "/api/events", method: str = "GET") -> dict:
+    return {"type": "http", "method": method, "path": path, "headers": [], "query_string": b""}
 
 
-async def start(app, path: str = "/api/events") -> ApplicationCommunicator:
-    request = ApplicationCommunicator(app, http_scope(path))
+async def start(app, path: str = "/api/events", method: str = "GET") -> ApplicationCommunicator:
+    request = ApplicationCommunicator(app, http_scope(path, method))
     await request.send_input({"type": "http.request", "body": b""})
     return request
 
@@ -115,6 +115,25 @@ def test_waiting_requests_start_in_arrival_order_when_a_slot_frees():
         assert inner.started == ["/first", "/second", "/third"]
         assert limiter.active == 0
         assert limiter.rejected == 0
+
+    async_to_sync(scenario)()
+
+
+def test_a_waiting_purchase_goes_before_waiting_page_views():
+    async def scenario():
+        inner = BlockingApp()
+        limiter = AdmissionLimiter(inner, limit=1, wait_seconds=WAIT)
+        first = await start(limiter, "/api/events")
+        await until(lambda: inner.started)
+        read = await start(limiter, "/api/events/1")
+        await until(lambda: limiter.waiting == 1)
+        write = await start(limiter, "/api/holds/1/purchase", method="POST")
+        await until(lambda: limiter.waiting == 2)
+
+        inner.release.set()
+        for request in (first, read, write):
+            assert (await response(request))[0] == 200
+        assert inner.started == ["/api/events", "/api/holds/1/purchase", "/api/events/1"]
 
     async_to_sync(scenario)()
 
