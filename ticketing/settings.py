@@ -117,10 +117,15 @@ _db["OPTIONS"] = {
         "timeout": env_int("DB_POOL_TIMEOUT", 5),
     },
 }
-# HTTP requests running inside Django at once, per process (ticketing/admission.py). Below
-# the pool size: websocket handlers share the pool. The rest wait on the event loop for up
-# to TICKETING_ADMISSION_WAIT_SECONDS, then get 503 BUSY with Retry-After.
-TICKETING_MAX_CONCURRENT_REQUESTS = env_int("TICKETING_MAX_CONCURRENT_REQUESTS", max(1, DB_POOL_MAX - 4))
+# HTTP requests running inside Django at once, per process (ticketing/admission.py); the
+# rest wait on the event loop for up to TICKETING_ADMISSION_WAIT_SECONDS, then get 503 BUSY
+# with Retry-After. Few: one process runs Python on one core (the GIL), so more threads buy
+# no CPU and starve the event loop that serves websockets (measured: 6 threads sold 50% more
+# than 16, docs/performance.md); enough to cover requests waiting on row locks or I/O.
+# Stays below the pool size: websocket handlers share the pool.
+TICKETING_MAX_CONCURRENT_REQUESTS = env_int(
+    "TICKETING_MAX_CONCURRENT_REQUESTS", min(8, max(1, DB_POOL_MAX - 4))
+)
 TICKETING_ADMISSION_WAIT_SECONDS = float(os.environ.get("TICKETING_ADMISSION_WAIT_SECONDS", "10"))
 if "qcluster" in sys.argv:
     # django-q2 forks its workers after the parent has touched the database; a pool created
