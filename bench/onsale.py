@@ -541,7 +541,8 @@ def targets(data: dict, ping_label: str) -> list[dict]:
     fives = sum(v for k, v in errors.items() if k.startswith("5"))
     add(
         "zero 5xx (and no unanswered request)",
-        f"{fives} 5xx, {errors.get('no answer', 0)} unanswered",
+        f"{fives} 5xx ({errors.get('503', 0)} of them 503 BUSY, shed by admission control), "
+        f"{errors.get('no answer', 0)} unanswered",
         inv["no_server_errors"]["ok"],
     )
     eps = data["onsale"]["endpoints"]

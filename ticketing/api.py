@@ -6,6 +6,7 @@ import logging
 
 from django.core.exceptions import PermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import OperationalError
 from django.http import Http404, HttpRequest, HttpResponse
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, AuthorizationError, HttpError, Throttled
@@ -15,8 +16,9 @@ from checkout.api import router as checkout_router
 from checkout.api_ops import router as checkout_ops_router
 from events.api import router as events_router
 from ticketing.accounts_api import router as accounts_router
+from ticketing.admission import is_pool_timeout
 from ticketing.auth import api_auth
-from ticketing.errors import ApplicationError, validation_error_from_django
+from ticketing.errors import ApplicationError, Busy, validation_error_from_django
 from waitlist.api import router as waitlist_router
 
 logger = logging.getLogger(__name__)
@@ -113,3 +115,11 @@ def _http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
 @api.exception_handler(Http404)
 def _not_found(request: HttpRequest, exc: Http404) -> HttpResponse:
     return error_response(request, ApplicationError("Not found.", code="NOT_FOUND", status=404))
+
+
+@api.exception_handler(OperationalError)
+def _database_unavailable(request: HttpRequest, exc: OperationalError) -> HttpResponse:
+    """No pooled connection came free in time: overload, so a retryable 503, not a 500."""
+    if not is_pool_timeout(exc):
+        raise exc
+    return error_response(request, Busy())

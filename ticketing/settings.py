@@ -65,6 +65,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "ticketing.admission.BusyOnPoolTimeout",
 ]
 
 ROOT_URLCONF = "ticketing.urls"
@@ -111,9 +112,21 @@ _db["OPTIONS"] = {
     "pool": {
         "min_size": env_int("DB_POOL_MIN", 2),
         "max_size": DB_POOL_MAX,
-        "timeout": env_int("DB_POOL_TIMEOUT", 10),
+        # Second line only: AdmissionLimiter keeps requests from queueing here; a wait
+        # that still times out is answered 503 BUSY (ticketing/admission.py).
+        "timeout": env_int("DB_POOL_TIMEOUT", 5),
     },
 }
+# HTTP requests running inside Django at once, per process (ticketing/admission.py); the
+# rest wait on the event loop for up to TICKETING_ADMISSION_WAIT_SECONDS, then get 503 BUSY
+# with Retry-After. Few: one process runs Python on one core (the GIL), so more threads buy
+# no CPU and starve the event loop that serves websockets (measured: 6 threads sold 50% more
+# than 16, docs/performance.md); enough to cover requests waiting on row locks or I/O.
+# Stays below the pool size: websocket handlers share the pool.
+TICKETING_MAX_CONCURRENT_REQUESTS = env_int(
+    "TICKETING_MAX_CONCURRENT_REQUESTS", min(8, max(1, DB_POOL_MAX - 4))
+)
+TICKETING_ADMISSION_WAIT_SECONDS = float(os.environ.get("TICKETING_ADMISSION_WAIT_SECONDS", "10"))
 if "qcluster" in sys.argv:
     # django-q2 forks its workers after the parent has touched the database; a pool created
     # before the fork would be shared by every child. Workers connect once and keep it.

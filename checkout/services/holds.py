@@ -447,18 +447,48 @@ class _Spot(NamedTuple):
     position: int
 
 
-def _section_spots(event: Event, section_id: int) -> list[_Spot]:
-    return [
-        _Spot(*values)
-        for values in SeatInventory.objects.filter(event=event, section_id=section_id).values_list(
-            "pk",
-            "seat_id",
-            "status",
-            "hold_expires_at",
-            "seat__row_rank",
-            "seat__row_label",
-            "seat__position",
+# (event id, section id) -> ((inventory id, seat id, row rank, row label, position), ...).
+# An event's inventory rows and their seats do not change once it is on sale (seats cannot
+# be regenerated then), so each process reads a section's layout once and afterwards only
+# the rows that are not available: most best-available holds read a handful of rows instead
+# of joining every seat of the section (the largest CPU item of a hold in the profile).
+_LAYOUTS: dict[tuple[int, int], tuple[tuple[tuple[int, int, int, str, int], ...], frozenset[int]]] = {}
+_LAYOUTS_MAX = 2000
+
+
+def _section_layout(event_id: int, section_id: int, *, fresh: bool = False) -> tuple[tuple, frozenset[int]]:
+    """The section's spots without their status, and their inventory ids."""
+    key = (event_id, section_id)
+    cached = None if fresh else _LAYOUTS.get(key)
+    if cached is None:
+        layout = tuple(
+            SeatInventory.objects.filter(event_id=event_id, section_id=section_id).values_list(
+                "pk", "seat_id", "seat__row_rank", "seat__row_label", "seat__position"
+            )
         )
+        cached = (layout, frozenset(spot[0] for spot in layout))
+        if layout:
+            if len(_LAYOUTS) >= _LAYOUTS_MAX:
+                _LAYOUTS.clear()
+            _LAYOUTS[key] = cached
+    return cached
+
+
+def _section_spots(event: Event, section_id: int) -> list[_Spot]:
+    taken = {
+        pk: (status, expires)
+        for pk, status, expires in SeatInventory.objects.filter(event=event, section_id=section_id)
+        .exclude(status=SeatStatus.AVAILABLE)
+        .values_list("pk", "status", "hold_expires_at")
+    }
+    layout, ids = _section_layout(event.pk, section_id)
+    if not taken.keys() <= ids:
+        # Rows this process has not seen (inventory added since): read the layout again.
+        layout, _ = _section_layout(event.pk, section_id, fresh=True)
+    free = (SeatStatus.AVAILABLE, None)
+    return [
+        _Spot(pk, seat_id, *taken.get(pk, free), rank, label, position)
+        for pk, seat_id, rank, label, position in layout
     ]
 
 
@@ -498,11 +528,12 @@ def best_blocks(spots: list[_Spot], quantity: int, now: dt.datetime) -> list[lis
             runs.append(run)
         for run in runs:
             spare = len(run) - quantity
+            # Hot in every best-available hold: slice a list of ids, not spots, per window.
+            pks = [s.pk for s in run]
+            first = run[0].position
             for start in range(spare + 1):
                 stranded = (start == 1) + (spare - start == 1)
-                windows.append(
-                    ((stranded, rank, run[start].position), [s.pk for s in run[start : start + quantity]])
-                )
+                windows.append(((stranded, rank, first + start), pks[start : start + quantity]))
     windows.sort(key=lambda w: w[0])
     blocks = [pks for _, pks in windows]
     if not blocks and len(free) >= quantity:

@@ -28,6 +28,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import transaction
+from django.db.models import Case, Value, When
 from django.utils import timezone
 
 from checkout.errors import (
@@ -370,12 +371,16 @@ def _purchase_complete(
                 for r in rows
             ]
         )
-        by_seat = {t.seat_id: t for t in tickets}
-        for row in rows:
-            row.status, row.hold, row.hold_expires_at = SeatStatus.SOLD, None, None
-            row.order, row.ticket, row.updated_at = order, by_seat[row.seat_id], now
-        SeatInventory.objects.bulk_update(
-            rows, ["status", "hold", "hold_expires_at", "order", "ticket", "updated_at"]
+        ticket_of = {t.seat_id: t.pk for t in tickets}
+        # One UPDATE with only the ticket differing per row: bulk_update's CASE for every
+        # field cost more CPU to build than the rest of the purchase's queries.
+        SeatInventory.objects.filter(pk__in=[r.pk for r in rows]).update(
+            status=SeatStatus.SOLD,
+            hold=None,
+            hold_expires_at=None,
+            order=order,
+            updated_at=now,
+            ticket_id=Case(*(When(pk=r.pk, then=Value(ticket_of[r.seat_id])) for r in rows)),
         )
         Hold.objects.filter(pk=hold.pk).update(status=HoldStatus.CONVERTED, ended_at=now)
         IdempotencyRecord.objects.filter(user=user, key=key).update(order=order)

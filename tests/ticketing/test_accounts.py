@@ -46,6 +46,19 @@ def test_bad_token_is_401(api_client):
     assert r.status_code == 401 and r.json()["code"] == "UNAUTHENTICATED"
 
 
+def test_a_token_signs_in_its_own_active_user_in_one_query(api_client, django_assert_num_queries):
+    from tests.factories import UserFactory
+
+    owner, other = UserFactory(), UserFactory()
+    api_client.as_user(other)
+    api_client.as_user(owner)
+    with django_assert_num_queries(1):
+        assert api_client.get("/api/auth/me").json()["email"] == owner.email
+    User.objects.filter(pk=owner.pk).update(is_active=False)
+    r = api_client.get("/api/auth/me")
+    assert r.status_code == 401 and r.json()["code"] == "UNAUTHENTICATED"
+
+
 def test_createsuperuser_with_email(monkeypatch):
     monkeypatch.setenv("DJANGO_SUPERUSER_PASSWORD", "s3cret-pass-word")
     call_command("createsuperuser", "--no-input", "--email", "boss@example.com")

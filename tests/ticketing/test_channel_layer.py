@@ -127,6 +127,28 @@ def test_own_process_group_send_is_delivered_exactly_once(pg_channel):
 
 
 @pytest.mark.django_db
+def test_every_local_member_gets_its_own_copy_in_order(pg_channel):
+    async def scenario():
+        layer = PostgresChannelLayer(pg_channel=pg_channel)
+        try:
+            members = [await layer.new_channel() for _ in range(3)]
+            for member in members:
+                await layer.group_add("g", member)
+            await wait_until(lambda: layer.status()["connected"], "listener")
+
+            for n in range(2):
+                await layer.group_send("g", {"type": "seats.update", "n": n})
+            got = [[await asyncio.wait_for(layer.receive(m), WAIT) for _ in range(2)] for m in members]
+            assert [[msg["n"] for msg in row] for row in got] == [[0, 1]] * 3
+            got[0][0]["n"] = "changed by one consumer"
+            assert got[1][0]["n"] == 0
+        finally:
+            await layer.close()
+
+    async_to_sync(scenario)()
+
+
+@pytest.mark.django_db
 def test_listener_survives_a_terminated_connection(pg_channel):
     async def scenario():
         layer = PostgresChannelLayer(pg_channel=pg_channel, resync_type="stream.resync")

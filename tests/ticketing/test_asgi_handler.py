@@ -1,0 +1,96 @@
+"""The one-hop ASGI handler (ticketing/asgi_handler.py), through the deployed ASGI application."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from asgiref.sync import async_to_sync
+from asgiref.testing import ApplicationCommunicator
+from django.core import signals
+
+from ticketing.asgi import application
+
+# Requests run on the handler's own threads: data must be committed to be seen.
+pytestmark = pytest.mark.django_db(transaction=True)
+WAIT = 30  # seconds: a deadline against hanging, not a timing assertion
+
+
+def request(
+    method: str, path: str, body: bytes = b"", headers: list | None = None
+) -> tuple[int, dict, bytes]:
+    async def scenario():
+        scope = {
+            "type": "http",
+            "http_version": "1.1",
+            "method": method,
+            "path": path,
+            "raw_path": path.encode(),
+            "query_string": b"",
+            "root_path": "",
+            "scheme": "http",
+            "headers": [(b"host", b"localhost"), *(headers or [])],
+            "client": ("127.0.0.1", 50000),
+            "server": ("127.0.0.1", 80),
+        }
+        app = ApplicationCommunicator(application, scope)
+        # The body in two parts: the handler must read until more_body is false.
+        await app.send_input({"type": "http.request", "body": body[:3], "more_body": True})
+        await app.send_input({"type": "http.request", "body": body[3:]})
+        start = await app.receive_output(WAIT)
+        chunks = []
+        while True:
+            message = await app.receive_output(WAIT)
+            chunks.append(message.get("body", b""))
+            if not message.get("more_body"):
+                break
+        await app.wait(WAIT)
+        headers_out: dict[str, list[str]] = {}
+        for name, value in start["headers"]:
+            headers_out.setdefault(name.decode().lower(), []).append(value.decode())
+        return start["status"], headers_out, b"".join(chunks)
+
+    return async_to_sync(scenario)()
+
+
+@pytest.fixture
+def finished():
+    """Counts request_finished: it returns the database connection to the pool."""
+    calls = []
+
+    def receiver(**kwargs):
+        calls.append(kwargs)
+
+    signals.request_finished.connect(receiver)
+    yield calls
+    signals.request_finished.disconnect(receiver)
+
+
+def test_an_api_read_answers_json_and_finishes_the_request(finished):
+    status, headers, body = request("GET", "/api/events")
+    assert status == 200
+    assert headers["content-type"][0].startswith("application/json")
+    assert "items" in json.loads(body)
+    assert len(finished) == 1
+
+
+def test_a_post_body_reaches_the_view(finished, user):
+    creds = json.dumps({"email": user.email, "password": "wrong password"}).encode()
+    status, _, body = request("POST", "/api/auth/token", creds, [(b"content-type", b"application/json")])
+    # The view parsed the credentials (a missing body would be a 422 validation error).
+    assert status == 401
+    assert json.loads(body)["code"] == "INVALID_CREDENTIALS"
+    assert len(finished) == 1
+
+
+def test_a_page_sets_its_cookies():
+    status, headers, body = request("GET", "/accounts/login/")
+    assert status == 200
+    assert any(c.startswith("csrftoken=") for c in headers["set-cookie"])
+    assert b"<form" in body
+
+
+def test_a_streamed_static_file_is_sent_whole():
+    status, headers, body = request("GET", "/static/js/event-live.js")
+    assert status == 200
+    assert int(headers["content-length"][0]) == len(body) > 0
