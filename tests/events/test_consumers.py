@@ -9,6 +9,7 @@ from channels.layers import get_channel_layer
 from tests.factories import UserFactory, make_event
 from tests.waitlist.inventory import free_seats, hold_seats, rows
 from tests.websocket import (
+    WAIT,
     after_commit,
     listener_up,
     open_socket,
@@ -240,11 +241,14 @@ def test_open_connections_are_counted_in_the_gauge(sold_out):
         first, connected, _ = await open_socket(sold_out.id)
         second, connected_too, _ = await open_socket(sold_out.id, user=viewer)
         assert connected and connected_too
+        # The connection is counted once its event is known, just before the hello.
+        assert (await receive(first))["type"] == "stream.hello"
+        assert (await receive(second))["type"] == "stream.hello"
         assert gauge() == start + 2
-        refused, accepted, _ = await open_socket(999999)
-        assert not accepted
+        refused, _, _ = await open_socket(999999)
+        assert await refused.receive_output(timeout=WAIT) == {"type": "websocket.close", "code": 4404}
         await refused.disconnect()
-        assert gauge() == start + 2  # a refused connection was never counted
+        assert gauge() == start + 2  # a connection to no event was never counted
         await first.disconnect()
         assert gauge() == start + 1
         await second.disconnect()
