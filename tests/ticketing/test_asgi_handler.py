@@ -91,6 +91,6 @@ def test_a_page_sets_its_cookies():
 
 
 def test_a_streamed_static_file_is_sent_whole():
-    status, headers, body = request("GET", "/static/js/event-live.js")
+    status, headers, body = request("GET", "/static/js/live.js")
     assert status == 200
     assert int(headers["content-length"][0]) == len(body) > 0
