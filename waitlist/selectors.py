@@ -6,23 +6,15 @@ import datetime as dt
 from dataclasses import dataclass
 
 from django.core.cache import cache
-from django.db.models import Count, Q
+from django.db.models import Count
 
-from checkout.models import LIVE_HOLD_STATUSES, SeatInventory, SeatStatus
+from checkout.models import LIVE_HOLD_STATUSES, SeatInventory, SeatStatus, free_q
 from checkout.services.versions import inventory_version_read
 from waitlist.models import EntryStatus, WaitlistEntry
 
 
-def free_seat_q(now: dt.datetime) -> Q:
-    """Seats a buyer could take at ``now``: available, or held by a hold that has expired.
-
-    An expired hold stops counting the instant it expires, whether or not the sweeper ran.
-    """
-    return Q(status=SeatStatus.AVAILABLE) | Q(status=SeatStatus.HELD, hold_expires_at__lte=now)
-
-
 def free_seat_count(*, event_id: int, now: dt.datetime, section_id: int | None = None) -> int:
-    qs = SeatInventory.objects.filter(free_seat_q(now), event_id=event_id)
+    qs = SeatInventory.objects.filter(free_q(now), event_id=event_id)
     if section_id is not None:
         qs = qs.filter(section_id=section_id)
     return qs.count()
@@ -33,7 +25,7 @@ def section_availability(*, event_id: int, now: dt.datetime) -> dict[int, dict[s
     rows = (
         SeatInventory.objects.filter(event_id=event_id)
         .values("section_id")
-        .annotate(total=Count("id"), free=Count("id", filter=free_seat_q(now)))
+        .annotate(total=Count("id"), free=Count("id", filter=free_q(now)))
         .order_by("section_id")
     )
     return {r["section_id"]: {"free": r["free"], "total": r["total"]} for r in rows}

@@ -19,8 +19,8 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from checkout.models import LIVE_HOLD_STATUSES, Hold, HoldKind, HoldStatus, SeatInventory
-from checkout.services.holds import free_q, hold_claim_seats, holds_end
+from checkout.models import LIVE_HOLD_STATUSES, Hold, HoldKind, HoldStatus, SeatInventory, free_q
+from checkout.services.holds import hold_claim_seats, holds_end
 from events.errors import EventNotFound
 from events.models import Event, Section
 from ticketing import metrics, realtime

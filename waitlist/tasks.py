@@ -8,10 +8,9 @@ from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 
-from checkout.models import LIVE_HOLD_STATUSES, SeatInventory
+from checkout.models import LIVE_HOLD_STATUSES, SeatInventory, free_q
 from events.models import EventStatus
 from waitlist.models import EntryStatus, WaitlistEntry
-from waitlist.selectors import free_seat_q
 from waitlist.services import waitlist_offers_settle, waitlist_seats_released
 
 
@@ -85,7 +84,7 @@ def waitlist_offers_sweep() -> int:
     )
     made = 0
     for event_id in event_ids:
-        if SeatInventory.objects.filter(free_seat_q(now), event_id=event_id).exists():
+        if SeatInventory.objects.filter(free_q(now), event_id=event_id).exists():
             made += len(waitlist_seats_released(event_id=event_id, seat_ids=[], reason="sweep", now=now))
     # Offers whose hold ended without a release (bought while the hook failed, or retired by
     # a buyer's claim of its expired seats) are settled here at the latest.

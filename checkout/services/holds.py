@@ -21,7 +21,6 @@ from typing import Any, NamedTuple
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Q
 from django.utils import timezone
 
 from checkout.errors import (
@@ -43,6 +42,7 @@ from checkout.models import (
     HoldStatus,
     SeatInventory,
     SeatStatus,
+    free_q,
 )
 from checkout.services.common import announce_after_commit, audit_record, audit_refusal
 from checkout.services.versions import inventory_version_bump
@@ -56,11 +56,6 @@ from ticketing.locks import busy_on_lock_timeout, lock_one, lock_rows, set_lock_
 # many fresh looks at the section before answering BUSY (never "sold out" on a guess).
 SKIP_LOCKED_TRIES = 12
 BEST_AVAILABLE_ROUNDS = 8
-
-
-def free_q(now: dt.datetime) -> Q:
-    """Inventory rows that are free at ``now``: available, or held by a hold that has expired."""
-    return Q(status=SeatStatus.AVAILABLE) | Q(status=SeatStatus.HELD, hold_expires_at__lte=now)
 
 
 def row_is_free(row: SeatInventory, now: dt.datetime) -> bool:
