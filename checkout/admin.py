@@ -3,17 +3,7 @@
 from django.contrib import admin
 
 from checkout.models import AuditLog, Hold, Order, Payment, SeatInventory, Ticket
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
+from ticketing.admin import ReadOnlyAdmin
 
 
 @admin.register(Hold)

@@ -4,6 +4,19 @@ from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from ticketing.models import ApiToken, Heartbeat, User
 
 
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """For rows that only services write (inventory, audit, waitlist): staff look, never edit."""
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
 @admin.register(User)
 class UserAdmin(BaseUserAdmin):
     ordering = ["email"]

@@ -2,11 +2,12 @@
 
 from django.contrib import admin
 
+from ticketing.admin import ReadOnlyAdmin
 from waitlist.models import WaitlistEntry
 
 
 @admin.register(WaitlistEntry)
-class WaitlistEntryAdmin(admin.ModelAdmin):
+class WaitlistEntryAdmin(ReadOnlyAdmin):
     list_display = [
         "id",
         "event",
@@ -22,12 +23,3 @@ class WaitlistEntryAdmin(admin.ModelAdmin):
     search_fields = ["user__email", "event__title"]
     list_select_related = ["event", "user", "section", "offer_hold"]
     raw_id_fields = ["event", "user", "section", "offer_hold"]
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
