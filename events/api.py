@@ -15,6 +15,7 @@ from pydantic import model_validator
 from events import selectors, services
 from events.models import Category
 from ticketing.auth import require_staff
+from ticketing.version_prefetch import prefetched_catalog, prefetched_event
 
 router = Router()
 
@@ -413,24 +414,30 @@ def event_list(request: HttpRequest):
     # Parameters are validated only when the answer is not cached yet: a cache hit costs the
     # catalog version query and nothing else.
     snap = selectors.event_list_snapshot_for_query(
-        query_string=request.META.get("QUERY_STRING", ""), parse=lambda: _parse_list_query(request)
+        query_string=request.META.get("QUERY_STRING", ""),
+        parse=lambda: _parse_list_query(request),
+        catalog_version=prefetched_catalog(request),
     )
     return snapshot_response(request, snap)
 
 
 @router.get("/events/{event_id}", response=EventDetailOut, auth=None, summary="One event with availability")
 def event_detail(request: HttpRequest, event_id: int):
-    return snapshot_response(request, selectors.event_detail_snapshot(event_id=event_id))
+    versions = prefetched_event(request, event_id)
+    return snapshot_response(request, selectors.event_detail_snapshot(event_id=event_id, versions=versions))
 
 
 @router.get("/events/{event_id}/seats", response=SeatMapOut, auth=None, summary="Seat map (columnar)")
 def event_seat_map(request: HttpRequest, event_id: int):
-    return snapshot_response(request, selectors.event_seat_map_snapshot(event_id=event_id))
+    versions = prefetched_event(request, event_id)
+    return snapshot_response(request, selectors.event_seat_map_snapshot(event_id=event_id, versions=versions))
 
 
 @router.get("/venues", response=ListOut, auth=None, summary="Venues for the filter controls")
 def venue_list(request: HttpRequest):
-    return snapshot_response(request, selectors.venue_list_snapshot())
+    return snapshot_response(
+        request, selectors.venue_list_snapshot(catalog_version=prefetched_catalog(request))
+    )
 
 
 @router.get("/categories", response=ListOut, auth=None, summary="Categories for the filter controls")

@@ -99,6 +99,18 @@ def event_versions_read(*, event_id: int) -> tuple[int, int]:
         return int(catalog), int(inventory)
 
 
+# ``event_versions_read`` for many events at once, for ``ticketing.version_prefetch``: $1 is
+# a comma-separated list of event ids ('' for none); the answer is the catalog version and
+# an array of inventory versions in the order of the ids.
+EVENT_VERSIONS_BATCH_SQL = """
+SELECT COALESCE((SELECT version FROM events_catalogversion WHERE id = 1), 0),
+       ARRAY(SELECT COALESCE(SUM(v.version), 0)
+               FROM unnest(string_to_array($1, ',')::bigint[]) WITH ORDINALITY AS e(id, n)
+               LEFT JOIN checkout_inventoryversion v ON v.event_id = e.id
+              GROUP BY e.n ORDER BY e.n)
+"""
+
+
 # --- derived status ---------------------------------------------------------------------
 
 
@@ -651,10 +663,18 @@ def _snapshot(
 
 
 def event_list_snapshot(
-    *, filters: EventFilters, page: int = 1, size: int = 20, now: dt.datetime | None = None
+    *,
+    filters: EventFilters,
+    page: int = 1,
+    size: int = 20,
+    now: dt.datetime | None = None,
+    catalog_version: int | None = None,
 ) -> Snapshot:
-    """``event_list`` through the cache, keyed by the catalog version."""
-    version = catalog_version_read()
+    """``event_list`` through the cache, keyed by the catalog version.
+
+    ``catalog_version``: one read after the request arrived (the prefetch), else read here.
+    """
+    version = catalog_version_read() if catalog_version is None else catalog_version
     key = f"ev:{PAYLOAD_FORMAT}:list:{version}:{filters.cache_key()}:{page}:{size}"
     return _snapshot(key, lambda at: event_list(filters=filters, page=page, size=size, now=at), now)
 
@@ -664,13 +684,14 @@ def event_list_snapshot_for_query(
     query_string: str,
     parse: Callable[[], tuple[EventFilters, int, int]],
     now: dt.datetime | None = None,
+    catalog_version: int | None = None,
 ) -> Snapshot:
     """``event_list`` keyed by the raw query string: a hit skips validating the parameters.
 
     ``parse`` turns the query into ``(filters, page, size)`` and raises on invalid input; it
     runs only on a miss, and a failed parse caches nothing, so only valid queries get entries.
     """
-    version = catalog_version_read()
+    version = catalog_version_read() if catalog_version is None else catalog_version
     digest = hashlib.blake2b(query_string.encode(), digest_size=16).hexdigest()
     key = f"ev:{PAYLOAD_FORMAT}:listq:{version}:{digest}"
 
@@ -681,19 +702,24 @@ def event_list_snapshot_for_query(
     return _snapshot(key, build, now)
 
 
-def event_detail_snapshot(*, event_id: int, now: dt.datetime | None = None) -> Snapshot:
+def event_detail_snapshot(
+    *, event_id: int, now: dt.datetime | None = None, versions: tuple[int, int] | None = None
+) -> Snapshot:
     """``event_detail`` through the cache, keyed by the catalog and inventory versions.
 
-    Raises ``EventNotFound``.
+    ``versions``: ``(catalog, inventory)`` read after the request arrived (the prefetch in
+    ``ticketing.version_prefetch``); without them they are read here. Raises ``EventNotFound``.
     """
-    catalog, inventory = event_versions_read(event_id=event_id)
+    catalog, inventory = versions or event_versions_read(event_id=event_id)
     key = f"ev:{PAYLOAD_FORMAT}:detail:{event_id}:{catalog}:{inventory}"
     return _snapshot(key, lambda at: event_detail(event_id=event_id, now=at, catalog_version=catalog), now)
 
 
-def event_seat_map_snapshot(*, event_id: int, now: dt.datetime | None = None) -> Snapshot:
+def event_seat_map_snapshot(
+    *, event_id: int, now: dt.datetime | None = None, versions: tuple[int, int] | None = None
+) -> Snapshot:
     """``event_seat_map`` through the cache, keyed like the detail. Raises ``EventNotFound``."""
-    catalog, inventory = event_versions_read(event_id=event_id)
+    catalog, inventory = versions or event_versions_read(event_id=event_id)
     key = f"ev:{PAYLOAD_FORMAT}:seats:{event_id}:{catalog}:{inventory}"
     return _snapshot(
         key,
@@ -702,8 +728,9 @@ def event_seat_map_snapshot(*, event_id: int, now: dt.datetime | None = None) ->
     )
 
 
-def venue_list_snapshot() -> Snapshot:
-    return _snapshot(f"ev:{PAYLOAD_FORMAT}:venues:{catalog_version_read()}", lambda at: venue_list(), None)
+def venue_list_snapshot(*, catalog_version: int | None = None) -> Snapshot:
+    version = catalog_version_read() if catalog_version is None else catalog_version
+    return _snapshot(f"ev:{PAYLOAD_FORMAT}:venues:{version}", lambda at: venue_list(), None)
 
 
 def category_list_snapshot() -> Snapshot:

@@ -16,6 +16,7 @@ from django.shortcuts import render
 from events import selectors
 from events.models import Category
 from ticketing.errors import ApplicationError
+from ticketing.version_prefetch import prefetched_catalog, prefetched_event
 
 PAGE_SIZE = 24
 STATUS_LABELS = {
@@ -74,10 +75,13 @@ def _with_times(item: dict) -> dict:
 
 
 def browse(request: HttpRequest) -> HttpResponse:
-    venues = selectors.venue_list_snapshot().data["items"]
+    catalog = prefetched_catalog(request)
+    venues = selectors.venue_list_snapshot(catalog_version=catalog).data["items"]
     form = BrowseForm(request.GET, venues=venues)
     filters, page = form.filters()
-    listing = selectors.event_list_snapshot(filters=filters, page=page, size=PAGE_SIZE).data
+    listing = selectors.event_list_snapshot(
+        filters=filters, page=page, size=PAGE_SIZE, catalog_version=catalog
+    ).data
     items = [_with_times(item) for item in listing["items"]]
 
     def page_url(n: int) -> str:
@@ -100,7 +104,8 @@ def browse(request: HttpRequest) -> HttpResponse:
 
 def event_detail(request: HttpRequest, event_id: int) -> HttpResponse:
     try:
-        event = selectors.event_detail_snapshot(event_id=event_id).data
+        versions = prefetched_event(request, event_id)
+        event = selectors.event_detail_snapshot(event_id=event_id, versions=versions).data
     except ApplicationError as exc:
         return render(request, "events/error.html", {"message": exc.message}, status=exc.status)
     return render(

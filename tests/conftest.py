@@ -98,3 +98,12 @@ def _channel_layer_closed():
 
     for layer in list(channel_layers.backends.values()):
         async_to_sync(layer.close)()
+
+
+@pytest.fixture(autouse=True)
+def _version_reader_closed():
+    """The deployed app's version reader keeps a connection per event loop: close it after each test."""
+    yield
+    from ticketing.asgi import application
+
+    application.application_mapping["http"].reader.close()

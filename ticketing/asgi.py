@@ -11,19 +11,36 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 from django.conf import settings  # noqa: E402
 
+from events.selectors import EVENT_VERSIONS_BATCH_SQL  # noqa: E402
 from ticketing.admission import AdmissionLimiter  # noqa: E402
 from ticketing.asgi_handler import ASGIHandler  # noqa: E402
 from ticketing.routing import websocket_urlpatterns  # noqa: E402
+from ticketing.version_prefetch import VersionPrefetch, VersionReader  # noqa: E402
 from ticketing.ws_auth import WebsocketAuthStack  # noqa: E402
+
+# The cached catalog reads (events/urls.py and the events API); ``event`` names the event.
+VERSIONED_PATHS = [
+    r"/api/events",
+    r"/api/venues",
+    r"/api/events/(?P<event>[0-9]+)(?:/seats)?",
+    r"/",
+    r"/events/(?P<event>[0-9]+)/",
+]
 
 application = ProtocolTypeRouter(
     {
-        "http": AdmissionLimiter(
-            # As many threads as requests may run at once: each runs on one, start to end.
-            ASGIHandler(threads=settings.TICKETING_MAX_CONCURRENT_REQUESTS),
-            limit=settings.TICKETING_MAX_CONCURRENT_REQUESTS,
-            wait_seconds=settings.TICKETING_ADMISSION_WAIT_SECONDS,
-            exempt={"/healthz"},
+        # The catalog reads' cache versions are read on the event loop before admission, so
+        # a cache hit never takes the database on its thread (ticketing/version_prefetch.py).
+        "http": VersionPrefetch(
+            AdmissionLimiter(
+                # As many threads as requests may run at once: each runs on one, start to end.
+                ASGIHandler(threads=settings.TICKETING_MAX_CONCURRENT_REQUESTS),
+                limit=settings.TICKETING_MAX_CONCURRENT_REQUESTS,
+                wait_seconds=settings.TICKETING_ADMISSION_WAIT_SECONDS,
+                exempt={"/healthz"},
+            ),
+            routes=VERSIONED_PATHS,
+            reader=VersionReader(sql=EVENT_VERSIONS_BATCH_SQL),
         ),
         "websocket": AllowedHostsOriginValidator(WebsocketAuthStack(URLRouter(websocket_urlpatterns))),
     }

@@ -182,7 +182,8 @@ def test_liveness_and_websockets_bypass_the_queue():
 def test_the_deployed_http_app_is_behind_the_limiter(settings):
     from ticketing.asgi import application
 
-    limiter = application.application_mapping["http"]
+    # Behind the version prefetch (ticketing/version_prefetch.py), which takes no slot.
+    limiter = application.application_mapping["http"].app
     assert isinstance(limiter, AdmissionLimiter)
     assert limiter.limit == settings.TICKETING_MAX_CONCURRENT_REQUESTS
     # Below the pool: websocket handlers draw on the same connections.

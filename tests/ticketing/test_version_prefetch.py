@@ -1,0 +1,203 @@
+"""Cache versions read on the event loop (ticketing/version_prefetch.py), on real PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import psycopg
+import pytest
+from asgiref.sync import async_to_sync
+from django.db import connection
+
+from checkout.models import SeatInventory
+from checkout.services.holds import hold_create
+from events import selectors
+from events.selectors import EVENT_VERSIONS_BATCH_SQL
+from tests.asgi import request
+from tests.factories import UserFactory, make_event
+from ticketing.asgi import application
+from ticketing.version_prefetch import SCOPE_KEY, VersionPrefetch, VersionReader, Versions
+
+# The reader has its own connection: the data must be committed to be seen.
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def run(coro_fn):
+    return async_to_sync(coro_fn)()
+
+
+def held(event, n: int = 1) -> None:
+    rows = SeatInventory.objects.filter(event=event).order_by("seat_id")
+    ids = list(rows.values_list("seat_id", flat=True))
+    hold_create(user=UserFactory(), event_id=event.id, seat_ids=ids[:n])
+
+
+def bump_outside_django(event_id: int) -> None:
+    """A committed inventory version bump on a connection of its own (blocks the loop)."""
+    with psycopg.connect(**_params(), autocommit=True) as conn:
+        conn.execute(
+            "UPDATE checkout_inventoryversion SET version = version + 1 WHERE event_id = %s AND shard = "
+            "(SELECT MIN(shard) FROM checkout_inventoryversion WHERE event_id = %s)",
+            [event_id, event_id],
+        )
+
+
+def _params() -> dict:
+    params = connection.get_connection_params()
+    for key in ("cursor_factory", "context", "prepare_threshold"):
+        params.pop(key, None)
+    return params
+
+
+def test_it_reads_what_the_view_would_read():
+    a, b = make_event(), make_event()
+    held(a, 2)
+    held(b)
+    reader = VersionReader(sql=EVENT_VERSIONS_BATCH_SQL)
+
+    async def scenario():
+        try:
+            return await asyncio.gather(reader.read(a.id), reader.read(b.id), reader.read(None))
+        finally:
+            reader.close()
+
+    va, vb, vcat = run(scenario)
+    assert (va.catalog, va.inventory) == selectors.event_versions_read(event_id=a.id)
+    assert (vb.catalog, vb.inventory) == selectors.event_versions_read(event_id=b.id)
+    assert vcat == Versions(selectors.catalog_version_read())
+    assert va.inventory > 0
+
+
+def test_an_event_without_versions_reads_zero():
+    reader = VersionReader(sql=EVENT_VERSIONS_BATCH_SQL)
+
+    async def scenario():
+        try:
+            return await reader.read(987654321)
+        finally:
+            reader.close()
+
+    assert run(scenario).inventory == 0
+
+
+def test_requests_waiting_together_share_one_query():
+    events = [make_event() for _ in range(3)]
+    held(events[1])
+    reader = VersionReader(sql=EVENT_VERSIONS_BATCH_SQL)
+
+    async def scenario():
+        try:
+            return await asyncio.gather(*(reader.read(e.id) for e in events * 5))
+        finally:
+            reader.close()
+
+    results = run(scenario)
+    assert reader.queries == 1
+    for event, versions in zip(events * 5, results, strict=True):
+        assert versions.event_id == event.id
+        assert versions.inventory == selectors.event_versions_read(event_id=event.id)[1]
+
+
+def test_a_request_never_joins_a_query_already_sent():
+    """The never-stale rule: a read asked for after a commit sees it, even with a query out."""
+    event = make_event()
+    held(event)
+    before = selectors.event_versions_read(event_id=event.id)[1]
+    reader = VersionReader(sql=EVENT_VERSIONS_BATCH_SQL)
+
+    async def scenario():
+        try:
+            first = asyncio.ensure_future(reader.read(event.id))
+            while reader.queries == 0:  # until the first batch's query is on the wire
+                await asyncio.sleep(0)
+            # Committed while that query is out; the loop is blocked, so its answer waits.
+            bump_outside_django(event.id)
+            second = await reader.read(event.id)
+            return await first, second
+        finally:
+            reader.close()
+
+    first, second = run(scenario)
+    assert reader.queries == 2
+    assert first.inventory in (before, before + 1)  # concurrent with the commit: either
+    assert second.inventory == before + 1
+
+
+def test_a_failed_read_leaves_the_request_to_the_view():
+    seen = {}
+
+    async def app(scope, receive, send):
+        seen.update(scope)
+
+    broken = VersionReader(sql="SELECT no_such_column FROM events_catalogversion")
+    middleware = VersionPrefetch(app, routes=[r"/api/events/(?P<event>[0-9]+)"], reader=broken)
+
+    async def scenario():
+        try:
+            await middleware({"type": "http", "method": "GET", "path": "/api/events/1"}, None, None)
+        finally:
+            broken.close()
+
+    run(scenario)
+    assert seen["path"] == "/api/events/1"
+    assert SCOPE_KEY not in seen
+
+
+def test_only_reads_of_the_routes_are_prefetched():
+    seen = []
+
+    async def app(scope, receive, send):
+        seen.append(scope.get(SCOPE_KEY))
+
+    reader = VersionReader(sql=EVENT_VERSIONS_BATCH_SQL)
+    middleware = VersionPrefetch(app, routes=[r"/api/events/(?P<event>[0-9]+)"], reader=reader)
+
+    async def scenario():
+        try:
+            for method, path in [
+                ("POST", "/api/events/1"),
+                ("GET", "/api/events/1/holds"),
+                ("GET", "/api/events/" + "9" * 30),  # beyond a bigint: left to the view's 404
+                ("GET", "/api/events/1"),
+            ]:
+                await middleware({"type": "http", "method": method, "path": path}, None, None)
+        finally:
+            reader.close()
+
+    run(scenario)
+    assert seen[:3] == [None, None, None]
+    assert seen[3] is not None and seen[3].event_id == 1
+    assert reader.queries == 1
+
+
+def test_the_deployed_app_shows_a_hold_on_the_very_next_read():
+    event = make_event()
+    reader = application.application_mapping["http"].reader
+    sent = reader.queries
+
+    status, _, body = request("GET", f"/api/events/{event.id}")
+    assert status == 200
+    free = json.loads(body)["available"]
+    held(event, 2)
+
+    status, _, body = request("GET", f"/api/events/{event.id}")
+    assert status == 200
+    assert json.loads(body)["available"] == free - 2
+    status, _, body = request("GET", f"/api/events/{event.id}/seats")
+    assert json.loads(body)["seats"]["free"].count("0") == 2
+    assert reader.queries == sent + 3  # each read's versions came from the event loop
+
+
+def test_pages_and_lists_use_the_prefetched_catalog_version():
+    event = make_event(title="Prefetched Quartet")
+    reader = application.application_mapping["http"].reader
+    sent = reader.queries
+    status, _, body = request("GET", "/api/events")
+    assert status == 200
+    assert event.id in [item["id"] for item in json.loads(body)["items"]]
+    status, _, body = request("GET", f"/events/{event.id}/")
+    assert status == 200 and b"Prefetched Quartet" in body
+    status, _, body = request("GET", "/")
+    assert status == 200 and b"Prefetched Quartet" in body
+    assert reader.queries == sent + 3
