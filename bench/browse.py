@@ -17,68 +17,25 @@ from __future__ import annotations
 import argparse
 import http.client
 import json
-import multiprocessing as mp
 import os
 import socket
-import statistics
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import rawload
+
 ROOT = Path(__file__).resolve().parent.parent
 PY = sys.executable
-HEADERS = {"Accept-Encoding": "gzip", "Accept": "application/json"}
 
 
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-def _load(port: int, path: str, seconds: float, threads: int, out: mp.Queue) -> None:
-    counts = [0] * threads
-    errors = [0] * threads
-    deadline = time.perf_counter() + seconds
-
-    def worker(i: int) -> None:
-        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-        while time.perf_counter() < deadline:
-            try:
-                conn.request("GET", path, headers=HEADERS)
-                r = conn.getresponse()
-                r.read()
-                if r.status == 200:
-                    counts[i] += 1
-                else:
-                    errors[i] += 1
-            except (OSError, http.client.HTTPException):
-                errors[i] += 1
-                conn.close()
-                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-        conn.close()
-
-    pool = [threading.Thread(target=worker, args=(i,)) for i in range(threads)]
-    for t in pool:
-        t.start()
-    for t in pool:
-        t.join()
-    out.put((sum(counts), sum(errors)))
-
-
-def measure(port: int, path: str, *, seconds: float, procs: int, threads: int) -> tuple[float, int]:
-    out: mp.Queue = mp.Queue()
-    workers = [mp.Process(target=_load, args=(port, path, seconds, threads, out)) for _ in range(procs)]
-    t0 = time.perf_counter()
-    for p in workers:
-        p.start()
-    results = [out.get() for _ in workers]
-    for p in workers:
-        p.join()
-    elapsed = max(seconds, time.perf_counter() - t0 - 0.05)
-    return sum(r[0] for r in results) / elapsed, sum(r[1] for r in results)
 
 
 def get(port: int, path: str) -> dict:
@@ -142,24 +99,28 @@ def main() -> int:
         }
         for path in paths.values():
             get(port, path)  # warm the caches
-        results: dict[str, list[float]] = {name: [] for name in paths}
         print(
             f"{args.procs} client processes x {args.threads} keep-alive connections, {args.seconds}s per run"
         )
-        for r in range(args.rounds):
-            for name, path in paths.items():
-                rps, errors = measure(
-                    port, path, seconds=args.seconds, procs=args.procs, threads=args.threads
-                )
-                results[name].append(rps)
-                print(
-                    f"  round {r + 1} {name:<7} {rps:8.0f} req/s" + (f"  ({errors} errors)" if errors else "")
-                )
-        ping = statistics.median(results["ping"])
+
+        def progress(r: int, name: str, result: rawload.Result) -> None:
+            errors = sum(n for status, n in result.statuses.items() if status not in rawload.OK)
+            note = f"  ({errors} errors)" if errors else ""
+            print(f"  round {r + 1} {name:<7} {result.rps:8.0f} req/s{note}")
+
+        results = rawload.rounds(
+            port,
+            {name: (path, None) for name, path in paths.items()},
+            rounds=args.rounds,
+            seconds=args.seconds,
+            procs=args.procs,
+            threads=args.threads,
+            progress=progress,
+        )
+        ping = results["ping"]["rps"]
         print("median req/s and ratio to ping:")
-        for name, values in results.items():
-            med = statistics.median(values)
-            print(f"  {name:<7} {med:8.0f} req/s  {med / ping:6.0%}")
+        for name, row in results.items():
+            print(f"  {name:<7} {row['rps']:8.0f} req/s  {row['rps'] / ping:6.0%}")
     finally:
         server.terminate()
         server.wait(timeout=15)

@@ -55,7 +55,8 @@ PRESETS = {
         hold_seconds=20,
         browse_think=(5.0, 15.0),
         buy_think=(0.2, 1.0),
-        capacity_seconds=5.0,
+        capacity_seconds=6.0,
+        capacity_rounds=6,
         capacity_concurrency=64,
         levels=(16, 64, 200),
         throughput_seconds=20.0,
@@ -74,6 +75,7 @@ PRESETS = {
         browse_think=(0.2, 0.6),
         buy_think=(0.05, 0.2),
         capacity_seconds=0.5,
+        capacity_rounds=1,
         capacity_concurrency=8,
         levels=(2, 8),
         throughput_seconds=2.0,
@@ -306,7 +308,10 @@ async def run_load(
         log("phase capacity")
         t = rec.now()
         data["capacity"] = await load.capacity(
-            ctx, concurrency=cfg["capacity_concurrency"], seconds=cfg["capacity_seconds"]
+            ctx,
+            concurrency=cfg["capacity_concurrency"],
+            seconds=cfg["capacity_seconds"],
+            rounds=cfg["capacity_rounds"],
         )
         phases.append(("capacity", t, rec.now()))
 
@@ -403,7 +408,7 @@ def summarise(args, rec: load.Recorder, raw: dict, cpu: dict, invariants: dict, 
     trivial_rps = (capacity.get(ping_label) or {}).get("rps")
     for label, row in capacity.items():
         if "rps" in row:
-            row.update(report.latency_stats(cap_window[label]))
+            row.update(report.latency_stats(row.pop("latencies", None) or cap_window[label]))
             row["rps"] = round(row["rps"], 1)
             row["ratio_to_trivial"] = round(row["rps"] / trivial_rps, 2) if trivial_rps else None
     endpoints = report.endpoint_table(samples, "onsale", raw.get("onsale_seconds") or cfg["seconds"])
