@@ -68,6 +68,11 @@ def _fmt(value: Any) -> str:
     return str(value)
 
 
+def _ratio(value: float | None) -> str:
+    # Two decimals: the 0.8 target must not be decided by rounding.
+    return "-" if value is None else f"{value:.2f}"
+
+
 def markdown(data: dict) -> str:
     """A short human summary: tables of the figures, the targets and the invariants."""
     run = data["run"]
@@ -95,7 +100,7 @@ def markdown(data: dict) -> str:
                 continue
             lines.append(
                 f"| {label} | {_fmt(row.get('rps'))} | {_fmt(row.get('p50_ms'))} | {_fmt(row.get('p99_ms'))} "
-                f"| {_fmt(row.get('ratio_to_trivial'))} |"
+                f"| {_ratio(row.get('ratio_to_trivial'))} |"
             )
         lines.append("")
     onsale = data.get("onsale") or {}
