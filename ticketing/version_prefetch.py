@@ -15,7 +15,8 @@ in them: the guarantee the view had when it read them itself. While one batch's 
 out, new requests gather in the next one.
 
 If the reader fails (the database restarted, a query took longer than ``timeout``) the
-waiting requests go on without versions and their views read them on their own connection.
+waiting requests go on without versions and their views read them on their own connection;
+for ``RETRY_SECONDS`` after that, requests skip the reader.
 """
 
 from __future__ import annotations
@@ -32,6 +33,9 @@ from django.http import HttpRequest
 from psycopg import pq
 
 SCOPE_KEY = "ticketing.versions"
+# After a failed connection, requests skip the reader (their views read the versions) for
+# this long instead of each batch trying again against a database that is not there.
+RETRY_SECONDS = 1.0
 STATEMENT = b"ticketing_versions"
 # A bigint has at most 19 digits; longer ids are left to the view (a 404), so a malicious
 # path can't fail the batch it shares with other requests.
@@ -45,6 +49,10 @@ class Versions:
     catalog: int
     event_id: int | None = None
     inventory: int | None = None
+
+
+class VersionReadFailed(Exception):
+    """The reader could not answer; the request goes on and its view reads the versions."""
 
 
 @dataclass
@@ -74,14 +82,17 @@ class VersionReader:
         self._result: tuple[bytes, bytes] | None = None
         self._timer: asyncio.TimerHandle | None = None
         self._pump: asyncio.Task | None = None
+        self._retry_at = 0.0
 
     async def read(self, event_id: int | None = None) -> Versions:
-        """Versions read by a query sent after this call. Raises on a failed read."""
+        """Versions read by a query sent after this call. Raises ``VersionReadFailed``."""
         loop = asyncio.get_running_loop()
         if loop is not self._loop:
             # A connection is watched by one loop; tests run each request on a new one.
             self.close()
             self._loop = loop
+        if loop.time() < self._retry_at:
+            raise VersionReadFailed("the version reader is waiting to reconnect")
         batch = self._next
         if batch is None:
             batch = self._next = _Batch(future=loop.create_future())
@@ -89,7 +100,12 @@ class VersionReader:
             batch.event_ids.add(event_id)
         if self._pump is None or self._pump.done():
             self._pump = loop.create_task(self._run())
-        catalog, inventories = await batch.future
+        try:
+            catalog, inventories = await batch.future
+        except VersionReadFailed:
+            raise
+        except Exception as exc:
+            raise VersionReadFailed(str(exc)) from exc
         if event_id is None:
             return Versions(catalog)
         return Versions(catalog, event_id, inventories.get(event_id, 0))
@@ -100,30 +116,44 @@ class VersionReader:
                 self._loop.remove_reader(self._conn.pgconn.socket)
             self._conn.close()
             self._conn = None
-        self._fail(ConnectionError("version reader closed"))
+        self._fail(VersionReadFailed("version reader closed"))
+        if self._next is not None and not self._next.future.done():
+            self._next.future.set_exception(VersionReadFailed("version reader closed"))
+            self._next.future.exception()
         self._next = None
         self._pump = None
+        self._retry_at = 0.0
 
     async def _run(self) -> None:
         while self._next is not None:
             batch, self._next = self._next, None
+            if asyncio.get_running_loop().time() < self._retry_at:
+                self._out = batch
+                self._fail(VersionReadFailed("the version reader is waiting to reconnect"))
+                continue
             try:
                 if self._conn is None:
                     await self._connect()
                 self._send(batch)
-            except (psycopg.Error, OSError) as exc:
+            except Exception as exc:  # any failure: the batch's views read for themselves
                 self._out = batch
                 self._fail(exc)
                 self._drop()
+                self._retry_at = asyncio.get_running_loop().time() + RETRY_SECONDS
                 continue
             # Resolved by _on_readable, or failed by the timer; either way the next goes out.
             with contextlib.suppress(Exception):
                 await batch.future
 
-    async def _connect(self) -> None:
+    def connection_params(self) -> dict:
         params = connections[self.alias].get_connection_params()
         for key in ("cursor_factory", "context", "prepare_threshold"):
             params.pop(key, None)
+        params.setdefault("connect_timeout", 2)  # libpq would otherwise wait for TCP's timeout
+        return params
+
+    async def _connect(self) -> None:
+        params = self.connection_params()
 
         def connect() -> psycopg.Connection:
             conn = psycopg.Connection.connect(**params, autocommit=True)
@@ -236,7 +266,7 @@ class VersionPrefetch:
                 event = match.groupdict().get("event")
                 if event is None or len(event) <= MAX_ID_DIGITS:
                     # On failure the view reads the versions itself.
-                    with contextlib.suppress(psycopg.Error, OSError, TimeoutError, ValueError):
+                    with contextlib.suppress(VersionReadFailed):
                         scope[SCOPE_KEY] = await self.reader.read(int(event) if event else None)
                 break
         await self.app(scope, receive, send)

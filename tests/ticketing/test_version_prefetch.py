@@ -17,7 +17,13 @@ from events.selectors import EVENT_VERSIONS_BATCH_SQL
 from tests.asgi import request
 from tests.factories import UserFactory, make_event
 from ticketing.asgi import application
-from ticketing.version_prefetch import SCOPE_KEY, VersionPrefetch, VersionReader, Versions
+from ticketing.version_prefetch import (
+    SCOPE_KEY,
+    VersionPrefetch,
+    VersionReader,
+    VersionReadFailed,
+    Versions,
+)
 
 # The reader has its own connection: the data must be committed to be seen.
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -201,3 +207,32 @@ def test_pages_and_lists_use_the_prefetched_catalog_version():
     status, _, body = request("GET", "/")
     assert status == 200 and b"Prefetched Quartet" in body
     assert reader.queries == sent + 3
+
+
+class _Unreachable(VersionReader):
+    attempts = 0
+
+    def connection_params(self) -> dict:
+        type(self).attempts += 1
+        return {**super().connection_params(), "host": "127.0.0.1", "port": 1}
+
+
+def test_an_unreachable_database_fails_fast_and_is_retried_later():
+    reader = _Unreachable(sql=EVENT_VERSIONS_BATCH_SQL)
+
+    async def scenario():
+        outcomes = []
+        try:
+            for _ in range(3):
+                try:
+                    await reader.read(1)
+                    outcomes.append("read")
+                except VersionReadFailed:
+                    outcomes.append("failed")
+            return outcomes
+        finally:
+            reader.close()
+
+    assert run(scenario) == ["failed"] * 3
+    # One connection attempt; the next reads within RETRY_SECONDS did not try again.
+    assert _Unreachable.attempts == 1
