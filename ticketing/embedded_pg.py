@@ -54,6 +54,16 @@ def ensure_running() -> str:
         return server.get_uri()
 
 
+def is_running() -> bool:
+    """Whether the embedded server's postmaster is alive."""
+    try:
+        pid = int((PGDATA / "postmaster.pid").read_text().split()[0])
+        os.kill(pid, 0)
+    except (OSError, ValueError, IndexError):
+        return False
+    return True
+
+
 def stop() -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
