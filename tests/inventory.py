@@ -1,35 +1,33 @@
-"""Inventory changes made the way the checkout services make them, for tests of readers.
+"""Inventory changes for tests of readers, made by the checkout services themselves.
 
-Each helper changes ``SeatInventory``/``Hold``/``Order`` rows into a state the CHECK
-constraints accept, bumps the event's inventory version in the same transaction, and then
-runs the after-commit hook (``seats_changed``) as the services register it.
+Tests of the browse cache and of availability reads need holds, sales, releases, expiries
+and cancellations in given states ("held until t"). These helpers make them through the real
+services (row locks, the version bump, the audit row), then run the after-commit callbacks
+the services registered (seat-map pushes, the sold-out flag), which a test inside a
+rolled-back transaction would otherwise never see.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from decimal import Decimal
+import uuid
 
-from django.db import transaction
+from django.test import TestCase
 from django.utils import timezone
 
-from checkout.models import (
-    Hold,
-    HoldStatus,
-    Order,
-    OrderStatus,
-    SeatInventory,
-    SeatStatus,
-    Ticket,
-    TicketStatus,
-)
-from checkout.services import hooks
-from checkout.services.versions import inventory_version_bump
+from checkout.models import Hold, Order, SeatInventory, SeatStatus
+from checkout.payments import CARD_APPROVE
+from checkout.services.holds import hold_create, hold_extend, hold_release, holds_expire_due
+from checkout.services.orders import order_cancel, order_purchase
 from events.models import Event
 
+# A hold that starts already expired is made this long before its expiry.
+PAST_HOLD = dt.timedelta(minutes=5)
 
-def _after_commit(event_id: int, seat_ids: list[int]) -> None:
-    hooks.seats_changed(event_id=event_id, seat_ids=seat_ids)
+
+def _committed():
+    """Run the on-commit callbacks registered inside the block when it ends."""
+    return TestCase.captureOnCommitCallbacks(execute=True)
 
 
 def seat_ids(event: Event, n: int | None = None, *, section_id: int | None = None) -> list[int]:
@@ -41,83 +39,52 @@ def seat_ids(event: Event, n: int | None = None, *, section_id: int | None = Non
 
 
 def hold(event: Event, seats: list[int], *, user, expires_at: dt.datetime | None = None) -> Hold:
-    expires_at = expires_at or timezone.now() + dt.timedelta(minutes=5)
-    with transaction.atomic():
-        h = Hold.objects.create(event=event, user=user, expires_at=expires_at)
-        n = SeatInventory.objects.filter(event=event, seat_id__in=seats, status=SeatStatus.AVAILABLE).update(
-            status=SeatStatus.HELD, hold=h, hold_expires_at=expires_at
-        )
-        assert n == len(seats), "seats were not available"
-        inventory_version_bump(event_id=event.pk)
-    _after_commit(event.pk, seats)
-    return h
+    """Hold ``seats`` for ``user`` until ``expires_at`` (default: the configured hold time).
+
+    An ``expires_at`` in the past makes a hold that expired and was not swept: it is created
+    at a moment when it was still running.
+    """
+    now = timezone.now()
+    if expires_at is not None and expires_at <= now:
+        now = expires_at - PAST_HOLD
+    duration = expires_at - now if expires_at is not None else None
+    with _committed():
+        return hold_create(user=user, event_id=event.pk, seat_ids=seats, duration=duration, now=now)
 
 
-def extend(h: Hold, *, expires_at: dt.datetime) -> None:
-    with transaction.atomic():
-        Hold.objects.filter(pk=h.pk).update(expires_at=expires_at)
-        SeatInventory.objects.filter(hold=h).update(hold_expires_at=expires_at)
-        inventory_version_bump(event_id=h.event_id)
-    _after_commit(h.event_id, list(SeatInventory.objects.filter(hold=h).values_list("seat_id", flat=True)))
+def extend(h: Hold) -> Hold:
+    """The buyer asks for more time (``TICKETING_HOLD_EXTENSION_SECONDS``)."""
+    with _committed():
+        return hold_extend(user=h.user, hold_id=h.pk)
 
 
-def _end_hold(h: Hold, status: str, now: dt.datetime | None = None) -> list[int]:
-    now = now or timezone.now()
-    with transaction.atomic():
-        seats = list(SeatInventory.objects.filter(hold=h).values_list("seat_id", flat=True))
-        SeatInventory.objects.filter(hold=h).update(
-            status=SeatStatus.AVAILABLE, hold=None, hold_expires_at=None, updated_at=now
-        )
-        Hold.objects.filter(pk=h.pk).update(status=status, ended_at=now)
-        inventory_version_bump(event_id=h.event_id)
-    _after_commit(h.event_id, seats)
-    return seats
-
-
-def release(h: Hold) -> list[int]:
+def release(h: Hold) -> None:
     """The buyer lets the seats go."""
-    return _end_hold(h, HoldStatus.RELEASED)
+    with _committed():
+        hold_release(user=h.user, hold_id=h.pk)
 
 
-def sweep(h: Hold, *, now: dt.datetime) -> list[int]:
-    """The sweeper retires a hold that expired (before this, its seats already count as free)."""
+def sweep(h: Hold, *, now: dt.datetime) -> None:
+    """The sweeper retires holds that expired by ``now`` (their seats counted as free already)."""
     assert h.expires_at <= now
-    return _end_hold(h, HoldStatus.EXPIRED, now)
+    with _committed():
+        holds_expire_due(now=now)
 
 
 def purchase(h: Hold) -> Order:
-    """Turn a hold into an order with one ticket per seat."""
-    with transaction.atomic():
-        rows = list(SeatInventory.objects.filter(hold=h).select_related("event"))
-        order = Order.objects.create(
-            event_id=h.event_id,
+    """The buyer pays for the hold with the test provider's approving card."""
+    with _committed():
+        return order_purchase(
             user=h.user,
-            hold=h,
+            hold_id=h.pk,
             buyer_name="Buyer",
             buyer_email="buyer@example.com",
-            total=Decimal("0"),
-            currency="EUR",
+            card_number=CARD_APPROVE,
+            idempotency_key=str(uuid.uuid4()),
         )
-        for row in rows:
-            ticket = Ticket.objects.create(
-                order=order, event_id=h.event_id, seat_id=row.seat_id, section_id=row.section_id, price=0
-            )
-            SeatInventory.objects.filter(pk=row.pk).update(
-                status=SeatStatus.SOLD, hold=None, hold_expires_at=None, order=order, ticket=ticket
-            )
-        Hold.objects.filter(pk=h.pk).update(status=HoldStatus.CONVERTED, ended_at=timezone.now())
-        inventory_version_bump(event_id=h.event_id)
-    _after_commit(h.event_id, [r.seat_id for r in rows])
-    return order
 
 
-def cancel(order: Order) -> list[int]:
-    """Cancel an order: its tickets are void and its seats go back on sale."""
-    with transaction.atomic():
-        seats = list(SeatInventory.objects.filter(order=order).values_list("seat_id", flat=True))
-        SeatInventory.objects.filter(order=order).update(status=SeatStatus.AVAILABLE, order=None, ticket=None)
-        Ticket.objects.filter(order=order).update(status=TicketStatus.VOID)
-        Order.objects.filter(pk=order.pk).update(status=OrderStatus.CANCELLED, cancelled_at=timezone.now())
-        inventory_version_bump(event_id=order.event_id)
-    _after_commit(order.event_id, seats)
-    return seats
+def cancel(order: Order) -> None:
+    """The buyer cancels: tickets void, refund, seats back on sale."""
+    with _committed():
+        order_cancel(order_id=order.pk, actor=order.user)

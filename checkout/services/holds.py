@@ -44,6 +44,7 @@ from checkout.models import (
     SeatStatus,
     free_q,
 )
+from checkout.services import hooks
 from checkout.services.common import announce_after_commit, audit_record, audit_refusal
 from checkout.services.versions import inventory_version_bump
 from events.errors import EventNotFound
@@ -351,6 +352,9 @@ def hold_extend(*, user: Any, hold_id: int, now: dt.datetime | None = None) -> H
             data={"expires_at": hold.expires_at.isoformat(), "extensions_used": hold.extensions_used},
         )
         transaction.on_commit(metrics.hold_extended)
+        # Without this a sold-out event kept announcing the old expiry as the moment seats
+        # come back, and the list showed it on sale while every seat was still held.
+        transaction.on_commit(partial(hooks.hold_times_changed, event_id=hold.event_id))
     return hold
 
 

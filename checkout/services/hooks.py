@@ -24,6 +24,19 @@ def seats_changed(*, event_id: int, seat_ids: list[int]) -> None:
     realtime.seats_changed(event_id=event_id, seat_ids=seat_ids)
 
 
+def hold_times_changed(*, event_id: int) -> None:
+    """A hold's expiry moved (an extension): the sold-out summary's "until" may move with it.
+
+    No seat changed status, so nothing is pushed to the seat map.
+    """
+    from events.services import event_availability_refresh
+
+    try:
+        event_availability_refresh(event_id=event_id)
+    except Exception:
+        logger.exception("sold-out refresh failed for event %s", event_id)
+
+
 def seats_released(*, event_id: int, seat_ids: list[int], reason: str) -> None:
     """Seats came back (expiry, release, cancellation, lapsed offer): offer them to the waitlist.
 

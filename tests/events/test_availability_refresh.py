@@ -47,7 +47,8 @@ def test_flag_follows_holds_sales_and_releases():
     assert flag(event) == (True, t1)  # sold out until the first hold lapses
     assert selectors.catalog_version_read() == v + 1
 
-    inventory.extend(h1, expires_at=t2 + dt.timedelta(minutes=1))
+    h1 = inventory.extend(h1)  # now lapses after h2
+    assert h1.expires_at > t2
     assert flag(event) == (True, t2)
     inventory.purchase(h1)
     inventory.purchase(h2)

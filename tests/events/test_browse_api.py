@@ -138,9 +138,7 @@ def test_every_change_is_seen_by_the_next_read_from_a_fresh_client(change):
         if change == "release":
             inventory.release(h)
         elif change == "sweep":
-            SeatInventory.objects.filter(hold=h).update(hold_expires_at=timezone.now())
-            h.expires_at = timezone.now()
-            inventory.sweep(h, now=timezone.now())
+            inventory.sweep(h, now=h.expires_at)
         elif change == "cancel":
             inventory.cancel(order)
     fresh = Client()
