@@ -71,6 +71,17 @@ CHECKINS = Counter(
     ["result"],
 )
 RECONCILE_REPAIRS = Counter("ticketing_reconcile_repairs", "Inventory rows repaired by reconcile.", ["check"])
+VERSION_READS = Counter(
+    "ticketing_version_reads",
+    "Batches of cache-version reads on the event loop (one query each).",
+    ["outcome"],
+)
+VERSION_READ_REQUESTS = Counter(
+    "ticketing_version_read_requests",
+    "Requests whose cache versions the event loop read (ok) or left to the view (failed, skipped).",
+    ["outcome"],
+)
+VERSION_READ_OUTCOMES = ("ok", "failed", "skipped")
 
 PURCHASE_OUTCOMES = ("success", "declined", "failed", "refused", "busy")
 OFFER_OUTCOMES = ("sent", "taken", "lapsed")
@@ -237,3 +248,12 @@ def metrics_view(request: HttpRequest) -> HttpResponse:
     if not scrape_allowed(request):
         return HttpResponse("Forbidden.\n", status=403, content_type="text/plain")
     return HttpResponse(generate_latest(_registry()), content_type=CONTENT_TYPE_LATEST)
+
+
+def version_read(*, outcome: str, requests: int, batches: int = 1) -> None:
+    """Counted per batch, not per request: this sits on the cached reads' hot path."""
+    if outcome not in VERSION_READ_OUTCOMES:
+        raise ValueError(f"unknown version read outcome {outcome!r}")
+    if batches:
+        VERSION_READS.labels(outcome=outcome).inc(batches)
+    VERSION_READ_REQUESTS.labels(outcome=outcome).inc(requests)

@@ -32,6 +32,8 @@ from django.db import connections
 from django.http import HttpRequest
 from psycopg import pq
 
+from ticketing import metrics
+
 SCOPE_KEY = "ticketing.versions"
 # After a failed connection, requests skip the reader (their views read the versions) for
 # this long instead of each batch trying again against a database that is not there.
@@ -59,6 +61,7 @@ class VersionReadFailed(Exception):
 class _Batch:
     event_ids: set[int] = field(default_factory=set)
     future: asyncio.Future | None = None
+    requests: int = 0
 
 
 class VersionReader:
@@ -92,12 +95,14 @@ class VersionReader:
             self.close()
             self._loop = loop
         if loop.time() < self._retry_at:
+            metrics.version_read(outcome="skipped", requests=1, batches=0)
             raise VersionReadFailed("the version reader is waiting to reconnect")
         batch = self._next
         if batch is None:
             batch = self._next = _Batch(future=loop.create_future())
         if event_id is not None:
             batch.event_ids.add(event_id)
+        batch.requests += 1
         if self._pump is None or self._pump.done():
             self._pump = loop.create_task(self._run())
         try:
@@ -129,7 +134,7 @@ class VersionReader:
             batch, self._next = self._next, None
             if asyncio.get_running_loop().time() < self._retry_at:
                 self._out = batch
-                self._fail(VersionReadFailed("the version reader is waiting to reconnect"))
+                self._fail(VersionReadFailed("the version reader is waiting to reconnect"), "skipped")
                 continue
             try:
                 if self._conn is None:
@@ -220,8 +225,9 @@ class VersionReader:
             self._timer = None
         if batch is not None and not batch.future.done():
             batch.future.set_result(value)
+            metrics.version_read(outcome="ok", requests=batch.requests)
 
-    def _fail(self, exc: BaseException) -> None:
+    def _fail(self, exc: BaseException, outcome: str = "failed") -> None:
         batch, self._out = self._out, None
         if self._timer is not None:
             self._timer.cancel()
@@ -229,6 +235,7 @@ class VersionReader:
         if batch is not None and not batch.future.done():
             batch.future.set_exception(exc)
             batch.future.exception()  # retrieved: waiters fall back, nothing to log twice
+            metrics.version_read(outcome=outcome, requests=batch.requests)
 
     def _on_timeout(self) -> None:
         self._timer = None

@@ -16,6 +16,7 @@ from events import selectors
 from events.selectors import EVENT_VERSIONS_BATCH_SQL
 from tests.asgi import request
 from tests.factories import UserFactory, make_event
+from tests.ticketing.test_metrics import delta, scrape
 from ticketing.asgi import application
 from ticketing.version_prefetch import (
     SCOPE_KEY,
@@ -87,8 +88,9 @@ def test_an_event_without_versions_reads_zero():
     assert run(scenario).inventory == 0
 
 
-def test_requests_waiting_together_share_one_query():
+def test_requests_waiting_together_share_one_query(client):
     events = [make_event() for _ in range(3)]
+    before = scrape(client)
     held(events[1])
     reader = VersionReader(sql=EVENT_VERSIONS_BATCH_SQL)
 
@@ -100,6 +102,9 @@ def test_requests_waiting_together_share_one_query():
 
     results = run(scenario)
     assert reader.queries == 1
+    after = scrape(client)
+    assert delta(before, after, "ticketing_version_reads_total", outcome="ok") == 1
+    assert delta(before, after, "ticketing_version_read_requests_total", outcome="ok") == 15
     for event, versions in zip(events * 5, results, strict=True):
         assert versions.event_id == event.id
         assert versions.inventory == selectors.event_versions_read(event_id=event.id)[1]
@@ -217,8 +222,9 @@ class _Unreachable(VersionReader):
         return {**super().connection_params(), "host": "127.0.0.1", "port": 1}
 
 
-def test_an_unreachable_database_fails_fast_and_is_retried_later():
+def test_an_unreachable_database_fails_fast_and_is_retried_later(client):
     reader = _Unreachable(sql=EVENT_VERSIONS_BATCH_SQL)
+    before = scrape(client)
 
     async def scenario():
         outcomes = []
@@ -236,3 +242,6 @@ def test_an_unreachable_database_fails_fast_and_is_retried_later():
     assert run(scenario) == ["failed"] * 3
     # One connection attempt; the next reads within RETRY_SECONDS did not try again.
     assert _Unreachable.attempts == 1
+    after = scrape(client)
+    assert delta(before, after, "ticketing_version_read_requests_total", outcome="failed") == 1
+    assert delta(before, after, "ticketing_version_read_requests_total", outcome="skipped") == 2
