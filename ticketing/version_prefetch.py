@@ -106,7 +106,9 @@ class VersionReader:
         if self._pump is None or self._pump.done():
             self._pump = loop.create_task(self._run())
         try:
-            catalog, inventories = await batch.future
+            # Shielded: a request cancelled while it waits (its client went away) must not
+            # cancel the batch's future, which every other request of the batch awaits too.
+            catalog, inventories = await asyncio.shield(batch.future)
         except VersionReadFailed:
             raise
         except Exception as exc:

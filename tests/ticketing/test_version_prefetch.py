@@ -110,6 +110,26 @@ def test_requests_waiting_together_share_one_query(client):
         assert versions.inventory == selectors.event_versions_read(event_id=event.id)[1]
 
 
+def test_a_request_that_goes_away_does_not_fail_its_batch():
+    event = make_event()
+    reader = VersionReader(sql=EVENT_VERSIONS_BATCH_SQL)
+
+    async def scenario():
+        try:
+            leaving = asyncio.ensure_future(reader.read(event.id))
+            staying = asyncio.ensure_future(reader.read(event.id))
+            await asyncio.sleep(0)  # both have joined the batch
+            leaving.cancel()  # daphne cancels a request whose client disconnected
+            return await staying, leaving.cancelled()
+        finally:
+            reader.close()
+
+    versions, cancelled = run(scenario)
+    assert cancelled
+    assert versions.inventory == selectors.event_versions_read(event_id=event.id)[1]
+    assert reader.queries == 1
+
+
 def test_a_request_never_joins_a_query_already_sent():
     """The never-stale rule: a read asked for after a commit sees it, even with a query out."""
     event = make_event()
