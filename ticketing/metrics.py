@@ -73,7 +73,7 @@ CHECKINS = Counter(
 RECONCILE_REPAIRS = Counter("ticketing_reconcile_repairs", "Inventory rows repaired by reconcile.", ["check"])
 VERSION_READS = Counter(
     "ticketing_version_reads",
-    "Batches of cache-version reads on the event loop (one query each).",
+    "Batches of cache-version reads on the event loop, by outcome (an ok batch is one query).",
     ["outcome"],
 )
 VERSION_READ_REQUESTS = Counter(

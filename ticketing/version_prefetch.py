@@ -118,11 +118,7 @@ class VersionReader:
         return Versions(catalog, event_id, inventories.get(event_id, 0))
 
     def close(self) -> None:
-        if self._conn is not None:
-            if self._loop is not None and not self._loop.is_closed():
-                self._loop.remove_reader(self._conn.pgconn.socket)
-            self._conn.close()
-            self._conn = None
+        self._drop()
         self._fail(VersionReadFailed("version reader closed"))
         if self._next is not None and not self._next.future.done():
             self._next.future.set_exception(VersionReadFailed("version reader closed"))
@@ -220,20 +216,22 @@ class VersionReader:
         except ValueError as exc:
             self._fail(exc)
 
-    def _resolve(self, value) -> None:
+    def _take_out(self) -> _Batch | None:
+        """The batch whose query is out, no longer out; its timer stopped."""
         batch, self._out = self._out, None
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
+        return batch
+
+    def _resolve(self, value) -> None:
+        batch = self._take_out()
         if batch is not None and not batch.future.done():
             batch.future.set_result(value)
             metrics.version_read(outcome="ok", requests=batch.requests)
 
     def _fail(self, exc: BaseException, outcome: str = "failed") -> None:
-        batch, self._out = self._out, None
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
+        batch = self._take_out()
         if batch is not None and not batch.future.done():
             batch.future.set_exception(exc)
             batch.future.exception()  # retrieved: waiters fall back, nothing to log twice

@@ -10,10 +10,8 @@ import logging
 logger = logging.getLogger(__name__)
 
 
-def seats_changed(*, event_id: int, seat_ids: list[int]) -> None:
-    """Refresh the event's sold-out summary and announce new seat statuses (after commit)."""
+def _sold_out_refresh(event_id: int) -> None:
     from events.services import event_availability_refresh
-    from ticketing import realtime
 
     try:
         event_availability_refresh(event_id=event_id)
@@ -21,6 +19,13 @@ def seats_changed(*, event_id: int, seat_ids: list[int]) -> None:
         # The buyer's change is already committed; failing their request now would lie to
         # them. The next inventory change of this event refreshes the flag again.
         logger.exception("sold-out refresh failed for event %s", event_id)
+
+
+def seats_changed(*, event_id: int, seat_ids: list[int]) -> None:
+    """Refresh the event's sold-out summary and announce new seat statuses (after commit)."""
+    from ticketing import realtime
+
+    _sold_out_refresh(event_id)
     realtime.seats_changed(event_id=event_id, seat_ids=seat_ids)
 
 
@@ -29,12 +34,7 @@ def hold_times_changed(*, event_id: int) -> None:
 
     No seat changed status, so nothing is pushed to the seat map.
     """
-    from events.services import event_availability_refresh
-
-    try:
-        event_availability_refresh(event_id=event_id)
-    except Exception:
-        logger.exception("sold-out refresh failed for event %s", event_id)
+    _sold_out_refresh(event_id)
 
 
 def seats_released(*, event_id: int, seat_ids: list[int], reason: str) -> None:

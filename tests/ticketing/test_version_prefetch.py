@@ -8,12 +8,10 @@ import json
 import psycopg
 import pytest
 from asgiref.sync import async_to_sync
-from django.db import connection
 
-from checkout.models import SeatInventory
-from checkout.services.holds import hold_create
 from events import selectors
 from events.selectors import EVENT_VERSIONS_BATCH_SQL
+from tests import inventory
 from tests.asgi import request
 from tests.factories import UserFactory, make_event
 from tests.ticketing.test_metrics import delta, scrape
@@ -35,26 +33,18 @@ def run(coro_fn):
 
 
 def held(event, n: int = 1) -> None:
-    rows = SeatInventory.objects.filter(event=event).order_by("seat_id")
-    ids = list(rows.values_list("seat_id", flat=True))
-    hold_create(user=UserFactory(), event_id=event.id, seat_ids=ids[:n])
+    inventory.hold(event, inventory.seat_ids(event, n), user=UserFactory())
 
 
 def bump_outside_django(event_id: int) -> None:
     """A committed inventory version bump on a connection of its own (blocks the loop)."""
-    with psycopg.connect(**_params(), autocommit=True) as conn:
+    params = VersionReader(sql=EVENT_VERSIONS_BATCH_SQL).connection_params()
+    with psycopg.connect(**params, autocommit=True) as conn:
         conn.execute(
             "UPDATE checkout_inventoryversion SET version = version + 1 WHERE event_id = %s AND shard = "
             "(SELECT MIN(shard) FROM checkout_inventoryversion WHERE event_id = %s)",
             [event_id, event_id],
         )
-
-
-def _params() -> dict:
-    params = connection.get_connection_params()
-    for key in ("cursor_factory", "context", "prepare_threshold"):
-        params.pop(key, None)
-    return params
 
 
 def test_it_reads_what_the_view_would_read():
