@@ -307,8 +307,11 @@ def holds_end(
     return holds
 
 
-def _lock_own_hold(user: Any, hold_id: int) -> Hold:
-    # Someone else's hold answers exactly like a missing one: ids reveal nothing.
+def hold_lock_own(user: Any, hold_id: int) -> Hold:
+    """Lock ``user``'s hold ``hold_id`` (caller's transaction). Raises ``HoldNotFound``.
+
+    Someone else's hold answers exactly like a missing one: ids reveal nothing.
+    """
     hold = lock_one(Hold.objects.filter(pk=hold_id, user=user))
     if hold is None:
         raise HoldNotFound(extra={"hold_id": hold_id})
@@ -326,7 +329,7 @@ def hold_extend(*, user: Any, hold_id: int, now: dt.datetime | None = None) -> H
     now = now or timezone.now()
     with busy_on_lock_timeout(), transaction.atomic():
         set_lock_timeout()
-        hold = _lock_own_hold(user, hold_id)
+        hold = hold_lock_own(user, hold_id)
         if hold.status == HoldStatus.EXPIRED or (hold.status == HoldStatus.ACTIVE and hold.expires_at <= now):
             raise HoldExpired(extra={"hold_id": hold.pk})
         if hold.status != HoldStatus.ACTIVE:
@@ -366,7 +369,7 @@ def hold_release(*, user: Any, hold_id: int, now: dt.datetime | None = None) -> 
     now = now or timezone.now()
     with busy_on_lock_timeout(), transaction.atomic():
         set_lock_timeout()
-        hold = _lock_own_hold(user, hold_id)
+        hold = hold_lock_own(user, hold_id)
         if hold.status in (HoldStatus.RELEASED, HoldStatus.EXPIRED):
             return hold
         if hold.status != HoldStatus.ACTIVE:

@@ -61,7 +61,7 @@ from checkout.models import (
 from checkout.payments import PaymentResult, payment_provider
 from checkout.services import hooks
 from checkout.services.common import announce_after_commit, audit_record, audit_refusal
-from checkout.services.holds import _lock_own_hold, holds_end
+from checkout.services.holds import hold_lock_own, holds_end
 from checkout.services.versions import inventory_version_bump
 from events.models import EventStatus, Price
 from ticketing import metrics
@@ -255,7 +255,7 @@ def _purchase_begin(
             raise IdempotencyConflict(extra={"idempotency_key": key})
         if record.order_id:
             return Order.objects.get(pk=record.order_id)
-        hold = _lock_own_hold(user, hold_id)
+        hold = hold_lock_own(user, hold_id)
         if hold.status == HoldStatus.PAYING:
             return None
         if hold.status == HoldStatus.EXPIRED or (hold.status == HoldStatus.ACTIVE and hold.expires_at <= now):
