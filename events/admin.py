@@ -8,14 +8,18 @@ from django.db.models import Count
 
 from events import services
 from events.models import Event, Price, Seat, Section, Venue
+from ticketing.core.validation import SafeFormMixin, SafeModelForm
 from ticketing.errors import ApplicationError
 
 
-class SectionForm(forms.ModelForm):
+class SectionForm(SafeFormMixin, forms.ModelForm):
     """Adds a seat generator to the section form: a row spec or a GA capacity."""
 
     rows_spec = forms.CharField(
-        required=False, label="Generate rows", help_text="e.g. A-T (reserved). Replaces the seats."
+        required=False,
+        max_length=200,
+        label="Generate rows",
+        help_text="e.g. A-T (reserved). Replaces the seats.",
     )
     seats_per_row = forms.IntegerField(required=False, min_value=1, max_value=500)
     capacity = forms.IntegerField(
@@ -73,6 +77,7 @@ class SectionInline(admin.StackedInline):
 
 @admin.register(Venue)
 class VenueAdmin(admin.ModelAdmin):
+    form = SafeModelForm
     list_display = ["name", "city", "country", "timezone", "section_count"]
     list_filter = ["country", "city"]
     search_fields = ["name", "city", "address"]
@@ -128,6 +133,7 @@ class SectionAdmin(admin.ModelAdmin):
 
 @admin.register(Seat)
 class SeatAdmin(admin.ModelAdmin):
+    form = SafeModelForm
     list_display = ["__str__", "section", "row_label", "label", "accessible"]
     list_filter = ["accessible", "section__venue"]
     search_fields = ["section__name", "row_label", "label"]
@@ -136,6 +142,7 @@ class SeatAdmin(admin.ModelAdmin):
 
 class PriceInline(admin.TabularInline):
     model = Price
+    form = SafeModelForm
     extra = 0
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
@@ -150,6 +157,7 @@ class PriceInline(admin.TabularInline):
 
 @admin.register(Event)
 class EventAdmin(admin.ModelAdmin):
+    form = SafeModelForm
     list_display = ["title", "venue", "category", "starts_at", "status"]
     list_filter = ["status", "category", "venue__city", "venue"]
     search_fields = ["title", "description", "venue__name"]

@@ -1,6 +1,7 @@
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 
+from ticketing.core.validation import SafeModelForm
 from ticketing.models import ApiToken, Heartbeat, User
 
 
@@ -32,6 +33,7 @@ class UserAdmin(BaseUserAdmin):
 
 @admin.register(ApiToken)
 class ApiTokenAdmin(admin.ModelAdmin):
+    form = SafeModelForm
     list_display = ["id", "user", "name", "created_at"]
     search_fields = ["user__email", "name"]
     readonly_fields = ["key_hash"]

@@ -2,16 +2,24 @@
 
 from __future__ import annotations
 
+from django import forms
 from django.contrib import admin
 from django.contrib.admin.views.decorators import staff_member_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.utils import timezone
 
+from checkout.models import Ticket
 from checkout.selectors_ops import event_audit_recent, event_figures
 from checkout.services.checkin import ticket_check_in
 from events.models import Event
-from ticketing.errors import ApplicationError
+from ticketing.core.validation import SafeFormMixin, column_length
+from ticketing.errors import ApplicationError, ValidationFailed
+
+
+class CheckInForm(SafeFormMixin, forms.Form):
+    code = forms.CharField(max_length=column_length(Ticket, "code"))
+    gate = forms.CharField(required=False, max_length=column_length(Ticket, "used_gate"))
 
 
 @staff_member_required
@@ -27,11 +35,15 @@ def checkin(request: HttpRequest) -> HttpResponse:
     status = 200
     if request.method == "POST":
         event_id = context["event_id"]
+        form = CheckInForm(request.POST)
         try:
+            if not form.is_valid():
+                name, errors = next(iter(form.errors.items()))
+                raise ValidationFailed(f"{name}: {errors[0]}", extra={"fields": form.errors})
             context["result"] = ticket_check_in(
-                code=request.POST.get("code", ""),
-                gate=context["gate"],
-                event_id=int(event_id) if event_id.isdigit() else None,
+                code=form.cleaned_data["code"],
+                gate=form.cleaned_data["gate"],
+                event_id=int(event_id) if event_id.isascii() and event_id.isdigit() else None,
                 actor=request.user,
             )
         except ApplicationError as exc:
