@@ -13,7 +13,7 @@ from checkout import selectors
 from checkout.models import IdempotencyRecord, Order
 from checkout.services import holds, orders
 from ticketing.core.validation import Email, InputSchema, SafeStr, column_length
-from ticketing.throttles import hold_throttles
+from ticketing.server.throttles import hold_throttles
 
 router = Router()
 

@@ -9,7 +9,7 @@ from ninja import Field, Router, Schema
 
 from checkout.models import Ticket
 from checkout.services.checkin import ticket_check_in
-from ticketing.auth import require_staff
+from ticketing.accounts.auth import require_staff
 from ticketing.core.validation import InputSchema, column_length
 
 router = Router()

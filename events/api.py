@@ -14,9 +14,9 @@ from pydantic import model_validator
 
 from events import selectors, services
 from events.models import Category, Event, Seat, Section, Venue
-from ticketing.auth import require_staff
+from ticketing.accounts.auth import require_staff
 from ticketing.core.validation import InputSchema, Multiline, column_length
-from ticketing.version_prefetch import prefetched_catalog, prefetched_event
+from ticketing.server.version_prefetch import prefetched_catalog, prefetched_event
 
 router = Router()
 

@@ -1,4 +1,4 @@
-"""Every API error, from every layer, answers ``{"code", "message", "extra"}`` (ticketing/api.py,
+"""Every API error, from every layer, answers ``{"code", "message", "extra"}`` (ticketing/config/api.py,
 ticketing/core/http.py), and the OpenAPI schema documents each operation's errors."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import pytest
 from django.test import Client
 
 from tests.factories import make_event
-from ticketing.api import api
+from ticketing.config.api import api
 
 pytestmark = pytest.mark.django_db
 

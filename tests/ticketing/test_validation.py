@@ -21,7 +21,7 @@ from checkout.models import Order, Payment
 from tests.conftest import table_counts
 from tests.factories import make_event, make_venue, staff_user
 from tests.ops_factories import hold, inventory
-from ticketing.api import api
+from ticketing.config.api import api
 from ticketing.core.validation import SafeFormMixin, text_problem, value_problem
 
 pytestmark = pytest.mark.django_db

@@ -1,7 +1,7 @@
 """The request layer's share of "every API error has one shape".
 
 ``ApiErrorShape`` is the outermost middleware. Errors raised inside the API are rendered by
-its exception handlers (ticketing/api.py); this catches the ones produced before or around
+its exception handlers (ticketing/config/api.py); this catches the ones produced before or around
 it - Django's 404 for an unknown route, ninja's 405, a 400 for a foreign ``Host``, a body
 over ``DATA_UPLOAD_MAX_MEMORY_SIZE``, a 500 page - and answers them under ``/api/`` as
 ``{"code", "message", "extra"}`` too. Query parameters no column could store (a NUL in
@@ -16,8 +16,8 @@ from collections.abc import Callable
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
 
+from ticketing.core.errors import ApplicationError, PayloadTooLarge, ValidationFailed, error_for_status
 from ticketing.core.validation import text_problem
-from ticketing.errors import ApplicationError, PayloadTooLarge, ValidationFailed, error_for_status
 
 API_PREFIX = "/api/"
 

@@ -1,7 +1,7 @@
 """Every operation's error responses in the OpenAPI schema.
 
 ninja documents only the success a view declares; the errors come from the one exception
-mapping (ticketing/api.py) and the request layer (ticketing/core/http.py). Which of them an
+mapping (ticketing/config/api.py) and the request layer (ticketing/core/http.py). Which of them an
 operation can answer follows from what it takes - a body (400 unparseable, 413 too large,
 422), path parameters (404), authentication (401, 403) - plus the codes its description
 names (``SEATS_UNAVAILABLE 409``) and 503 BUSY, which any operation can answer under load.

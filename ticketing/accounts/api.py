@@ -5,10 +5,10 @@ from __future__ import annotations
 from django.http import HttpRequest
 from ninja import Field, Router, Schema, Status
 
-from ticketing import services
+from ticketing.accounts import services
 from ticketing.core.validation import Email, InputSchema, column_length
 from ticketing.models import ApiToken, User
-from ticketing.throttles import signup_throttles, token_throttles
+from ticketing.server.throttles import signup_throttles, token_throttles
 
 router = Router()
 

@@ -13,8 +13,8 @@ from checkout.models import Ticket
 from checkout.selectors_ops import event_audit_recent, event_figures
 from checkout.services.checkin import ticket_check_in
 from events.models import Event
+from ticketing.core.errors import ApplicationError, ValidationFailed
 from ticketing.core.validation import SafeFormMixin, column_length
-from ticketing.errors import ApplicationError, ValidationFailed
 
 
 class CheckInForm(SafeFormMixin, forms.Form):
