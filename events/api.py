@@ -157,7 +157,12 @@ def _event_out(event) -> dict:
     return data
 
 
-@router.post("/venues", response={201: VenueOut}, summary="Create a venue with sections and seats (staff)")
+@router.post(
+    "/venues",
+    response={201: VenueOut},
+    summary="Create a venue with sections and seats (staff)",
+    description="SLUG_TAKEN 409, VALIDATION_ERROR 422, FORBIDDEN 403.",
+)
 def venue_create(request: HttpRequest, payload: VenueIn):
     require_staff(request)
     venue = services.venue_create(
@@ -172,7 +177,13 @@ def venue_create(request: HttpRequest, payload: VenueIn):
     return Status(201, _venue_out(venue))
 
 
-@router.post("/events", response={201: EventOut}, summary="Create a draft event with prices (staff)")
+@router.post(
+    "/events",
+    response={201: EventOut},
+    summary="Create a draft event with prices (staff)",
+    description="NOT_FOUND 404 (the venue or a priced section), DUPLICATE_EVENT 409, VALIDATION_ERROR 422, "
+    "FORBIDDEN 403.",
+)
 def event_create(request: HttpRequest, payload: EventIn):
     require_staff(request)
     event = services.event_create(
@@ -191,7 +202,12 @@ def event_create(request: HttpRequest, payload: EventIn):
     return Status(201, _event_out(event))
 
 
-@router.post("/events/{event_id}/publish", response=EventOut, summary="Put an event on sale (staff)")
+@router.post(
+    "/events/{event_id}/publish",
+    response=EventOut,
+    summary="Put an event on sale (staff)",
+    description="EVENT_NOT_READY 409, EVENT_CANCELLED 409, NOT_FOUND 404, FORBIDDEN 403, BUSY 503.",
+)
 def event_publish(request: HttpRequest, event_id: int):
     require_staff(request)
     return _event_out(services.event_publish(event_id=event_id, actor=request.user))

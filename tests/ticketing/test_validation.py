@@ -7,9 +7,7 @@ is covered without touching these tests.
 
 from __future__ import annotations
 
-import copy
 import datetime as dt
-from typing import Any
 
 import pytest
 from django import forms
@@ -20,6 +18,7 @@ from django.urls import resolve
 from checkout.models import Order, Payment
 from tests.conftest import table_counts
 from tests.factories import make_event, make_venue, staff_user
+from tests.openapi_walk import example, string_fields, with_value
 from tests.ops_factories import hold, inventory
 from ticketing.config.api import api
 from ticketing.core.validation import SafeFormMixin, text_problem, value_problem
@@ -40,82 +39,6 @@ def test_text_problem_refuses_controls_and_lone_surrogates_only():
 
 
 # --- The API walker ----------------------------------------------------------------------
-
-
-def _resolve(schema: dict, spec: dict) -> dict:
-    while "$ref" in spec:
-        spec = schema["components"]["schemas"][spec["$ref"].rsplit("/", 1)[-1]]
-    return spec
-
-
-def _example(schema: dict, spec: dict) -> Any:
-    """A plausible value for ``spec`` (the background the one bad field is sent in)."""
-    spec = _resolve(schema, spec)
-    if "anyOf" in spec:
-        return _example(schema, next(s for s in spec["anyOf"] if s.get("type") != "null"))
-    if "enum" in spec:
-        return spec["enum"][0]
-    kind = spec.get("type")
-    if kind == "object":
-        props = spec.get("properties", {})
-        return {name: _example(schema, props[name]) for name in spec.get("required", [])}
-    if kind == "array":
-        return [_example(schema, spec.get("items", {}))]
-    if kind == "integer":
-        return max(1, spec.get("minimum", 1))
-    if kind == "number":
-        return 1
-    if kind == "boolean":
-        return False
-    if spec.get("format") == "date-time":
-        return "2030-01-01T10:00:00Z"
-    if spec.get("format") == "date":
-        return "2030-01-01"
-    return "x" * max(1, spec.get("minLength", 1))
-
-
-def _string_fields(schema: dict, spec: dict, path: tuple = ()) -> list[tuple[tuple, dict]]:
-    """(path, spec) of every string property, nested objects and arrays of objects included."""
-    spec = _resolve(schema, spec)
-    if "anyOf" in spec:
-        if any(_resolve(schema, o).get("type") in ("number", "integer") for o in spec["anyOf"]):
-            return []  # a decimal sent as a string: a number, not text
-        found = []
-        for option in spec["anyOf"]:
-            found += _string_fields(schema, option, path)
-        return found
-    if spec.get("type") == "object":
-        found = []
-        for name, prop in spec.get("properties", {}).items():
-            found += _string_fields(schema, prop, (*path, name))
-        return found
-    if spec.get("type") == "array":
-        return _string_fields(schema, spec.get("items", {}), (*path, 0))
-    if spec.get("type") == "string" and "enum" not in spec and path:
-        return [(path, spec)]
-    return []
-
-
-def _with(body: Any, path: tuple, value: Any, schema: dict, spec: dict) -> Any:
-    """``body`` with ``value`` at ``path``, building the containers on the way."""
-    body = copy.deepcopy(body)
-    node, node_spec = body, _resolve(schema, spec)
-    for i, key in enumerate(path):
-        last = i == len(path) - 1
-        if "anyOf" in node_spec:
-            node_spec = next(
-                _resolve(schema, s) for s in node_spec["anyOf"] if _resolve(schema, s).get("type") != "null"
-            )
-        child = node_spec["properties"][key] if isinstance(key, str) else node_spec["items"]
-        if last:
-            node[key] = value
-            break
-        if isinstance(key, str) and node.get(key) is None:
-            node[key] = _example(schema, child)
-        if isinstance(key, int) and not node:
-            node.append(_example(schema, child))
-        node, node_spec = node[key], _resolve(schema, child)
-    return body
 
 
 @pytest.fixture
@@ -144,7 +67,7 @@ def _hostile_bodies():
         body_spec = op.get("requestBody", {}).get("content", {}).get("application/json", {}).get("schema")
         if not body_spec:
             continue
-        for path, spec in _string_fields(schema, body_spec):
+        for path, spec in string_fields(schema, body_spec):
             dotted = ".".join(str(p) for p in path)
             hostile = [("nul", NUL), ("surrogate", "\ud800"), ("type", {"not": "a string"})]
             if spec.get("format") in ("date-time", "date"):
@@ -165,7 +88,7 @@ def test_every_text_field_of_every_body_refuses_hostile_values(world, api_client
     schema = api.get_openapi_schema()
     op = schema["paths"][url][method]
     body_spec = op["requestBody"]["content"]["application/json"]["schema"]
-    body = _with(_example(schema, body_spec), path, value, schema, body_spec)
+    body = with_value(example(schema, body_spec), path, value, schema, body_spec)
     headers = {
         f"HTTP_{p['name'].upper().replace('-', '_')}": "key-1"
         for p in op.get("parameters", [])
