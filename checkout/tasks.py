@@ -1,4 +1,5 @@
-"""django-q2 tasks of the checkout app: the hold sweeper and confirmation e-mails.
+"""django-q2 tasks of the checkout app: the hold sweeper, confirmation e-mails and the
+refunds of a cancelled event.
 
 Tasks pick ids and call services; every service takes its own locks and re-checks, so a
 task that runs twice (django-q2 hands a task out again after ``retry`` seconds) is harmless.
@@ -10,11 +11,13 @@ import logging
 import time
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.core.mail import EmailMultiAlternatives, send_mail
 from django.template.loader import render_to_string
 
 from checkout.models import Order, OrderStatus
 from checkout.services.holds import holds_expire_due
+from checkout.services.sales import event_orders_refund
 from events.models import EventStatus
 
 logger = logging.getLogger(__name__)
@@ -102,3 +105,16 @@ def order_event_cancelled_send(order_id: int) -> bool:
         recipient_list=[order.buyer_email],
     )
     return True
+
+
+def event_refunds_run(event_id: int, actor_id: int) -> dict:
+    """Refund the paid orders of a cancelled event (queued by ``event_cancel``).
+
+    Safe to run twice: orders already cancelled are skipped and each refund is keyed per
+    order. Orders whose refund was refused stay paid; running the cancellation again retries them.
+    """
+    actor = get_user_model().objects.get(pk=actor_id)
+    cancelled, failed = event_orders_refund(event_id=event_id, actor=actor)
+    if failed:
+        logger.error("event %s: %d orders not refunded yet: %s", event_id, len(failed), failed[:50])
+    return {"cancelled": len(cancelled), "failed": failed}

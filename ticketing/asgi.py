@@ -11,7 +11,7 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 from django.conf import settings  # noqa: E402
 
-from events.selectors import EVENT_VERSIONS_BATCH_SQL  # noqa: E402
+from checkout.selectors.availability import EVENT_VERSIONS_BATCH_SQL  # noqa: E402
 from ticketing.admission import AdmissionLimiter  # noqa: E402
 from ticketing.asgi_handler import ASGIHandler  # noqa: E402
 from ticketing.routing import websocket_urlpatterns  # noqa: E402

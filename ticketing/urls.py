@@ -1,7 +1,8 @@
 from django.contrib import admin
 from django.urls import include, path
 
-from ticketing import health, metrics, ops_views, views
+from checkout import views as checkout_views
+from ticketing import health, metrics, views
 from ticketing.api import api
 
 urlpatterns = [
@@ -10,7 +11,7 @@ urlpatterns = [
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
     path("metrics", metrics.metrics_view, name="metrics"),
-    path("staff/checkin/", ops_views.checkin, name="staff-checkin"),
+    path("staff/checkin/", checkout_views.checkin, name="staff-checkin"),
     path("accounts/signup/", views.signup, name="signup"),
     path("accounts/login/", views.LoginView.as_view(), name="login"),
     path("accounts/logout/", views.LogoutView.as_view(), name="logout"),

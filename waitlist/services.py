@@ -2,9 +2,11 @@
 
 Lock order, everywhere: the event's ``EventWaitlist`` row, then holds, then seat inventory
 rows (pk order, via ``ticketing.locks``), then waitlist entries. Checkout never takes the
-waitlist row, so it never waits on it while holding holds or seats. Inventory writes are
-checkout's: offers are claimed with ``hold_claim_seats(kind="offer")`` and declined with
-``holds_end``, so offers follow every rule of regular holds (versions, audit, pushes).
+waitlist row, so it never waits on it while holding holds or seats. Inventory is checkout's
+alone: free seats are locked with ``seats_lock_free``, offers claimed with
+``hold_claim_seats(kind="offer")`` and declined with ``holds_end``, so offers follow every
+rule of regular holds (versions, audit, pushes). Checkout calls back through the hooks this
+app subscribes to in ``waitlist/apps.py`` (released seats, a bought offer, a cancelled event).
 """
 
 from __future__ import annotations
@@ -19,16 +21,18 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from checkout.models import LIVE_HOLD_STATUSES, Hold, HoldKind, HoldStatus, SeatInventory, free_q
-from checkout.services.holds import hold_claim_seats, holds_end
+from checkout.models import LIVE_HOLD_STATUSES, Hold, HoldKind, HoldStatus, SeatInventory
+from checkout.selectors.availability import free_seat_count
+from checkout.services.holds import hold_claim_seats, holds_end, seats_lock_free
 from events.errors import EventNotFound
 from events.models import Event, Section
-from ticketing import metrics, realtime
+from ticketing import metrics
+from ticketing.core import realtime
 from ticketing.errors import ApplicationError, ValidationFailed
 from ticketing.locks import busy_on_lock_timeout, lock_one, lock_rows, set_lock_timeout
 from waitlist.errors import AlreadyWaiting, EntryNotFound, SeatsAvailable, SectionNotFound, WaitlistClosed
 from waitlist.models import MAX_WAITLIST_QUANTITY, EntryStatus, EventWaitlist, WaitlistEntry
-from waitlist.selectors import entry_position, free_seat_count
+from waitlist.selectors import entry_position
 
 logger = logging.getLogger(__name__)
 
@@ -132,9 +136,7 @@ def waitlist_leave(*, user, entry_id: int, now: dt.datetime | None = None) -> Wa
         entry.save(update_fields=["status", "ended_at", "updated_at"])
         event_id = entry.event_id
         if was_waiting:
-            transaction.on_commit(
-                partial(realtime.waitlist_moved, event_id=event_id, left_entry_ids=[entry.pk])
-            )
+            transaction.on_commit(partial(waitlist_moved, event_id=event_id, left_entry_ids=[entry.pk]))
         transaction.on_commit(
             partial(
                 realtime.user_notify,
@@ -193,17 +195,7 @@ def waitlist_seats_released(
         if not event.sales_open(now):
             # Cancelled, started or closed: nothing to sell, so nothing to offer.
             return []
-        # Rows a buyer is holding right now are skipped, not waited for: they are being taken.
-        candidate_pks = list(
-            SeatInventory.objects.filter(free_q(now), event_id=event_id)
-            .order_by("pk")
-            .values_list("pk", flat=True)[:OFFER_CANDIDATE_LIMIT]
-        )
-        # The filter is re-checked on the locked rows: one taken meanwhile drops out.
-        pool = lock_rows(
-            SeatInventory.objects.filter(free_q(now), pk__in=candidate_pks).select_related("seat"),
-            skip_locked=True,
-        )
+        pool = seats_lock_free(event_id=event_id, now=now, limit=OFFER_CANDIDATE_LIMIT)
         _after_candidates_locked([r.seat_id for r in pool])
         busy_users = set(
             Hold.objects.filter(
@@ -411,7 +403,7 @@ def _offers_announce(*, event_id: int, offers: list[Offer]) -> None:
                 "expires_at": offer.expires_at.isoformat(),
             },
         )
-    realtime.waitlist_moved(event_id=event_id, left_entry_ids=[o.entry_id for o in offers])
+    waitlist_moved(event_id=event_id, left_entry_ids=[o.entry_id for o in offers])
     for offer in offers:
         try:
             async_task("waitlist.tasks.offer_email_send", offer.entry_id, group="waitlist-offer-email")
@@ -440,3 +432,17 @@ def _offer_hold_release(*, hold_id: int, user, now: dt.datetime) -> bool:
         actor=user,
     )
     return True
+
+
+def waitlist_moved(*, event_id: int, left_entry_ids: list[int]) -> None:
+    """After commit: entries left the line (offered, left), so consumers behind them move up."""
+    if left_entry_ids:
+        for message in realtime.split_message(
+            {"type": "waitlist.moved", "event_id": event_id, "left": sorted(left_entry_ids)}, ("left",)
+        ):
+            realtime.push(realtime.waitlist_group(event_id), message)
+
+
+def waitlist_offer_bought(*, event_id: int, hold_id: int) -> None:
+    """Checkout's ``offer_bought`` hook: settle the bought offer's entry as fulfilled."""
+    waitlist_offers_settle(event_id=event_id)
