@@ -11,7 +11,7 @@ from checkout.views import event_figures_view
 from events.admin import EventAdmin
 from events.models import Event
 from ticketing.admin import ReadOnlyAdmin
-from ticketing.errors import ApplicationError
+from ticketing.core.errors import ApplicationError
 
 
 @admin.register(Hold)

@@ -10,8 +10,8 @@ from ninja import Field, Router, Schema
 from checkout.selectors import event_page
 from checkout.services import sales
 from events.api import EventOut, event_out, snapshot_response
-from ticketing.auth import require_staff
-from ticketing.version_prefetch import prefetched_event
+from ticketing.accounts.auth import require_staff
+from ticketing.server.version_prefetch import prefetched_event
 
 router = Router()
 

@@ -7,6 +7,6 @@ class CheckoutConfig(AppConfig):
 
     def ready(self) -> None:
         from checkout.metrics import CheckoutCollector
-        from ticketing import metrics
+        from ticketing.ops import metrics
 
         metrics.collector_register(CheckoutCollector())

@@ -1,4 +1,4 @@
-"""Checkout's scrape-time gauges, registered with ``ticketing.metrics`` by ``CheckoutConfig``.
+"""Checkout's scrape-time gauges, registered with ``ticketing.ops.metrics`` by ``CheckoutConfig``.
 
 Read from PostgreSQL at scrape time: the database is the one place every process agrees on,
 and a dead worker cannot leave a stale gauge behind.

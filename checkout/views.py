@@ -29,8 +29,8 @@ from checkout.selectors.figures import event_audit_recent, event_figures
 from checkout.services.checkin import ticket_check_in
 from events.models import Event
 from events.views import with_times
-from ticketing.errors import ApplicationError
-from ticketing.version_prefetch import prefetched_event
+from ticketing.core.errors import ApplicationError
+from ticketing.server.version_prefetch import prefetched_event
 
 
 def _error_page(request: HttpRequest, exc: ApplicationError) -> HttpResponse:

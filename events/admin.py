@@ -9,7 +9,7 @@ from django.db.models import Count
 from events.models import Event, Price, Seat, Section, Venue
 from events.services import catalog as services
 from events.services import venues
-from ticketing.errors import ApplicationError
+from ticketing.core.errors import ApplicationError
 
 
 class SectionForm(forms.ModelForm):

@@ -17,8 +17,8 @@ from events.selectors import catalog as selectors
 from events.selectors.cache import Snapshot
 from events.services import catalog as services
 from events.services import venues
-from ticketing.auth import require_staff
-from ticketing.version_prefetch import prefetched_catalog
+from ticketing.accounts.auth import require_staff
+from ticketing.server.version_prefetch import prefetched_catalog
 
 router = Router()
 

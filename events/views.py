@@ -14,7 +14,7 @@ from django.shortcuts import render
 
 from events.models import Category
 from events.selectors import catalog as selectors
-from ticketing.version_prefetch import prefetched_catalog
+from ticketing.server.version_prefetch import prefetched_catalog
 
 PAGE_SIZE = 24
 STATUS_LABELS = {

@@ -16,8 +16,8 @@ from django.utils import timezone
 
 from checkout.selectors.availability import section_availability_cached
 from events.models import Event, EventStatus
-from ticketing import metrics
 from ticketing.core import realtime
+from ticketing.ops import metrics
 from waitlist import selectors as waitlist_selectors
 
 # Close codes (4000-4999 are the application's).

@@ -208,7 +208,7 @@ def event_detail_snapshot(
     """``event_detail`` through the cache, keyed by the catalog and inventory versions.
 
     ``versions``: ``(catalog, inventory)`` read after the request arrived (the prefetch in
-    ``ticketing.version_prefetch``); without them they are read here. Raises ``EventNotFound``.
+    ``ticketing.server.version_prefetch``); without them they are read here. Raises ``EventNotFound``.
     """
     catalog, inventory = versions or event_versions_read(event_id=event_id)
     key = f"ev:{PAYLOAD_FORMAT}:detail:{event_id}:{catalog}:{inventory}"

@@ -17,8 +17,8 @@ from checkout.errors import SeatsNotFound, SeatsUnavailable
 from checkout.models import SeatInventory, SeatStatus
 from checkout.selectors.availability import free_q, row_is_free
 from events.models import Event
-from ticketing.errors import Busy
-from ticketing.locks import lock_rows
+from ticketing.core.errors import Busy
+from ticketing.core.locks import lock_rows
 
 # How many blocks to try with SKIP LOCKED before waiting for one, and how many fresh looks
 # at the section before answering BUSY (never "sold out" on a guess).

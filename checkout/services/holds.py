@@ -3,7 +3,7 @@
 Lock order, everywhere in checkout (this is what rules out deadlocks):
 
 1. at most one hold or order row, waited for while holding no other lock;
-2. inventory rows, waited for in primary-key order (``ticketing.locks``);
+2. inventory rows, waited for in primary-key order (``ticketing.core.locks``);
 3. anything locked after inventory rows (the holds a claim retires, their other seats) is
    taken with ``SKIP LOCKED``: never waited for, so no cycle can form.
 
@@ -49,9 +49,9 @@ from checkout.services.best_available import best_available_lock
 from checkout.services.common import audit_record, audit_refusal, inventory_changed
 from events.errors import EventNotFound
 from events.models import Event
-from ticketing import metrics
-from ticketing.errors import ValidationFailed
-from ticketing.locks import busy_on_lock_timeout, lock_one, lock_rows, set_lock_timeout
+from ticketing.core.errors import ValidationFailed
+from ticketing.core.locks import busy_on_lock_timeout, lock_one, lock_rows, set_lock_timeout
+from ticketing.ops import metrics
 
 
 def _validate_request(
@@ -163,7 +163,7 @@ def hold_claim_seats(
 
     Preconditions: inside ``transaction.atomic()`` (the caller's; it commits or rolls back
     everything), the caller holds the row locks of ``seats_rows`` (``SeatInventory`` rows of
-    ``event``, locked through ``ticketing.locks``) and has checked the event may sell. The
+    ``event``, locked through ``ticketing.core.locks``) and has checked the event may sell. The
     waitlist uses this to turn released seats into an OFFER hold (``kind="offer"``,
     ``expires_at = now + TICKETING_OFFER_SECONDS``).
 

@@ -64,9 +64,9 @@ from checkout.services.common import announce_after_commit, audit_record, audit_
 from checkout.services.holds import hold_lock_own, holds_end
 from checkout.services.versions import inventory_version_bump
 from events.models import EventStatus, Price
-from ticketing import metrics
-from ticketing.errors import ApplicationError, Busy, ValidationFailed
-from ticketing.locks import busy_on_lock_timeout, lock_one, lock_rows, set_lock_timeout
+from ticketing.core.errors import ApplicationError, Busy, ValidationFailed
+from ticketing.core.locks import busy_on_lock_timeout, lock_one, lock_rows, set_lock_timeout
+from ticketing.ops import metrics
 
 logger = logging.getLogger(__name__)
 

@@ -26,8 +26,8 @@ from events.errors import EventCancelled, EventNotCancelled, EventNotFound, Even
 from events.models import Event, EventStatus
 from events.services.catalog import catalog_version_bump, event_readiness
 from ticketing.core import realtime
-from ticketing.errors import ApplicationError, Forbidden
-from ticketing.locks import busy_on_lock_timeout, lock_one, lock_rows, set_lock_timeout
+from ticketing.core.errors import ApplicationError, Forbidden
+from ticketing.core.locks import busy_on_lock_timeout, lock_one, lock_rows, set_lock_timeout
 
 logger = logging.getLogger(__name__)
 

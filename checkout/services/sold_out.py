@@ -12,7 +12,7 @@ from django.utils import timezone
 from checkout.selectors.availability import sold_out_state
 from events.models import Event
 from events.services.catalog import catalog_version_bump
-from ticketing.locks import lock_one, set_lock_timeout
+from ticketing.core.locks import lock_one, set_lock_timeout
 
 
 def event_availability_refresh(*, event_id: int, now: dt.datetime | None = None) -> bool:

@@ -17,7 +17,7 @@ from django.utils.text import slugify
 
 from events.errors import DuplicateEvent, VenueNotFound
 from events.models import Category, Event, Price, Seat, Section, Venue
-from ticketing.errors import ValidationFailed, validation_error_from_django
+from ticketing.core.errors import ValidationFailed, validation_error_from_django
 
 
 def _parse_amount(value: Any, where: str) -> Decimal:

@@ -14,7 +14,7 @@ from django.utils.text import slugify
 
 from events.errors import VenueSlugTaken
 from events.models import Seat, Section, SectionKind, Venue
-from ticketing.errors import ValidationFailed, validation_error_from_django
+from ticketing.core.errors import ValidationFailed, validation_error_from_django
 
 MAX_SEATS_PER_SECTION = 5000
 DEFAULT_GEOMETRY = {"x": 0, "y": 0, "width": 200, "height": 100}

@@ -25,8 +25,8 @@ from checkout.services.holds import hold_claim_seats, hold_create
 from events.services.venues import SectionSpec
 from tests.checkout.conftest import seat_ids
 from tests.factories import UserFactory, make_event, make_venue
-from ticketing.errors import ValidationFailed
-from ticketing.locks import lock_rows
+from ticketing.core.errors import ValidationFailed
+from ticketing.core.locks import lock_rows
 
 pytestmark = pytest.mark.django_db
 

@@ -12,7 +12,7 @@ from events.models import Event, EventStatus, Price, Seat, Section, Venue
 from events.services import catalog as catalog_services
 from events.services import venues
 from tests.factories import make_event, make_venue
-from ticketing.errors import ValidationFailed
+from ticketing.core.errors import ValidationFailed
 
 pytestmark = pytest.mark.django_db
 

@@ -2,8 +2,9 @@ from django.contrib import admin
 from django.urls import include, path
 
 from checkout import views as checkout_views
-from ticketing import health, metrics, views
-from ticketing.api import api
+from ticketing.accounts import views
+from ticketing.config.api import api
+from ticketing.ops import health, metrics
 
 urlpatterns = [
     path("admin/", admin.site.urls),
