@@ -9,16 +9,21 @@ from __future__ import annotations
 
 import logging
 import time
+from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.mail import EmailMultiAlternatives, send_mail
 from django.template.loader import render_to_string
+from django.utils import timezone
 
 from checkout.models import Order, OrderStatus
+from checkout.services import reconcile
 from checkout.services.holds import holds_expire_due
+from checkout.services.retention import orders_anonymize
 from checkout.services.sales import event_orders_refund
 from events.models import EventStatus
+from ticketing.ops.tasks import heartbeat_write
 
 logger = logging.getLogger(__name__)
 
@@ -118,3 +123,19 @@ def event_refunds_run(event_id: int, actor_id: int) -> dict:
     if failed:
         logger.error("event %s: %d orders not refunded yet: %s", event_id, len(failed), failed[:50])
     return {"cancelled": len(cancelled), "failed": failed}
+
+
+def reconcile_run() -> dict[str, Any]:
+    """The daily reconcile: repairs ghost holds, logs every other violation for a person."""
+    report = reconcile.reconcile_run()
+    heartbeat_write(name="reconcile", now=report.checked_at, data={"violations": report.counts()})
+    if not report.ok:
+        logger.error("reconcile found violations: %s", report.as_dict())
+    return report.as_dict()
+
+
+def retention_run() -> int:
+    now = timezone.now()
+    count = orders_anonymize(now=now)
+    heartbeat_write(name="retention", now=now, data={"anonymized": count})
+    return count
