@@ -212,50 +212,64 @@ def waitlist_seats_released(
             if entry.user_id in busy_users:
                 # One live hold per buyer per event: they are buying already; keep their place.
                 continue
-            candidates = [r for r in pool if entry.section_id in (None, r.section_id)]
-            chosen = choose_seats(candidates, entry.quantity)
-            if not chosen:
-                continue
-            try:
-                # A refused claim rolls back only its savepoint (with any hold it retired).
-                with transaction.atomic():
-                    hold = hold_claim_seats(
-                        user=entry.user,
-                        event=event,
-                        seats_rows=chosen,
-                        kind=HoldKind.OFFER,
-                        expires_at=expires_at,
-                        now=now,
-                    )
-            except ApplicationError as exc:
-                # The user started buying meanwhile (HOLD_EXISTS) or a seat was taken: skip,
-                # keeping their place; seats reported taken leave the pool.
-                logger.info("Offer to waitlist entry %s refused: %s", entry.pk, exc.code)
-                taken = set(exc.extra.get("seat_ids") or ())
-                pool = [r for r in pool if r.seat_id not in taken]
-                continue
-            chosen_ids = {r.pk for r in chosen}
-            pool = [r for r in pool if r.pk not in chosen_ids]
-            locked = lock_one(WaitlistEntry.objects.filter(pk=entry.pk, status=EntryStatus.WAITING))
-            if locked is None:  # cannot happen under the waitlist lock; refuse to guess
-                raise RuntimeError(f"waitlist entry {entry.pk} changed under the waitlist lock")
-            locked.status = EntryStatus.OFFERED
-            locked.offer_hold = hold
-            locked.offered_at = locked.updated_at = now
-            locked.save(update_fields=["status", "offer_hold", "offered_at", "updated_at"])
-            offers.append(
-                Offer(
-                    entry_id=entry.pk,
-                    user_id=entry.user_id,
-                    hold_id=hold.pk,
-                    seat_ids=sorted(r.seat_id for r in chosen),
-                    expires_at=expires_at,
-                )
-            )
+            offer, pool = _offer_to(entry=entry, event=event, pool=pool, expires_at=expires_at, now=now)
+            if offer is not None:
+                offers.append(offer)
         if offers:
             transaction.on_commit(partial(_offers_announce, event_id=event_id, offers=offers))
             transaction.on_commit(partial(metrics.waitlist_offer, outcome="sent", count=len(offers)))
     return offers
+
+
+def _offer_to(
+    *,
+    entry: WaitlistEntry,
+    event: Event,
+    pool: list[SeatInventory],
+    expires_at: dt.datetime,
+    now: dt.datetime,
+) -> tuple[Offer | None, list[SeatInventory]]:
+    """Offer ``entry`` seats from ``pool`` if they fit; returns the offer and what is left.
+
+    Precondition: inside the offer run's transaction, holding the waitlist lock and the
+    pool's row locks. A refused claim (the user started buying meanwhile, ``HOLD_EXISTS``, or a
+    seat was taken) rolls back only its savepoint; the entry keeps its place and the seats
+    reported taken leave the pool.
+    """
+    candidates = [r for r in pool if entry.section_id in (None, r.section_id)]
+    chosen = choose_seats(candidates, entry.quantity)
+    if not chosen:
+        return None, pool
+    try:
+        with transaction.atomic():
+            hold = hold_claim_seats(
+                user=entry.user,
+                event=event,
+                seats_rows=chosen,
+                kind=HoldKind.OFFER,
+                expires_at=expires_at,
+                now=now,
+            )
+    except ApplicationError as exc:
+        logger.info("Offer to waitlist entry %s refused: %s", entry.pk, exc.code)
+        taken = set(exc.extra.get("seat_ids") or ())
+        return None, [r for r in pool if r.seat_id not in taken]
+    chosen_ids = {r.pk for r in chosen}
+    locked = lock_one(WaitlistEntry.objects.filter(pk=entry.pk, status=EntryStatus.WAITING))
+    if locked is None:  # cannot happen under the waitlist lock; refuse to guess
+        raise RuntimeError(f"waitlist entry {entry.pk} changed under the waitlist lock")
+    locked.status = EntryStatus.OFFERED
+    locked.offer_hold = hold
+    locked.offered_at = locked.updated_at = now
+    locked.save(update_fields=["status", "offer_hold", "offered_at", "updated_at"])
+    offer = Offer(
+        entry_id=entry.pk,
+        user_id=entry.user_id,
+        hold_id=hold.pk,
+        seat_ids=sorted(r.seat_id for r in chosen),
+        expires_at=expires_at,
+    )
+    return offer, [r for r in pool if r.pk not in chosen_ids]
 
 
 def _after_candidates_locked(seat_ids: list[int]) -> None:
