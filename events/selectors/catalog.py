@@ -218,51 +218,39 @@ def _future(field: str, now: dt.datetime) -> Case:
     return Case(When(**{f"{field}__gt": now}, then=F(field)))
 
 
-def event_list(
-    *, filters: EventFilters, page: int = 1, size: int = 20, now: dt.datetime | None = None
-) -> tuple[dict[str, Any], dt.datetime | None]:
-    """One page of public events matching ``filters``, sorted by start; and when it goes stale.
+def _upcoming_changes(now: dt.datetime, *fields: str) -> Least:
+    return Least(*(_future(f, now) for f in fields))
 
-    One query whatever the page size: prices come from correlated subqueries, the total and
-    the next time-driven change (over the whole filtered set, since an event dropping out
-    of "upcoming" shifts every page) from window functions.
-    """
-    now = now or timezone.now()
-    page = max(1, page)
-    size = max(1, min(MAX_PAGE_SIZE, size))
+
+_CLOCK_FIELDS = ("sales_open_at", "sales_close_at", "starts_at")
+
+
+def _list_page(filters: EventFilters, now: dt.datetime, page: int, size: int) -> list[Event]:
+    """One page of events with their cheapest price, the total count and the next clock change
+    over the whole filtered set (an event dropping out of "upcoming" shifts every page)."""
     cheapest = Price.objects.filter(event=OuterRef("pk")).order_by("amount", "id")
-    rows = list(
+    return list(
         _filtered(filters, now)
         .select_related("venue")
         .annotate(
             lowest_price=Subquery(cheapest.values("amount")[:1]),
             price_currency=Subquery(cheapest.values("currency")[:1]),
             total_count=Window(Count("id")),
-            next_change=Window(
-                Min(
-                    Least(
-                        _future("sales_open_at", now),
-                        _future("sales_close_at", now),
-                        _future("starts_at", now),
-                        _future("ends_at", now),
-                        _future("sold_out_until", now),
-                    )
-                )
-            ),
+            next_change=Window(Min(_upcoming_changes(now, *_CLOCK_FIELDS, "ends_at", "sold_out_until"))),
         )
         .order_by("starts_at", "id")[(page - 1) * size : page * size]
     )
+
+
+def _list_total_and_expiry(
+    rows: list[Event], filters: EventFilters, now: dt.datetime
+) -> tuple[int, dt.datetime | None]:
     if rows:
         total, valid_until = rows[0].total_count, rows[0].next_change
     else:
         # Past the last page (or nothing matches): the window had no row to ride on.
         agg = _filtered(filters, now).aggregate(
-            n=Count("id"),
-            nxt=Min(
-                Least(
-                    _future("sales_open_at", now), _future("sales_close_at", now), _future("starts_at", now)
-                )
-            ),
+            n=Count("id"), nxt=Min(_upcoming_changes(now, *_CLOCK_FIELDS))
         )
         total, valid_until = agg["n"], agg["nxt"]
     if filters.available_only:
@@ -273,36 +261,51 @@ def event_list(
             .aggregate(m=Min("sold_out_until"))["m"]
         )
         valid_until = next_change(now, valid_until, comeback)
-    items = []
-    for e in rows:
-        tz = e.tzinfo
-        status = public_status(
-            status=e.status,
-            starts_at=e.starts_at,
-            ends_at=e.ends_at,
-            sales_open_at=e.sales_open_at,
-            sales_close_at=e.sales_close_at,
-            sold_out=_flag_sold_out(e.sold_out, e.sold_out_until, now),
-            now=now,
-        )
-        items.append(
-            {
-                "id": e.id,
-                "title": e.title,
-                "slug": e.slug,
-                "category": e.category,
-                "venue": {"id": e.venue.id, "name": e.venue.name, "city": e.venue.city},
-                "starts_at": local_iso(e.starts_at, tz),
-                "ends_at": local_iso(e.ends_at, tz),
-                "timezone": e.timezone,
-                "lowest_price": money(e.lowest_price),
-                "currency": e.price_currency,
-                "status": status,
-                "sales_open_at": local_iso(e.sales_open_at, tz),
-            }
-        )
+    return total, valid_until
+
+
+def _list_item(e: Event, now: dt.datetime) -> dict[str, Any]:
+    tz = e.tzinfo
+    status = public_status(
+        status=e.status,
+        starts_at=e.starts_at,
+        ends_at=e.ends_at,
+        sales_open_at=e.sales_open_at,
+        sales_close_at=e.sales_close_at,
+        sold_out=_flag_sold_out(e.sold_out, e.sold_out_until, now),
+        now=now,
+    )
+    return {
+        "id": e.id,
+        "title": e.title,
+        "slug": e.slug,
+        "category": e.category,
+        "venue": {"id": e.venue.id, "name": e.venue.name, "city": e.venue.city},
+        "starts_at": local_iso(e.starts_at, tz),
+        "ends_at": local_iso(e.ends_at, tz),
+        "timezone": e.timezone,
+        "lowest_price": money(e.lowest_price),
+        "currency": e.price_currency,
+        "status": status,
+        "sales_open_at": local_iso(e.sales_open_at, tz),
+    }
+
+
+def event_list(
+    *, filters: EventFilters, page: int = 1, size: int = 20, now: dt.datetime | None = None
+) -> tuple[dict[str, Any], dt.datetime | None]:
+    """One page of public events matching ``filters``, sorted by start; and when it goes stale.
+
+    One query whatever the page size: prices come from correlated subqueries, the total and
+    the next time-driven change from window functions.
+    """
+    now = now or timezone.now()
+    page = max(1, page)
+    size = max(1, min(MAX_PAGE_SIZE, size))
+    rows = _list_page(filters, now, page, size)
+    total, valid_until = _list_total_and_expiry(rows, filters, now)
     data = {
-        "items": items,
+        "items": [_list_item(e, now) for e in rows],
         "page": page,
         "size": size,
         "total": total,
