@@ -9,8 +9,8 @@ from typing import Annotated
 from django.http import HttpRequest
 from ninja import Field, Header, Router, Schema, Status
 
-from checkout import selectors
 from checkout.models import IdempotencyRecord, Order
+from checkout.selectors import buyer as selectors
 from checkout.services import holds, orders
 from ticketing.core.validation import Email, InputSchema, SafeStr, column_length
 from ticketing.server.throttles import hold_throttles
