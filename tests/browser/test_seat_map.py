@@ -15,6 +15,14 @@ from ticketing.management.commands.seed_demo import arena_sections
 pytestmark = pytest.mark.browser
 
 TARGET_PX = 24
+# The first free seat wholly inside the map's window.
+VISIBLE_FREE_SEAT = """() => {
+  const m = document.querySelector(".seat-map").getBoundingClientRect();
+  return [...document.querySelectorAll('[data-seat][tabindex="0"]')].find((n) => {
+    const r = n.getBoundingClientRect();
+    return r.left > m.left + 4 && r.right < m.right - 4 && r.top > m.top + 4 && r.bottom < m.bottom - 4;
+  });
+}"""
 
 
 def _arena():
@@ -90,12 +98,7 @@ def test_phone_map_first_pinch_and_button_zoom_then_tap_a_seat(site):
     assert _seat_size(page) >= TARGET_PX
 
     # Tap a free seat that is on screen.
-    handle = page.evaluate_handle(
-        """() => [...document.querySelectorAll('[data-seat][tabindex="0"]')].find((n) => {
-             const r = n.getBoundingClientRect(), m = document.querySelector('.seat-map').getBoundingClientRect();
-             return r.left > m.left + 4 && r.right < m.right - 4 && r.top > m.top + 4 && r.bottom < m.bottom - 4;
-           })"""
-    )
+    handle = page.evaluate_handle(VISIBLE_FREE_SEAT)
     seat_id = handle.get_attribute("data-seat")
     seat = page.locator(f'[data-seat="{seat_id}"]')
     seat.tap()
