@@ -22,6 +22,7 @@ from typing import Any
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
+from django.utils.translation import ngettext
 
 from checkout.errors import (
     ExtensionLimit,
@@ -43,6 +44,7 @@ from checkout.models import (
     SeatInventory,
     SeatStatus,
 )
+from checkout.selectors import alternatives
 from checkout.selectors.availability import free_q, row_is_free
 from checkout.services import hooks
 from checkout.services.best_available import best_available_lock
@@ -147,7 +149,21 @@ def hold_create(
             reason=exc.code,
             data={"seat_ids": ids, "section_id": section_id, "quantity": quantity, **exc.extra},
         )
+        if isinstance(exc, SeatsUnavailable) and ids and exc.extra.get("seat_ids"):
+            _explain_taken(exc, event_id=event_id, requested=ids, now=now)
         raise
+
+
+def _explain_taken(exc: SeatsUnavailable, *, event_id: int, requested: list[int], now: dt.datetime) -> None:
+    """Name every taken seat in the message and offer the nearest free ones in ``extra``."""
+    found = alternatives.taken_with_alternatives(
+        event_id=event_id, requested=requested, taken=exc.extra["seat_ids"], now=now
+    )
+    exc.extra.update(found)
+    names = [seat["name"] for seat in found["seats"]]
+    exc.message = ngettext(
+        "This seat was just taken: %(seats)s.", "These seats were just taken: %(seats)s.", len(names)
+    ) % {"seats": "; ".join(names)}
 
 
 def hold_claim_seats(

@@ -417,8 +417,42 @@ async function createHold(body) {
       refetch();
     }
     showError(errorEl, describe(error));
+    offerAlternatives(error.code === "SEATS_UNAVAILABLE" ? error.extra?.alternatives : null);
     focusError();
   }
+}
+
+// "Seats taken" comes with the nearest free block: one button picks it instead.
+function offerAlternatives(alternatives) {
+  const seats = (alternatives || []).map((a) => state.seats.get(Number(a.seat_id))).filter((s) => s && s.free);
+  if (!seats.length) return;
+  const button = document.createElement("button");
+  button.type = "button";
+  button.className = "secondary alternatives";
+  button.dataset.action = "alternatives";
+  button.textContent = fmt(gettext("Pick the nearest free seats instead: %(seats)s"), {
+    seats: seats.map((s) => seatName(s, true)).join("; "),
+  });
+  const ids = seats.map((s) => s.id);
+  button.addEventListener("click", () => {
+    // The map may have been fetched again since: look the seats up afresh.
+    const fresh = ids.map((id) => state.seats.get(id)).filter((s) => s && s.free);
+    if (!fresh.length) return;
+    for (const id of [...state.selected]) {
+      state.selected.delete(id);
+      paintSeat(state.seats.get(id));
+    }
+    for (const seat of fresh) {
+      state.selected.add(seat.id);
+      paintSeat(seat);
+    }
+    if (state.overview && state.view !== fresh[0].section.id) zoom(fresh[0].section.id);
+    renderSelection();
+    showError(errorEl, "");
+    announce(fmt(gettext("Picked instead: %(seats)s."), { seats: fresh.map((s) => seatName(s, true)).join("; ") }));
+    holdButton.focus();
+  });
+  errorEl.append(" ", button);
 }
 
 holdButton.addEventListener("click", () => createHold({ seat_ids: [...state.selected] }));
