@@ -244,9 +244,9 @@ class Site:
         self._contexts: list = []
         self.page_errors: list[str] = []
 
-    def new_page(self, *, phone: bool = False):
-        """A page in a fresh context (its own cookies: one buyer)."""
-        options = {"base_url": self.url, "locale": "en-GB", "timezone_id": "UTC"}
+    def new_page(self, *, phone: bool = False, locale: str = "en-GB"):
+        """A page in a fresh context (its own cookies: one buyer); ``locale`` is the browser's language."""
+        options = {"base_url": self.url, "locale": locale, "timezone_id": "UTC"}
         if phone:
             options.update(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
         else:

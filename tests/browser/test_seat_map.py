@@ -9,6 +9,7 @@ from playwright.sync_api import expect
 
 from checkout.services import sales
 from tests.browser.conftest import needs, screenshot
+from tests.browser.test_accessibility import axe_problems
 from tests.factories import UserFactory, make_event, make_venue
 from ticketing.management.commands.seed_demo import arena_sections
 
@@ -120,6 +121,8 @@ def test_desktop_wheel_drag_and_keyboard(site):
     map_box = page.locator(".seat-map").bounding_box()
     assert legend["x"] >= map_box["x"] + map_box["width"] - 1
     screenshot(page, "event-desktop")
+    # 40 section blocks whose names start with their visible words; nothing serious for axe.
+    assert axe_problems(page) == []
 
     block = page.get_by_role("button", name="Block 102, 500 free, €59")
     block.focus()
@@ -154,3 +157,4 @@ def test_desktop_wheel_drag_and_keyboard(site):
     # The focus is drawn: a black ring on the focused seat.
     assert page.evaluate("getComputedStyle(document.activeElement).stroke") == "rgb(0, 0, 0)"
     screenshot(page, "event-desktop-zoomed")
+    assert axe_problems(page) == []
