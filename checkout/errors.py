@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from django.utils.translation import gettext_lazy as _
+
 from ticketing.core.errors import ApplicationError, Busy, Conflict, NotFound, ValidationFailed
 
 __all__ = [
@@ -33,63 +35,63 @@ class SeatsUnavailable(Conflict):
     """``extra["seat_ids"]`` lists the requested seats someone else holds or bought."""
 
     code = "SEATS_UNAVAILABLE"
-    message = "Some of the seats are no longer available."
+    message = _("Some of the seats are no longer available.")
 
 
 class SeatsNotFound(NotFound):
-    message = "Some of the seats do not exist at this event."
+    message = _("Some of the seats do not exist at this event.")
 
 
 class TooManySeats(ApplicationError):
     code = "TOO_MANY_SEATS"
     status = 422
-    message = "Too many seats in one hold."
+    message = _("Too many seats in one hold.")
 
 
 class HoldExists(Conflict):
     """``extra["hold_id"]`` is the buyer's current hold for the event."""
 
     code = "HOLD_EXISTS"
-    message = "You already hold seats for this event; release or buy them first."
+    message = _("You already hold seats for this event; release or buy them first.")
 
 
 class HoldNotFound(NotFound):
-    message = "No such hold."
+    message = _("No such hold.")
 
 
 class HoldExpired(ApplicationError):
     code = "HOLD_EXPIRED"
     status = 410
-    message = "The hold has expired; the seats were released."
+    message = _("The hold has expired; the seats were released.")
 
 
 class HoldNotActive(Conflict):
     """The hold was released, bought, or is being paid for; ``extra["status"]`` says which."""
 
     code = "HOLD_NOT_ACTIVE"
-    message = "The hold is no longer active."
+    message = _("The hold is no longer active.")
 
 
 class ExtensionLimit(Conflict):
     code = "EXTENSION_LIMIT"
-    message = "The hold cannot be extended again."
+    message = _("The hold cannot be extended again.")
 
 
 class SalesClosed(Conflict):
     code = "SALES_CLOSED"
-    message = "Tickets for this event are not on sale."
+    message = _("Tickets for this event are not on sale.")
 
 
 class IdempotencyConflict(Conflict):
     code = "IDEMPOTENCY_CONFLICT"
-    message = "This Idempotency-Key was already used for a different request."
+    message = _("This Idempotency-Key was already used for a different request.")
 
 
 class PurchaseInProgress(Conflict):
     """Another request is paying for this hold right now; retry to get its outcome."""
 
     code = "PURCHASE_IN_PROGRESS"
-    message = "A payment for this hold is in progress; retry in a moment."
+    message = _("A payment for this hold is in progress; retry in a moment.")
 
     def __init__(self, message: str | None = None, **kwargs) -> None:
         kwargs.setdefault("headers", {})["Retry-After"] = "1"
@@ -99,7 +101,7 @@ class PurchaseInProgress(Conflict):
 class PaymentDeclined(ApplicationError):
     code = "PAYMENT_DECLINED"
     status = 402
-    message = "The card was declined; your seats are still held."
+    message = _("The card was declined; your seats are still held.")
 
 
 class PaymentFailed(ApplicationError):
@@ -107,37 +109,37 @@ class PaymentFailed(ApplicationError):
 
     code = "PAYMENT_FAILED"
     status = 502
-    message = "The payment could not be processed; your seats are still held. Please retry."
+    message = _("The payment could not be processed; your seats are still held. Please retry.")
 
 
 class OrderNotFound(NotFound):
-    message = "No such order."
+    message = _("No such order.")
 
 
 class OrderNotCancellable(Conflict):
     code = "ORDER_NOT_CANCELLABLE"
-    message = "This order cannot be cancelled."
+    message = _("This order cannot be cancelled.")
 
 
 class TicketUnknown(ApplicationError):
     code = "TICKET_UNKNOWN"
     status = 404
-    message = "No ticket has this code."
+    message = _("No ticket has this code.")
 
 
 class TicketAlreadyUsed(ApplicationError):
     code = "TICKET_ALREADY_USED"
     status = 409
-    message = "This ticket was already used."
+    message = _("This ticket was already used.")
 
 
 class TicketVoid(ApplicationError):
     code = "TICKET_VOID"
     status = 409
-    message = "This ticket is void (its order was cancelled)."
+    message = _("This ticket is void (its order was cancelled).")
 
 
 class TicketWrongEvent(ApplicationError):
     code = "TICKET_WRONG_EVENT"
     status = 409
-    message = "This ticket is for another event."
+    message = _("This ticket is for another event.")

@@ -12,6 +12,7 @@ from collections import defaultdict
 from typing import NamedTuple
 
 from django.db import transaction
+from django.utils.translation import gettext
 
 from checkout.errors import SeatsNotFound, SeatsUnavailable
 from checkout.models import SeatInventory, SeatStatus
@@ -189,11 +190,11 @@ def best_available_lock(
     for _ in range(BEST_AVAILABLE_ROUNDS):
         spots = _section_spots(event, section_id)
         if not spots:
-            raise SeatsNotFound("No such section at this event.", extra={"section_id": section_id})
+            raise SeatsNotFound(gettext("No such section at this event."), extra={"section_id": section_id})
         available = sum(1 for s in spots if row_is_free(s.status, s.hold_expires_at, now))
         if available < quantity:
             raise SeatsUnavailable(
-                "Not enough free seats in this section.",
+                gettext("Not enough free seats in this section."),
                 extra={
                     "seat_ids": [],
                     "section_id": section_id,
@@ -219,4 +220,4 @@ def best_available_lock(
         rows, _ = _lock_block(blocks[0], now, skip_locked=False)
         if rows:
             return rows
-    raise Busy("Seats in this section are in high demand; please retry.")
+    raise Busy(gettext("Seats in this section are in high demand; please retry."))

@@ -22,7 +22,7 @@ from typing import Any
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
-from django.utils.translation import ngettext
+from django.utils.translation import gettext, ngettext
 
 from checkout.errors import (
     ExtensionLimit,
@@ -65,16 +65,16 @@ def _validate_request(
             raise ValidationFailed("Give either seat_ids, or section_id with quantity; not both.")
         ids = sorted({int(s) for s in seat_ids})
         if not ids:
-            raise ValidationFailed("Name at least one seat.")
+            raise ValidationFailed(gettext("Name at least one seat."))
         if len(ids) > most:
-            raise TooManySeats(f"At most {most} seats per hold.", extra={"max": most, "requested": len(ids)})
+            raise TooManySeats(_at_most(most), extra={"max": most, "requested": len(ids)})
         return ids, None, None
     if section_id is None or quantity is None:
         raise ValidationFailed("Give seat_ids, or section_id with quantity.")
     if quantity < 1:
         raise ValidationFailed("quantity must be at least 1.")
     if quantity > most:
-        raise TooManySeats(f"At most {most} seats per hold.", extra={"max": most, "requested": quantity})
+        raise TooManySeats(_at_most(most), extra={"max": most, "requested": quantity})
     return None, int(section_id), int(quantity)
 
 
@@ -152,6 +152,11 @@ def hold_create(
         if isinstance(exc, SeatsUnavailable) and ids and exc.extra.get("seat_ids"):
             _explain_taken(exc, event_id=event_id, requested=ids, now=now)
         raise
+
+
+def _at_most(most: int) -> str:
+    text = ngettext("At most %(count)s seat per hold.", "At most %(count)s seats per hold.", most)
+    return text % {"count": most}
 
 
 def _explain_taken(exc: SeatsUnavailable, *, event_id: int, requested: list[int], now: dt.datetime) -> None:

@@ -1,8 +1,10 @@
 // The JSON API as the pages use it: session cookie + CSRF header, errors as ApiError.
 
+const gettext = (text) => (window.gettext ? window.gettext(text) : text);
+
 export class ApiError extends Error {
   constructor({ status = 0, code = "NETWORK", message, extra = {} }) {
-    super(message || "Something went wrong. Please try again.");
+    super(message || gettext("Something went wrong. Please try again."));
     this.status = status;
     this.code = code;
     this.extra = extra || {};
@@ -42,7 +44,7 @@ export async function api(method, url, body, { idempotencyKey, headers = {} } = 
   try {
     response = await fetch(url, init);
   } catch {
-    throw new ApiError({ message: "Could not reach the server. Check your connection and try again." });
+    throw new ApiError({ message: gettext("Could not reach the server. Check your connection and try again.") });
   }
   if (response.status === 204) return null;
   let data = null;
@@ -55,7 +57,9 @@ export async function api(method, url, body, { idempotencyKey, headers = {} } = 
     throw new ApiError({
       status: response.status,
       code: (data && data.code) || `HTTP_${response.status}`,
-      message: (data && data.message) || `The server answered ${response.status}. Please try again.`,
+      message:
+        (data && data.message) ||
+        gettext("The server answered %(status)s. Please try again.").replace("%(status)s", response.status),
       extra: data && data.extra,
     });
   }
@@ -76,7 +80,6 @@ const ADVICE = {
 };
 
 export function describe(error) {
-  const gettext = window.gettext || ((text) => text);
   if (!(error instanceof ApiError)) return gettext("Something went wrong. Please try again.");
   // The server names every taken seat: its words say more than the general advice.
   if (error.code === "SEATS_UNAVAILABLE" && error.extra?.seats?.length) return error.message;
