@@ -16,6 +16,7 @@ from django.contrib.auth import get_user_model
 from django.core.mail import EmailMultiAlternatives, send_mail
 from django.template.loader import render_to_string
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from checkout.models import Order, OrderStatus
 from checkout.services import reconcile
@@ -79,7 +80,7 @@ def order_confirmation_send(order_id: int) -> bool:
     context = {"order": order, "event": order.event, "tickets": tickets}
     text = render_to_string("checkout/email/confirmation.txt", context)
     message = EmailMultiAlternatives(
-        subject=f"Your tickets: {order.event.title}",
+        subject=gettext("Your tickets: %(title)s") % {"title": order.event.title},
         body=text,
         from_email=settings.DEFAULT_FROM_EMAIL,
         to=[order.buyer_email],
