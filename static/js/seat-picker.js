@@ -201,6 +201,9 @@ function draw({ keepView = false } = {}) {
       paintSeat(seat);
     }
   }
+  // As tall as the layout needs at this width (a small hall leaves no empty band), capped
+  // by the stylesheet so the map and the buttons under it fit the screen.
+  svg.style.aspectRatio = `${home[2]} / ${home[3]}`;
   mapEl.appendChild(svg);
   panzoom.attach(svg, home, { keep: keepView });
 }
@@ -490,10 +493,14 @@ function renderLegend() {
     item.append(money(price, currency));
     legend.appendChild(item);
   }
-  for (const [kind, text] of [
+  const kinds = [
     ["selected", gettext("Your pick")],
     ["taken", gettext("Taken")],
-  ]) {
+  ];
+  if ([...state.seats.values()].some((seat) => seat.accessible)) {
+    kinds.push(["accessible", gettext("Wheelchair accessible")]);
+  }
+  for (const [kind, text] of kinds) {
     const item = document.createElement("li");
     item.innerHTML = `<span class="swatch ${kind}"></span>`;
     item.append(text);

@@ -76,7 +76,9 @@ def test_phone_map_first_pinch_and_button_zoom_then_tap_a_seat(site):
     # The map is the first thing: its top is in the upper half of the first screen.
     assert _in_first_screen(page, ".seat-map")
     expect(page.locator(".seat-map .stage")).to_have_count(1)
-    expect(page.locator(".legend li")).to_have_count(6)  # four prices, "your pick", "taken"
+    # Four prices, then the signs that are not colours: picked, taken, wheelchair accessible.
+    expect(page.locator(".legend li")).to_have_count(7)
+    expect(page.locator(".legend")).to_contain_text("Wheelchair accessible")
     screenshot(page, "event-phone")
 
     page.get_by_role("button", name="Block 102, 500 free, €59").tap()
