@@ -1,4 +1,4 @@
-"""django-q2 tasks of the checkout app: the hold sweeper and confirmation e-mails.
+"""django-q2 tasks of the checkout app: the hold sweeper, payment recovery and the outbox.
 
 Tasks pick ids and call services; every service takes its own locks and re-checks, so a
 task that runs twice (django-q2 hands a task out again after ``retry`` seconds) is harmless.
@@ -12,14 +12,18 @@ import time
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives, send_mail
 from django.template.loader import render_to_string
+from django.utils import timezone
 
-from checkout.models import Order, OrderStatus
+from checkout.models import Order, OrderStatus, OutboxMessage
 from checkout.services.holds import holds_expire_due
+from checkout.services.outbox import outbox_deliver, outbox_due
+from checkout.services.recovery import payments_recover
 from events.models import EventStatus
 
 logger = logging.getLogger(__name__)
 
 SWEEP_SCHEDULE_NAME = "checkout.holds_sweep"
+RECOVER_SCHEDULE_NAME = "checkout.payments_recover"
 # django-q2 starts a schedule at most once a minute and its scheduler looks only every ~30 s,
 # so the next run may start up to ~90 s after this one. One run therefore keeps sweeping about
 # every second until shortly before the cluster's timeout (95 s by default) would kill it: runs
@@ -58,8 +62,44 @@ def holds_sweep(budget_seconds: float | None = None) -> int:
         time.sleep(SWEEP_INTERVAL_SECONDS)
 
 
-def order_confirmation_send(order_id: int) -> bool:
-    """E-mail the buyer their tickets. Returns False (and sends nothing) for a cancelled order."""
+def payments_recover_run(budget_seconds: float | None = None) -> int:
+    """The recovery schedule: every sweep interval until ``budget_seconds`` (as ``holds_sweep``)
+    resolve stale payment attempts and owed refunds, and deliver due outbox messages. Returns
+    how many rows it acted on. Safe to run twice at once (every step re-checks under locks)."""
+    budget = _sweep_budget() if budget_seconds is None else budget_seconds
+    stop_at = time.monotonic() + budget
+    total = 0
+    while True:
+        try:
+            total += sum(payments_recover().values())
+            for message_id in outbox_due(now=timezone.now()):
+                total += outbox_send(message_id)
+        except Exception:  # the database is away, or a hiccup: try again next tick
+            logger.exception("payment recovery tick failed")
+        if time.monotonic() + SWEEP_INTERVAL_SECONDS >= stop_at:
+            return total
+        time.sleep(SWEEP_INTERVAL_SECONDS)
+
+
+SENDERS = {
+    "order_confirmation": lambda message: order_confirmation_send(message.order_id, message_id=message.pk)
+}
+
+
+def outbox_send(message_id: int) -> bool:
+    """Deliver one outbox message (queued on commit; re-tried by ``payments_recover_run``)."""
+    return outbox_deliver(message_id=message_id, send=_send)
+
+
+def _send(message: OutboxMessage) -> None:
+    SENDERS[message.kind](message)
+
+
+def order_confirmation_send(order_id: int, *, message_id: int | None = None) -> bool:
+    """E-mail the buyer their tickets. Returns False (and sends nothing) for a cancelled order.
+
+    Raises when the mail (or the database) cannot be reached; the outbox tries again. A
+    ``message_id`` gives the mail a stable ``Message-ID``, so a re-send is recognisable."""
     order = Order.objects.select_related("event", "event__venue").filter(pk=order_id).first()
     if order is None or order.status != OrderStatus.PAID:
         return False
@@ -73,6 +113,7 @@ def order_confirmation_send(order_id: int) -> bool:
         body=text,
         from_email=settings.DEFAULT_FROM_EMAIL,
         to=[order.buyer_email],
+        headers={"Message-ID": f"<outbox-{message_id}@ticketing>"} if message_id else None,
     )
     message.send()
     return True
