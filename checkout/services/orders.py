@@ -228,7 +228,12 @@ def _purchase_begin(
         hold = hold_lock_own(user, hold_id)
         if hold.status == HoldStatus.PAYING:
             return _paying_attempt(hold_id=hold.pk, record=record, clock=clock, final=final)
-        if hold.status not in (HoldStatus.ACTIVE, HoldStatus.PAYING):
+        if hold.status != HoldStatus.ACTIVE:
+            # Ended (its seats taken after it expired, or its event cancelled) while this
+            # request's charge was pending: resume it now, to complete or refund it.
+            pending = _paying_attempt(hold_id=hold.pk, record=record, clock=clock, final=True)
+            if pending is not None:
+                return pending
             _replay_refund(record=record, hold_id=hold.pk)
         if hold.status == HoldStatus.EXPIRED or (hold.status == HoldStatus.ACTIVE and hold.expires_at <= now):
             raise HoldExpired(extra={"hold_id": hold.pk})
