@@ -56,7 +56,7 @@ def main() -> int:
     args = parser.parse_args()
 
     env = dict(os.environ)
-    env.setdefault("DJANGO_SETTINGS_MODULE", "ticketing.settings")
+    env.setdefault("DJANGO_SETTINGS_MODULE", "ticketing.config.settings")
     env.update(
         {
             "DJANGO_DEBUG": "0",
@@ -67,7 +67,7 @@ def main() -> int:
     )
     if not env.get("DATABASE_URL"):
         sys.path.insert(0, str(ROOT))
-        from ticketing.embedded_pg import ensure_running
+        from ticketing.server.embedded_pg import ensure_running
 
         env["DATABASE_URL"] = ensure_running()
     subprocess.run([PY, "manage.py", "migrate", "--no-input", "-v", "0"], cwd=ROOT, env=env, check=True)
@@ -75,7 +75,18 @@ def main() -> int:
 
     port = free_port()
     server = subprocess.Popen(
-        [PY, "-m", "daphne", "-v", "0", "-b", "127.0.0.1", "-p", str(port), "ticketing.asgi:application"],
+        [
+            PY,
+            "-m",
+            "daphne",
+            "-v",
+            "0",
+            "-b",
+            "127.0.0.1",
+            "-p",
+            str(port),
+            "ticketing.config.asgi:application",
+        ],
         cwd=ROOT,
         env=env,
     )

@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "ticketing.settings")
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "ticketing.config.settings")
 
 import django
 
@@ -125,8 +125,8 @@ def main() -> None:
     from prometheus_client import generate_latest
 
     from checkout.services.reconcile import reconcile_check
-    from ticketing.health import readiness
-    from ticketing.metrics import _registry
+    from ticketing.ops.health import readiness
+    from ticketing.ops.metrics import _registry
 
     try:
         with transaction.atomic():

@@ -18,7 +18,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "ticketing.settings")
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "ticketing.config.settings")
 
 import django
 

@@ -32,7 +32,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "ticketing.settings")
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "ticketing.config.settings")
 
 import django  # noqa: E402
 
@@ -135,7 +135,16 @@ def main() -> int:
     port = free_port()
     env = dict(os.environ, DATABASE_URL=settings.DATABASE_URL)
     daphne = subprocess.Popen(
-        [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "ticketing.asgi:application"],
+        [
+            sys.executable,
+            "-m",
+            "daphne",
+            "-b",
+            "127.0.0.1",
+            "-p",
+            str(port),
+            "ticketing.config.asgi:application",
+        ],
         cwd=ROOT,
         env=env,
     )

@@ -37,14 +37,14 @@ def server_url() -> tuple[str, bool]:
         return os.environ["DATABASE_URL"], False
     os.environ.setdefault("TICKETING_PGDATA", str(ROOT / "var" / "bench-pgdata"))
     sys.path.insert(0, str(ROOT))
-    from ticketing.embedded_pg import PGDATA, ensure_running
+    from ticketing.server.embedded_pg import PGDATA, ensure_running
 
     was_running = (PGDATA / "postmaster.pid").exists()
     return ensure_running(), not was_running
 
 
 def server_stop() -> None:
-    from ticketing.embedded_pg import stop
+    from ticketing.server.embedded_pg import stop
 
     stop()
 
@@ -83,7 +83,7 @@ def production_env(*, db_url: str, hold_seconds: int, extra: dict[str, str] | No
     env = dict(os.environ)
     env.update(
         {
-            "DJANGO_SETTINGS_MODULE": "ticketing.settings",
+            "DJANGO_SETTINGS_MODULE": "ticketing.config.settings",
             "DJANGO_DEBUG": "0",
             "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),
             "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost",
@@ -191,7 +191,16 @@ def stack_start(*, env: dict[str, str], processes: int, log_dir: Path, timeout: 
             stack.daphne.append(
                 subprocess.Popen(
                     # -v 0: no access log; a front proxy keeps that in production.
-                    [PY, "-m", "daphne", "--fd", str(s.fileno()), "-v", "0", "ticketing.asgi:application"],
+                    [
+                        PY,
+                        "-m",
+                        "daphne",
+                        "--fd",
+                        str(s.fileno()),
+                        "-v",
+                        "0",
+                        "ticketing.config.asgi:application",
+                    ],
                     cwd=ROOT,
                     env=env,
                     pass_fds=(s.fileno(),),

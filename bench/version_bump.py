@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "ticketing.settings")
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "ticketing.config.settings")
 
 import django
 

@@ -10,7 +10,7 @@ from ninja import Field, Header, Router, Schema, Status
 
 from checkout import selectors
 from checkout.services import holds, orders
-from ticketing.throttles import hold_throttles
+from ticketing.server.throttles import hold_throttles
 
 router = Router()
 

@@ -8,7 +8,7 @@ from django.http import HttpRequest
 from ninja import Router, Schema
 
 from checkout.services.checkin import ticket_check_in
-from ticketing.auth import require_staff
+from ticketing.accounts.auth import require_staff
 
 router = Router()
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ticketing.errors import ApplicationError, Busy, Conflict, NotFound, ValidationFailed
+from ticketing.core.errors import ApplicationError, Busy, Conflict, NotFound, ValidationFailed
 
 __all__ = [
     "Busy",

@@ -22,7 +22,7 @@ from django.views.decorators.csrf import ensure_csrf_cookie
 from checkout import selectors
 from checkout.models import LIVE_HOLD_STATUSES
 from events import selectors as event_selectors
-from ticketing.errors import ApplicationError
+from ticketing.core.errors import ApplicationError
 
 
 def _error_page(request: HttpRequest, exc: ApplicationError) -> HttpResponse:

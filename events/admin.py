@@ -8,7 +8,7 @@ from django.db.models import Count
 
 from events import services
 from events.models import Event, Price, Seat, Section, Venue
-from ticketing.errors import ApplicationError
+from ticketing.core.errors import ApplicationError
 
 
 class SectionForm(forms.ModelForm):
@@ -171,7 +171,7 @@ class EventAdmin(admin.ModelAdmin):
     def get_urls(self):
         from django.urls import path
 
-        from ticketing.ops_views import event_figures_view
+        from ticketing.ops.views import event_figures_view
 
         view = self.admin_site.admin_view(event_figures_view)
         return [path("<int:object_id>/figures/", view, name="events_event_figures"), *super().get_urls()]

@@ -14,8 +14,8 @@ from pydantic import model_validator
 
 from events import selectors, services
 from events.models import Category
-from ticketing.auth import require_staff
-from ticketing.version_prefetch import prefetched_catalog, prefetched_event
+from ticketing.accounts.auth import require_staff
+from ticketing.server.version_prefetch import prefetched_catalog, prefetched_event
 
 router = Router()
 

@@ -14,7 +14,8 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.utils import timezone
 
 from events.models import Event, EventStatus
-from ticketing import metrics, realtime
+from ticketing import realtime
+from ticketing.ops import metrics
 from waitlist import selectors as waitlist_selectors
 
 # Close codes (4000-4999 are the application's).

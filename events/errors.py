@@ -1,4 +1,4 @@
-from ticketing.errors import ApplicationError, Conflict, NotFound
+from ticketing.core.errors import ApplicationError, Conflict, NotFound
 
 
 class EventNotFound(NotFound):

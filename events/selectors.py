@@ -99,7 +99,7 @@ def event_versions_read(*, event_id: int) -> tuple[int, int]:
         return int(catalog), int(inventory)
 
 
-# ``event_versions_read`` for many events at once, for ``ticketing.version_prefetch``: $1 is
+# ``event_versions_read`` for many events at once, for ``ticketing.server.version_prefetch``: $1 is
 # a comma-separated list of event ids ('' for none); the answer is the catalog version and
 # an array of inventory versions in the order of the ids.
 EVENT_VERSIONS_BATCH_SQL = """
@@ -708,7 +708,7 @@ def event_detail_snapshot(
     """``event_detail`` through the cache, keyed by the catalog and inventory versions.
 
     ``versions``: ``(catalog, inventory)`` read after the request arrived (the prefetch in
-    ``ticketing.version_prefetch``); without them they are read here. Raises ``EventNotFound``.
+    ``ticketing.server.version_prefetch``); without them they are read here. Raises ``EventNotFound``.
     """
     catalog, inventory = versions or event_versions_read(event_id=event_id)
     key = f"ev:{PAYLOAD_FORMAT}:detail:{event_id}:{catalog}:{inventory}"

@@ -33,8 +33,8 @@ from events.errors import (
 )
 from events.models import Category, Event, EventStatus, Price, Seat, Section, SectionKind, Venue
 from ticketing import realtime
-from ticketing.errors import ApplicationError, Forbidden, ValidationFailed, validation_error_from_django
-from ticketing.locks import busy_on_lock_timeout, lock_one, lock_rows, set_lock_timeout
+from ticketing.core.errors import ApplicationError, Forbidden, ValidationFailed, validation_error_from_django
+from ticketing.core.locks import busy_on_lock_timeout, lock_one, lock_rows, set_lock_timeout
 from waitlist import services as waitlist_services
 
 logger = logging.getLogger(__name__)

@@ -15,8 +15,8 @@ from django.shortcuts import render
 
 from events import selectors
 from events.models import Category
-from ticketing.errors import ApplicationError
-from ticketing.version_prefetch import prefetched_catalog, prefetched_event
+from ticketing.core.errors import ApplicationError
+from ticketing.server.version_prefetch import prefetched_catalog, prefetched_event
 
 PAGE_SIZE = 24
 STATUS_LABELS = {

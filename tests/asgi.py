@@ -5,7 +5,7 @@ from __future__ import annotations
 from asgiref.sync import async_to_sync
 from asgiref.testing import ApplicationCommunicator
 
-from ticketing.asgi import application
+from ticketing.config.asgi import application
 
 WAIT = 30  # seconds: a deadline against hanging, not a timing assertion
 

@@ -110,6 +110,6 @@ def _channel_layer_closed():
 def _version_reader_closed():
     """The deployed app's version reader keeps a connection per event loop: close it after each test."""
     yield
-    from ticketing.asgi import application
+    from ticketing.config.asgi import application
 
     application.application_mapping["http"].reader.close()

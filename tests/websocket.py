@@ -12,7 +12,7 @@ from channels.testing import WebsocketCommunicator
 from django.conf import settings
 from django.test import Client
 
-from ticketing.asgi import application
+from ticketing.config.asgi import application
 
 WAIT = 30  # seconds: a deadline against hanging, not a timing assertion
 

@@ -1,6 +1,6 @@
 """Errors of the waitlist."""
 
-from ticketing.errors import Conflict, NotFound
+from ticketing.core.errors import Conflict, NotFound
 
 
 class SeatsAvailable(Conflict):

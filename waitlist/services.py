@@ -1,7 +1,7 @@
 """Waitlist writes: join, leave, and offering released seats first come, first served.
 
 Lock order, everywhere: the event's ``EventWaitlist`` row, then holds, then seat inventory
-rows (pk order, via ``ticketing.locks``), then waitlist entries. Checkout never takes the
+rows (pk order, via ``ticketing.core.locks``), then waitlist entries. Checkout never takes the
 waitlist row, so it never waits on it while holding holds or seats. Inventory writes are
 checkout's: offers are claimed with ``hold_claim_seats(kind="offer")`` and declined with
 ``holds_end``, so offers follow every rule of regular holds (versions, audit, pushes).
@@ -23,9 +23,10 @@ from checkout.models import LIVE_HOLD_STATUSES, Hold, HoldKind, HoldStatus, Seat
 from checkout.services.holds import hold_claim_seats, holds_end
 from events.errors import EventNotFound
 from events.models import Event, Section
-from ticketing import metrics, realtime
-from ticketing.errors import ApplicationError, ValidationFailed
-from ticketing.locks import busy_on_lock_timeout, lock_one, lock_rows, set_lock_timeout
+from ticketing import realtime
+from ticketing.core.errors import ApplicationError, ValidationFailed
+from ticketing.core.locks import busy_on_lock_timeout, lock_one, lock_rows, set_lock_timeout
+from ticketing.ops import metrics
 from waitlist.errors import AlreadyWaiting, EntryNotFound, SeatsAvailable, SectionNotFound, WaitlistClosed
 from waitlist.models import MAX_WAITLIST_QUANTITY, EntryStatus, EventWaitlist, WaitlistEntry
 from waitlist.selectors import entry_position, free_seat_count

@@ -15,9 +15,9 @@ from django.utils import timezone
 
 from checkout.errors import TicketAlreadyUsed, TicketUnknown, TicketVoid, TicketWrongEvent
 from checkout.models import AuditAction, AuditLog, Ticket, TicketStatus
-from ticketing import metrics
-from ticketing.errors import ApplicationError, Busy
-from ticketing.locks import lock_one, set_lock_timeout
+from ticketing.core.errors import ApplicationError, Busy
+from ticketing.core.locks import lock_one, set_lock_timeout
+from ticketing.ops import metrics
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,7 @@
 Lock order, everywhere in checkout (this is what rules out deadlocks):
 
 1. at most one hold or order row, waited for while holding no other lock;
-2. inventory rows, waited for in primary-key order (``ticketing.locks``);
+2. inventory rows, waited for in primary-key order (``ticketing.core.locks``);
 3. anything locked after inventory rows (the holds a claim retires, their other seats) is
    taken with ``SKIP LOCKED``: never waited for, so no cycle can form.
 
@@ -51,9 +51,9 @@ from checkout.services.common import announce_after_commit, audit_record, audit_
 from checkout.services.versions import inventory_version_bump
 from events.errors import EventNotFound
 from events.models import Event
-from ticketing import metrics
-from ticketing.errors import Busy, ValidationFailed
-from ticketing.locks import busy_on_lock_timeout, lock_one, lock_rows, set_lock_timeout
+from ticketing.core.errors import Busy, ValidationFailed
+from ticketing.core.locks import busy_on_lock_timeout, lock_one, lock_rows, set_lock_timeout
+from ticketing.ops import metrics
 
 # Best-available: how many blocks to try with SKIP LOCKED before waiting for one, and how
 # many fresh looks at the section before answering BUSY (never "sold out" on a guess).
@@ -176,7 +176,7 @@ def hold_claim_seats(
 
     Preconditions: inside ``transaction.atomic()`` (the caller's; it commits or rolls back
     everything), the caller holds the row locks of ``seats_rows`` (``SeatInventory`` rows of
-    ``event``, locked through ``ticketing.locks``) and has checked the event may sell. The
+    ``event``, locked through ``ticketing.core.locks``) and has checked the event may sell. The
     waitlist uses this to turn released seats into an OFFER hold (``kind="offer"``,
     ``expires_at = now + TICKETING_OFFER_SECONDS``).
 

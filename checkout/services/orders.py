@@ -63,9 +63,9 @@ from checkout.services.holds import hold_lock_own
 from checkout.services.payments import payment_attempt_start, payment_charge, payment_refund, payment_resume
 from checkout.services.purchase import purchase_finish, refused_answer
 from events.models import EventStatus, Price
-from ticketing import metrics
-from ticketing.errors import ApplicationError, Busy, ValidationFailed
-from ticketing.locks import busy_on_lock_timeout, lock_one, lock_rows, set_lock_timeout
+from ticketing.core.errors import ApplicationError, Busy, ValidationFailed
+from ticketing.core.locks import busy_on_lock_timeout, lock_one, lock_rows, set_lock_timeout
+from ticketing.ops import metrics
 
 logger = logging.getLogger(__name__)
 

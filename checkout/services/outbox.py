@@ -20,7 +20,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from checkout.models import Order, OutboxMessage
-from ticketing.locks import lock_rows
+from ticketing.core.locks import lock_rows
 
 logger = logging.getLogger(__name__)
 

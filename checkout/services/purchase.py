@@ -44,8 +44,8 @@ from checkout.services.holds import holds_end
 from checkout.services.outbox import outbox_add
 from checkout.services.payments import payment_refund, payment_settle
 from events.models import EventStatus, Price
-from ticketing import metrics
-from ticketing.locks import busy_on_lock_timeout, lock_one, lock_rows, set_lock_timeout
+from ticketing.core.locks import busy_on_lock_timeout, lock_one, lock_rows, set_lock_timeout
+from ticketing.ops import metrics
 
 logger = logging.getLogger(__name__)
 

@@ -22,8 +22,8 @@ from django.utils import timezone
 from checkout.models import LIVE_HOLD_STATUSES, AuditAction, AuditLog, Hold, SeatInventory, SeatStatus
 from checkout.services import hooks
 from checkout.services.versions import inventory_version_bump
-from ticketing import metrics
-from ticketing.locks import lock_rows, set_lock_timeout
+from ticketing.core.locks import lock_rows, set_lock_timeout
+from ticketing.ops import metrics
 
 # Each check is one query returning rows of the same columns; ``detail`` names them.
 CHECKS: dict[str, tuple[str, list[str]]] = {

@@ -28,7 +28,7 @@ from checkout.payments import PaymentResult, payment_provider
 from checkout.services.common import audit_record
 from checkout.services.payments import payment_refund
 from checkout.services.purchase import purchase_abandon, purchase_finish
-from ticketing.errors import ApplicationError
+from ticketing.core.errors import ApplicationError
 
 logger = logging.getLogger(__name__)
 

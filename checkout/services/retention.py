@@ -14,7 +14,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from checkout.models import AuditAction, AuditLog, Order
-from ticketing.locks import lock_rows, set_lock_timeout
+from ticketing.core.locks import lock_rows, set_lock_timeout
 
 ANONYMIZED_NAME = ""
 ANONYMIZED_EMAIL = ""

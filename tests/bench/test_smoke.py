@@ -19,7 +19,7 @@ def test_smoke_bench_runs_and_the_invariants_hold(tmp_path):
     env = dict(os.environ)
     if not env.get("DATABASE_URL"):
         # Reuse the project's embedded cluster (already up for the test run) instead of a second one.
-        from ticketing.embedded_pg import PGDATA
+        from ticketing.server.embedded_pg import PGDATA
 
         env["TICKETING_PGDATA"] = str(PGDATA)
     done = subprocess.run(

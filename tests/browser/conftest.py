@@ -92,7 +92,7 @@ def _free_port() -> int:
 
 @dataclass
 class AppServer:
-    """One daphne process serving ``ticketing.asgi`` on a free loopback port."""
+    """One daphne process serving ``ticketing.config.asgi`` on a free loopback port."""
 
     env: dict[str, str]
     log_path: Path
@@ -114,7 +114,7 @@ class AppServer:
                 "127.0.0.1",
                 "-p",
                 str(self.port),
-                "ticketing.asgi:application",
+                "ticketing.config.asgi:application",
             ],
             cwd=ROOT,
             env=self.env,
@@ -155,7 +155,7 @@ class AppServer:
 def _server_env(db_url: str, **overrides: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k != "DJANGO_ALLOW_ASYNC_UNSAFE"}
     env.update(
-        DJANGO_SETTINGS_MODULE="ticketing.settings",
+        DJANGO_SETTINGS_MODULE="ticketing.config.settings",
         # The test database, never a database of its own: the subprocess only serves.
         DATABASE_URL=db_url,
         DJANGO_DEBUG="1",
@@ -327,7 +327,7 @@ def needs(*paths: str, websocket: bool = False) -> None:
         except Resolver404:
             missing.append(path)
     if websocket:
-        from ticketing.routing import websocket_urlpatterns
+        from ticketing.config.routing import websocket_urlpatterns
 
         if not any(p.pattern.match("ws/events/1/") for p in websocket_urlpatterns):
             missing.append("/ws/events/<id>/")

@@ -145,7 +145,7 @@ def retry_busy(fn: Callable[[], Any], attempts: int = 20) -> Callable[[], Any]:
     """What a well-behaved client does with BUSY (503, Retry-After): try again."""
     import time
 
-    from ticketing.errors import Busy
+    from ticketing.core.errors import Busy
 
     def call():
         for i in range(attempts):

@@ -129,7 +129,7 @@ def test_purchase_errors(buyer, event):
 
 def test_busy_is_503_with_retry_after(buyer, event, monkeypatch):
     from checkout.services import holds
-    from ticketing.errors import Busy
+    from ticketing.core.errors import Busy
 
     def busy(**kwargs):
         raise Busy()

@@ -24,8 +24,8 @@ from checkout.services.holds import _Spot, best_blocks, hold_claim_seats, hold_c
 from events.services import SectionSpec
 from tests.checkout.conftest import seat_ids
 from tests.factories import UserFactory, make_event, make_venue
-from ticketing.errors import ValidationFailed
-from ticketing.locks import lock_rows
+from ticketing.core.errors import ValidationFailed
+from ticketing.core.locks import lock_rows
 
 pytestmark = pytest.mark.django_db
 

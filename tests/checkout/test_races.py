@@ -193,8 +193,8 @@ def test_purchase_racing_the_sweeper_at_the_expiry_instant(big_pool, attempt):
 def test_lock_wait_is_bounded_and_busy_changes_nothing(settings, inventory_unchanged):
     from django.db import connection, transaction
 
-    from ticketing.errors import Busy
-    from ticketing.locks import lock_rows
+    from ticketing.core.errors import Busy
+    from ticketing.core.locks import lock_rows
 
     settings.TICKETING_LOCK_TIMEOUT_MS = 100
     event = make_event()

@@ -69,7 +69,7 @@ def test_batches_cover_a_backlog():
 
 def test_command_and_schedule_task(settings):
     from ticketing.models import Heartbeat
-    from ticketing.tasks import retention_run
+    from ticketing.ops.tasks import retention_run
 
     settings.TICKETING_RETENTION_DAYS = 5
     sell(inventory(event_ended(6), 1))

@@ -16,7 +16,7 @@ from events.models import CatalogVersion, Event
 from events.services import event_cancel, event_orders_refund
 from tests.checkout.conftest import seat_ids
 from tests.factories import UserFactory, make_event, staff_user
-from ticketing.errors import Forbidden
+from ticketing.core.errors import Forbidden
 from waitlist.errors import WaitlistClosed
 from waitlist.models import WaitlistEntry
 from waitlist.services import waitlist_join

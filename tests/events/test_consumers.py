@@ -197,7 +197,7 @@ def test_a_user_who_joins_while_watching_is_told_their_place_and_moves_up(sold_o
 def test_after_the_layer_reconnects_viewers_are_told_to_resync(sold_out):
     import psycopg
 
-    from ticketing.channel_layer import django_conninfo
+    from ticketing.server.channel_layer import django_conninfo
 
     user = UserFactory()
     entry = services.waitlist_join(user=user, event_id=sold_out.id, quantity=1)

@@ -10,7 +10,7 @@ from events import services
 from events.errors import DuplicateEvent, EventNotReady, VenueSlugTaken
 from events.models import Event, EventStatus, Price, Seat, Section, Venue
 from tests.factories import make_event, make_venue
-from ticketing.errors import ValidationFailed
+from ticketing.core.errors import ValidationFailed
 
 pytestmark = pytest.mark.django_db
 

@@ -1,4 +1,4 @@
-"""Admission control (ticketing/admission.py): overload is a wait, then 503 BUSY; never a 500."""
+"""Admission control (ticketing/server/admission.py): overload is a wait, then 503 BUSY; never a 500."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from asgiref.testing import ApplicationCommunicator
 from django.db import connection
 from psycopg_pool import PoolTimeout
 
-from ticketing.admission import AdmissionLimiter
+from ticketing.server.admission import AdmissionLimiter
 
 WAIT = 30  # seconds: a deadline against hanging, not a timing assertion
 
@@ -180,9 +180,9 @@ def test_liveness_and_websockets_bypass_the_queue():
 
 
 def test_the_deployed_http_app_is_behind_the_limiter(settings):
-    from ticketing.asgi import application
+    from ticketing.config.asgi import application
 
-    # Behind the version prefetch (ticketing/version_prefetch.py), which takes no slot.
+    # Behind the version prefetch (ticketing/server/version_prefetch.py), which takes no slot.
     limiter = application.application_mapping["http"].app
     assert isinstance(limiter, AdmissionLimiter)
     assert limiter.limit == settings.TICKETING_MAX_CONCURRENT_REQUESTS

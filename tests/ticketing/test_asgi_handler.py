@@ -1,4 +1,4 @@
-"""The one-hop ASGI handler (ticketing/asgi_handler.py), through the deployed ASGI application."""
+"""The one-hop ASGI handler (ticketing/server/handler.py), through the deployed ASGI application."""
 
 from __future__ import annotations
 

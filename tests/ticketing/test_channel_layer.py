@@ -13,7 +13,12 @@ import pytest
 from asgiref.sync import async_to_sync
 from django.db import connection
 
-from ticketing.channel_layer import PayloadTooLarge, PostgresChannelLayer, django_conninfo, listener_status
+from ticketing.server.channel_layer import (
+    PayloadTooLarge,
+    PostgresChannelLayer,
+    django_conninfo,
+    listener_status,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 WAIT = 30  # seconds: a deadline against hanging, not a timing assertion
@@ -25,7 +30,7 @@ SENDER = textwrap.dedent(
     settings.DATABASES["default"]["NAME"] = sys.argv[1]
     django.setup()
     from asgiref.sync import async_to_sync
-    from ticketing.channel_layer import PostgresChannelLayer
+    from ticketing.server.channel_layer import PostgresChannelLayer
     layer = PostgresChannelLayer(pg_channel=sys.argv[2])
     kind, target, n = sys.argv[3], sys.argv[4], int(sys.argv[5])
     send = layer.group_send if kind == "group" else layer.send
@@ -41,7 +46,7 @@ def send_from_subprocess(pg_channel: str, kind: str, target: str, n: int) -> Non
         cwd=ROOT,
         check=True,
         timeout=120,
-        env={"DJANGO_SETTINGS_MODULE": "ticketing.settings", "PATH": "/usr/bin:/bin"},
+        env={"DJANGO_SETTINGS_MODULE": "ticketing.config.settings", "PATH": "/usr/bin:/bin"},
     )
 
 

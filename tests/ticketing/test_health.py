@@ -9,9 +9,9 @@ import pytest
 from django.db import OperationalError
 from django.utils import timezone
 
-from ticketing import health
 from ticketing.models import Heartbeat
-from ticketing.tasks import heartbeat_record
+from ticketing.ops import health
+from ticketing.ops.tasks import heartbeat_record
 
 pytestmark = pytest.mark.django_db
 
@@ -36,7 +36,7 @@ def test_ready_when_everything_is_up(client, cluster_alive):
     assert checks["queue"]["ok"] and checks["queue"]["age_seconds"] < 120
     # This process serves no websocket yet, so its listener has not started: that is ready.
     assert checks["channel_layer"]["ok"]
-    assert checks["channel_layer"]["backend"] == "ticketing.channel_layer.PostgresChannelLayer"
+    assert checks["channel_layer"]["backend"] == "ticketing.server.channel_layer.PostgresChannelLayer"
 
 
 def test_database_down_is_not_ready(client, cluster_alive, monkeypatch):
@@ -117,11 +117,11 @@ def test_schedules_exist_after_migrate():
 
     funcs = set(Schedule.objects.values_list("func", flat=True))
     assert {
-        "ticketing.tasks.heartbeat_record",
-        "ticketing.tasks.reconcile_run",
-        "ticketing.tasks.retention_run",
+        "ticketing.ops.tasks.heartbeat_record",
+        "ticketing.ops.tasks.reconcile_run",
+        "ticketing.ops.tasks.retention_run",
     } <= funcs
-    assert Schedule.objects.get(func="ticketing.tasks.heartbeat_record").minutes == 1
+    assert Schedule.objects.get(func="ticketing.ops.tasks.heartbeat_record").minutes == 1
 
 
 def test_details_only_for_trusted_callers(client, monkeypatch, settings):

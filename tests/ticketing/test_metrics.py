@@ -12,10 +12,10 @@ from checkout.errors import TicketAlreadyUsed
 from checkout.services.checkin import ticket_check_in
 from tests.factories import UserFactory, make_event
 from tests.ops_factories import hold, inventory, sell
-from ticketing import metrics
-from ticketing.errors import Busy
-from ticketing.locks import busy_on_lock_timeout
-from ticketing.tasks import heartbeat_write
+from ticketing.core.errors import Busy
+from ticketing.core.locks import busy_on_lock_timeout
+from ticketing.ops import metrics
+from ticketing.ops.tasks import heartbeat_write
 
 pytestmark = pytest.mark.django_db
 
@@ -148,7 +148,7 @@ def test_multiprocess_mode_sums_the_processes(client, tmp_path, monkeypatch):
 
     root = Path(__file__).resolve().parents[2]
     env = {"PATH": "/usr/bin:/bin", "PROMETHEUS_MULTIPROC_DIR": str(tmp_path), "PYTHONPATH": str(root)}
-    code = "from ticketing import metrics; metrics.checkin_scanned(result='admitted')"
+    code = "from ticketing.ops import metrics; metrics.checkin_scanned(result='admitted')"
     for _ in range(2):
         subprocess.run([sys.executable, "-c", code], cwd=root, env=env, check=True, timeout=60)
     monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path))

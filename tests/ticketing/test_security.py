@@ -12,7 +12,7 @@ from django.test import RequestFactory
 
 from tests.factories import UserFactory, make_event
 from tests.ops_factories import inventory, sell
-from ticketing.throttles import hold_throttles
+from ticketing.server.throttles import hold_throttles
 
 pytestmark = pytest.mark.django_db
 ROOT = Path(__file__).resolve().parents[2]
@@ -26,7 +26,7 @@ def fast_hasher(db, settings):
 
 def test_signup_is_rate_limited_per_address(api_client, settings, unchanged):
     settings.TICKETING_THROTTLE_RATES = {**settings.TICKETING_THROTTLE_RATES}
-    from ticketing.throttles import signup_throttles
+    from ticketing.server.throttles import signup_throttles
 
     limit = signup_throttles()[0].num_requests
     for i in range(limit):
@@ -46,7 +46,7 @@ def test_signup_is_rate_limited_per_address(api_client, settings, unchanged):
 
 
 def test_token_endpoint_is_rate_limited(api_client, user):
-    from ticketing.throttles import token_throttles
+    from ticketing.server.throttles import token_throttles
 
     for _ in range(token_throttles()[0].num_requests):
         assert (
@@ -58,7 +58,7 @@ def test_token_endpoint_is_rate_limited(api_client, user):
 
 
 def test_forwarded_for_cannot_dodge_the_limit(api_client, user):
-    from ticketing.throttles import token_throttles
+    from ticketing.server.throttles import token_throttles
 
     for i in range(token_throttles()[0].num_requests):
         api_client.post(
@@ -111,7 +111,7 @@ def test_production_profile_is_secure():
         "print(json.dumps([s.SESSION_COOKIE_SECURE, s.CSRF_COOKIE_SECURE, s.SECURE_SSL_REDIRECT, "
         "s.SECURE_HSTS_SECONDS, s.DEBUG, s.ALLOWED_HOSTS, s.NINJA_NUM_PROXIES, s.SESSION_COOKIE_HTTPONLY]))"
     )
-    env["DJANGO_SETTINGS_MODULE"] = "ticketing.settings"
+    env["DJANGO_SETTINGS_MODULE"] = "ticketing.config.settings"
     out = subprocess.run(
         [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
     )
@@ -121,7 +121,7 @@ def test_production_profile_is_secure():
 
 
 def test_login_page_is_rate_limited_without_checking_the_password(client, user, monkeypatch):
-    from ticketing.throttles import token_throttles
+    from ticketing.server.throttles import token_throttles
 
     for _ in range(token_throttles()[0].num_requests):
         assert (
@@ -136,7 +136,7 @@ def test_login_page_is_rate_limited_without_checking_the_password(client, user, 
 
 
 def test_signup_page_is_rate_limited(client):
-    from ticketing.throttles import signup_throttles
+    from ticketing.server.throttles import signup_throttles
 
     for i in range(signup_throttles()[0].num_requests):
         client.post("/accounts/signup/", {"email": f"p{i}@example.com", "password": "x"})

@@ -8,7 +8,7 @@ from checkout.models import SeatInventory
 from tests.factories import make_event
 from tests.ops_factories import hold, inventory, raw
 from ticketing.models import Heartbeat
-from ticketing.tasks import heartbeat_record, reconcile_run
+from ticketing.ops.tasks import heartbeat_record, reconcile_run
 
 pytestmark = pytest.mark.django_db
 

@@ -1,4 +1,4 @@
-"""Cache versions read on the event loop (ticketing/version_prefetch.py), on real PostgreSQL."""
+"""Cache versions read on the event loop (ticketing/server/version_prefetch.py), on real PostgreSQL."""
 
 from __future__ import annotations
 
@@ -15,8 +15,8 @@ from tests import inventory
 from tests.asgi import request
 from tests.factories import UserFactory, make_event
 from tests.ticketing.test_metrics import delta, scrape
-from ticketing.asgi import application
-from ticketing.version_prefetch import (
+from ticketing.config.asgi import application
+from ticketing.server.version_prefetch import (
     SCOPE_KEY,
     VersionPrefetch,
     VersionReader,

@@ -14,7 +14,7 @@ from checkout.services.versions import inventory_version_read
 from events.services import SectionSpec
 from tests.factories import UserFactory, make_event, make_venue
 from tests.waitlist.inventory import expire_hold, free_seats, hold_seats, rows
-from ticketing.errors import ValidationFailed
+from ticketing.core.errors import ValidationFailed
 from waitlist import services
 from waitlist.errors import AlreadyWaiting, SeatsAvailable, SectionNotFound, WaitlistClosed
 from waitlist.models import EntryStatus, WaitlistEntry

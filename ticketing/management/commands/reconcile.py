@@ -8,7 +8,7 @@ import json
 from django.core.management.base import BaseCommand, CommandError
 
 from checkout.services.reconcile import reconcile_run
-from ticketing.tasks import heartbeat_write
+from ticketing.ops.tasks import heartbeat_write
 
 
 class Command(BaseCommand):

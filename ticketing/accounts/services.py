@@ -7,7 +7,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import transaction
 
-from ticketing.errors import ApplicationError, Conflict, ValidationFailed, validation_error_from_django
+from ticketing.core.errors import ApplicationError, Conflict, ValidationFailed, validation_error_from_django
 from ticketing.models import ApiToken, User
 
 

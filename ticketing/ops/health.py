@@ -68,7 +68,7 @@ def check_queue(now: dt.datetime | None = None) -> dict[str, Any]:
 
 def _listener_status() -> Callable[[], Any] | None:
     try:
-        module = importlib.import_module("ticketing.channel_layer")
+        module = importlib.import_module("ticketing.server.channel_layer")
     except ImportError:
         return None
     return getattr(module, "listener_status", None)
@@ -117,7 +117,7 @@ def healthz(request: HttpRequest) -> JsonResponse:
 @never_cache
 def readyz(request: HttpRequest) -> JsonResponse:
     """Details (errors, pending migrations) only for whoever may scrape /metrics; others see ok flags."""
-    from ticketing.metrics import scrape_allowed
+    from ticketing.ops.metrics import scrape_allowed
 
     ready, checks = readiness()
     if not scrape_allowed(request):

@@ -8,7 +8,7 @@ from django.contrib.auth.models import AnonymousUser
 from django.http import HttpRequest
 from ninja.security import HttpBearer, SessionAuth
 
-from ticketing.errors import Forbidden
+from ticketing.core.errors import Forbidden
 from ticketing.models import ApiToken, User
 
 # Every API call with a token runs this. Written out because compiling the equivalent ORM

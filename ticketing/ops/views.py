@@ -11,7 +11,7 @@ from django.utils import timezone
 from checkout.selectors_ops import event_audit_recent, event_figures
 from checkout.services.checkin import ticket_check_in
 from events.models import Event
-from ticketing.errors import ApplicationError
+from ticketing.core.errors import ApplicationError
 
 
 @staff_member_required

@@ -1,8 +1,10 @@
 from django.contrib import admin
 from django.urls import include, path
 
-from ticketing import health, metrics, ops_views, views
-from ticketing.api import api
+from ticketing.accounts import views
+from ticketing.config.api import api
+from ticketing.ops import health, metrics
+from ticketing.ops import views as ops_views
 
 urlpatterns = [
     path("admin/", admin.site.urls),

@@ -4,7 +4,7 @@ import os
 
 import django
 
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "ticketing.settings")
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "ticketing.config.settings")
 django.setup(set_prefix=False)
 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
@@ -12,11 +12,11 @@ from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E40
 from django.conf import settings  # noqa: E402
 
 from events.selectors import EVENT_VERSIONS_BATCH_SQL  # noqa: E402
-from ticketing.admission import AdmissionLimiter  # noqa: E402
-from ticketing.asgi_handler import ASGIHandler  # noqa: E402
-from ticketing.routing import websocket_urlpatterns  # noqa: E402
-from ticketing.version_prefetch import VersionPrefetch, VersionReader  # noqa: E402
-from ticketing.ws_auth import WebsocketAuthStack  # noqa: E402
+from ticketing.accounts.ws_auth import WebsocketAuthStack  # noqa: E402
+from ticketing.config.routing import websocket_urlpatterns  # noqa: E402
+from ticketing.server.admission import AdmissionLimiter  # noqa: E402
+from ticketing.server.handler import ASGIHandler  # noqa: E402
+from ticketing.server.version_prefetch import VersionPrefetch, VersionReader  # noqa: E402
 
 # The cached catalog reads (events/urls.py and the events API); ``event`` names the event.
 VERSIONED_PATHS = [
@@ -30,7 +30,7 @@ VERSIONED_PATHS = [
 application = ProtocolTypeRouter(
     {
         # The catalog reads' cache versions are read on the event loop before admission, so
-        # a cache hit never takes the database on its thread (ticketing/version_prefetch.py).
+        # a cache hit never takes the database on its thread (ticketing/server/version_prefetch.py).
         "http": VersionPrefetch(
             AdmissionLimiter(
                 # As many threads as requests may run at once: each runs on one, start to end.

@@ -14,7 +14,7 @@ import os
 import warnings
 from pathlib import Path
 
-BASE_DIR = Path(__file__).resolve().parent.parent
+BASE_DIR = Path(__file__).resolve().parents[2]
 PGDATA = Path(os.environ.get("TICKETING_PGDATA", BASE_DIR / "var" / "pgdata"))
 
 # Enough connections for several daphne processes with pools plus the task cluster.

@@ -15,10 +15,10 @@ from ninja.errors import ValidationError as NinjaValidationError
 from checkout.api import router as checkout_router
 from checkout.api_ops import router as checkout_ops_router
 from events.api import router as events_router
-from ticketing.accounts_api import router as accounts_router
-from ticketing.admission import is_pool_timeout
-from ticketing.auth import api_auth
-from ticketing.errors import ApplicationError, Busy, validation_error_from_django
+from ticketing.accounts.api import router as accounts_router
+from ticketing.accounts.auth import api_auth
+from ticketing.core.errors import ApplicationError, Busy, validation_error_from_django
+from ticketing.server.admission import is_pool_timeout
 from waitlist.api import router as waitlist_router
 
 logger = logging.getLogger(__name__)

@@ -32,7 +32,7 @@ from django.db import connections
 from django.http import HttpRequest
 from psycopg import pq
 
-from ticketing import metrics
+from ticketing.ops import metrics
 
 SCOPE_KEY = "ticketing.versions"
 # After a failed connection, requests skip the reader (their views read the versions) for

@@ -15,8 +15,8 @@ from django.conf import settings
 from django.db import DatabaseError, connection
 from django.db.models import Model, QuerySet
 
-from ticketing import metrics
-from ticketing.errors import Busy
+from ticketing.core.errors import Busy
+from ticketing.ops import metrics
 
 M = TypeVar("M", bound=Model)
 

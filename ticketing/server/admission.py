@@ -8,10 +8,10 @@ loop instead (a future in a FIFO queue costs nothing), and a request that cannot
 within its wait budget is answered ``503 BUSY`` with ``Retry-After``: overload is slower
 answers, then polite refusals, never server errors.
 
-``AdmissionLimiter`` wraps the HTTP application in ``ticketing/asgi.py``; websockets are
+``AdmissionLimiter`` wraps the HTTP application in ``ticketing/config/asgi.py``; websockets are
 not counted (they hold no thread). ``BusyOnPoolTimeout`` is the second line for pages: a
 pool timeout that still happens (websocket handlers share the pool) becomes the same 503.
-The API maps it in ``ticketing/api.py``.
+The API maps it in ``ticketing/config/api.py``.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from django.db import OperationalError
 from django.http import HttpRequest, HttpResponse
 from psycopg_pool import PoolTimeout
 
-from ticketing.errors import Busy
+from ticketing.core.errors import Busy
 
 Scope = dict[str, Any]
 Receive = Callable[[], Awaitable[dict]]

@@ -8,9 +8,9 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 
-from ticketing import services
-from ticketing.errors import ApplicationError, RateLimited
-from ticketing.throttles import signup_throttles, token_throttles
+from ticketing.accounts import services
+from ticketing.core.errors import ApplicationError, RateLimited
+from ticketing.server.throttles import signup_throttles, token_throttles
 
 
 def _over_limit(request: HttpRequest, throttles: list) -> bool:

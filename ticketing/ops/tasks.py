@@ -8,8 +8,8 @@ from typing import Any
 
 from django.utils import timezone
 
-from ticketing.health import QUEUE_HEARTBEAT
 from ticketing.models import Heartbeat
+from ticketing.ops.health import QUEUE_HEARTBEAT
 
 logger = logging.getLogger(__name__)
 

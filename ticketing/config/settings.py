@@ -12,7 +12,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import dj_database_url
 
-BASE_DIR = Path(__file__).resolve().parent.parent
+BASE_DIR = Path(__file__).resolve().parents[2]
 
 
 def env_bool(name: str, default: bool) -> bool:
@@ -65,11 +65,11 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "ticketing.admission.BusyOnPoolTimeout",
+    "ticketing.server.admission.BusyOnPoolTimeout",
 ]
 
-ROOT_URLCONF = "ticketing.urls"
-ASGI_APPLICATION = "ticketing.asgi.application"
+ROOT_URLCONF = "ticketing.config.urls"
+ASGI_APPLICATION = "ticketing.config.asgi.application"
 
 TEMPLATES = [
     {
@@ -91,7 +91,7 @@ TEMPLATES = [
 if os.environ.get("DATABASE_URL"):
     DATABASE_URL = os.environ["DATABASE_URL"]
 else:
-    from ticketing.embedded_pg import ensure_running
+    from ticketing.server.embedded_pg import ensure_running
 
     DATABASE_URL = ensure_running()
 
@@ -113,11 +113,11 @@ _db["OPTIONS"] = {
         "min_size": env_int("DB_POOL_MIN", 2),
         "max_size": DB_POOL_MAX,
         # Second line only: AdmissionLimiter keeps requests from queueing here; a wait
-        # that still times out is answered 503 BUSY (ticketing/admission.py).
+        # that still times out is answered 503 BUSY (ticketing/server/admission.py).
         "timeout": env_int("DB_POOL_TIMEOUT", 5),
     },
 }
-# HTTP requests running inside Django at once, per process (ticketing/admission.py); the
+# HTTP requests running inside Django at once, per process (ticketing/server/admission.py); the
 # rest wait on the event loop for up to TICKETING_ADMISSION_WAIT_SECONDS, then get 503 BUSY
 # with Retry-After. Few: one process runs Python on one core (the GIL), so more threads buy
 # no CPU and starve the event loop that serves websockets (measured: 6 threads sold 50% more
@@ -163,7 +163,7 @@ STORAGES = {
         "BACKEND": (
             "django.contrib.staticfiles.storage.StaticFilesStorage"
             if DEBUG
-            else "ticketing.storage.StaticStorage"
+            else "ticketing.server.storage.StaticStorage"
         )
     },
 }
@@ -182,14 +182,14 @@ CACHES = {
 
 # --- Channels -------------------------------------------------------------------------
 # Groups live in each process; group_send crosses processes through PostgreSQL NOTIFY
-# (ticketing/channel_layer.py). CHANNEL_LAYER_BACKEND (+ CHANNEL_LAYER_CONFIG as JSON)
+# (ticketing/server/channel_layer.py). CHANNEL_LAYER_BACKEND (+ CHANNEL_LAYER_CONFIG as JSON)
 # swaps in e.g. channels_redis.core.RedisChannelLayer without code changes.
 CHANNEL_LAYER_BACKEND = os.environ.get(
-    "CHANNEL_LAYER_BACKEND", "ticketing.channel_layer.PostgresChannelLayer"
+    "CHANNEL_LAYER_BACKEND", "ticketing.server.channel_layer.PostgresChannelLayer"
 )
 if os.environ.get("CHANNEL_LAYER_CONFIG"):
     _channel_config = json.loads(os.environ["CHANNEL_LAYER_CONFIG"])
-elif CHANNEL_LAYER_BACKEND == "ticketing.channel_layer.PostgresChannelLayer":
+elif CHANNEL_LAYER_BACKEND == "ticketing.server.channel_layer.PostgresChannelLayer":
     _channel_config = {"pg_channel": "ticketing_channels", "capacity": 500, "resync_type": "stream.resync"}
 else:
     _channel_config = {}

@@ -5,8 +5,8 @@ from __future__ import annotations
 from django.http import HttpRequest
 from ninja import Router, Schema, Status
 
-from ticketing import services
-from ticketing.throttles import signup_throttles, token_throttles
+from ticketing.accounts import services
+from ticketing.server.throttles import signup_throttles, token_throttles
 
 router = Router()
 
