@@ -62,11 +62,17 @@ def holds_sweep(budget_seconds: float | None = None) -> int:
         time.sleep(SWEEP_INTERVAL_SECONDS)
 
 
+# Shorter than the schedule's one-minute period, so runs never overlap: recovery keeps one
+# worker of the cluster, not two (the sweeper may take two; the rest stay for queued tasks).
+RECOVER_BUDGET_SECONDS = 55.0
+
+
 def payments_recover_run(budget_seconds: float | None = None) -> int:
-    """The recovery schedule: every sweep interval until ``budget_seconds`` (as ``holds_sweep``)
-    resolve stale payment attempts and owed refunds, and deliver due outbox messages. Returns
-    how many rows it acted on. Safe to run twice at once (every step re-checks under locks)."""
-    budget = _sweep_budget() if budget_seconds is None else budget_seconds
+    """The recovery schedule: every sweep interval until ``budget_seconds`` (default 55 s, within
+    the cluster timeout) resolve stale payment attempts and owed refunds, and deliver due outbox
+    messages. Returns how many rows it acted on. Safe to run twice at once (every step
+    re-checks under locks)."""
+    budget = min(RECOVER_BUDGET_SECONDS, _sweep_budget()) if budget_seconds is None else budget_seconds
     stop_at = time.monotonic() + budget
     total = 0
     while True:
