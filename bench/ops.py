@@ -31,15 +31,19 @@ class Rollback(Exception):
 
 
 def build(seats: int) -> int:
-    from events import services as ev
+    from checkout.services import sales
+    from events.services import catalog as catalog_services
+    from events.services import venues
     from ticketing.models import User
 
     sections = [
-        ev.SectionSpec(name=f"S{i}", rows=[(f"R{r}", 50) for r in range(min(100, (seats - i * 5000) // 50))])
+        venues.SectionSpec(
+            name=f"S{i}", rows=[(f"R{r}", 50) for r in range(min(100, (seats - i * 5000) // 50))]
+        )
         for i in range((seats + 4999) // 5000)
     ]
     now = timezone.now()
-    venue = ev.venue_create(
+    venue = venues.venue_create(
         name=f"Bench {now.timestamp()}",
         slug=f"bench-{now.timestamp():.0f}",
         city="X",
@@ -47,7 +51,7 @@ def build(seats: int) -> int:
         timezone="UTC",
         sections=sections,
     )
-    event = ev.event_create(
+    event = catalog_services.event_create(
         venue_id=venue.id,
         title="Bench",
         category="music",
@@ -55,7 +59,7 @@ def build(seats: int) -> int:
         ends_at=now + dt.timedelta(days=5, hours=3),
         prices={s.id: "10.00" for s in venue.sections.all()},
     )
-    ev.event_publish(event_id=event.id)
+    sales.event_publish(event_id=event.id)
     user = User.objects.create_user(email=f"bench{now.timestamp()}@example.com", password=None)
     with connection.cursor() as c:
         # Half sold, four seats per order, in SQL so building takes seconds.

@@ -1,9 +1,17 @@
 """Read-mostly views of the inventory for staff; writes go through services."""
 
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.html import format_html
 
-from checkout.models import AuditLog, Hold, Order, Payment, SeatInventory, Ticket
+from checkout.models import AuditLog, Hold, Order, OrderStatus, Payment, SeatInventory, Ticket
+from checkout.services import sales
+from checkout.views import event_figures_view
+from events.admin import EventAdmin
+from events.models import Event
 from ticketing.admin import ReadOnlyAdmin
+from ticketing.core.errors import ApplicationError
 
 
 @admin.register(Hold)
@@ -64,3 +72,67 @@ class AuditLogAdmin(ReadOnlyAdmin):
     search_fields = ["reason", "hold_id_ref", "order_id_ref"]
     date_hierarchy = "at"
     list_select_related = ["event", "actor"]
+
+
+class EventSalesAdmin(EventAdmin):
+    """The catalog's event admin plus what is checkout's: publish (creates the inventory),
+    cancel (refunds), and the sales figures page."""
+
+    actions = ["publish", "cancel_events"]
+    readonly_fields = [*EventAdmin.readonly_fields, "figures_link"]
+
+    def get_urls(self):
+        view = self.admin_site.admin_view(event_figures_view)
+        return [path("<int:object_id>/figures/", view, name="events_event_figures"), *super().get_urls()]
+
+    @admin.display(description="Figures")
+    def figures_link(self, obj: Event) -> str:
+        if not obj.pk:
+            return "-"
+        url = reverse("admin:events_event_figures", args=[obj.pk])
+        return format_html('<a href="{}">Sales figures and on-sale readiness</a>', url)
+
+    @admin.action(description="Publish (put on sale and create inventory)")
+    def publish(self, request, queryset):
+        for event in queryset:
+            try:
+                sales.event_publish(event_id=event.pk, actor=request.user)
+            except ApplicationError as exc:
+                self.message_user(request, f"{event.title}: {exc.message}", level=messages.ERROR)
+            else:
+                self.message_user(request, f"{event.title}: on sale.", level=messages.SUCCESS)
+
+    @admin.action(description="Cancel (stop sales, refund every order, close the waitlist)")
+    def cancel_events(self, request, queryset):
+        if request.POST.get("confirm") != "yes":
+            rows = [
+                {
+                    "event": event,
+                    "paid_orders": event.orders.filter(status=OrderStatus.PAID).count(),
+                    "tickets": event.tickets.filter(order__status=OrderStatus.PAID).count(),
+                }
+                for event in queryset.select_related("venue")
+            ]
+            return TemplateResponse(
+                request,
+                "admin/events/event/cancel_confirmation.html",
+                {**self.admin_site.each_context(request), "events": rows, "title": "Cancel events"},
+            )
+        for event in queryset:
+            try:
+                outcome = sales.event_cancel(event_id=event.pk, actor=request.user)
+            except ApplicationError as exc:
+                self.message_user(request, f"{event.title}: {exc.message}", level=messages.ERROR)
+                continue
+            self.message_user(
+                request,
+                f"{event.title}: cancelled; {outcome.holds_released} holds released, "
+                f"{outcome.waitlist_closed} waitlist entries closed, {outcome.orders_pending} paid orders "
+                "being refunded in the background (run the action again to retry refused refunds).",
+                level=messages.SUCCESS,
+            )
+        return None
+
+
+admin.site.unregister(Event)
+admin.site.register(Event, EventSalesAdmin)

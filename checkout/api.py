@@ -8,7 +8,7 @@ from decimal import Decimal
 from django.http import HttpRequest
 from ninja import Field, Header, Router, Schema, Status
 
-from checkout import selectors
+from checkout.selectors import buyer as selectors
 from checkout.services import holds, orders
 from ticketing.server.throttles import hold_throttles
 

@@ -149,14 +149,6 @@ class SeatInventory(models.Model):
         return f"event {self.event_id} seat {self.seat_id}: {self.status}"
 
 
-def free_q(now) -> Q:
-    """Inventory rows a buyer could take at ``now``: available, or held by a hold that has expired.
-
-    An expired hold stops counting the instant it expires, whether or not the sweeper ran.
-    """
-    return Q(status=SeatStatus.AVAILABLE) | Q(status=SeatStatus.HELD, hold_expires_at__lte=now)
-
-
 class OrderStatus(models.TextChoices):
     PAID = "paid", "Paid"
     CANCELLED = "cancelled", "Cancelled and refunded"

@@ -1,4 +1,5 @@
-"""django-q2 tasks of the checkout app: the hold sweeper, payment recovery and the outbox.
+"""django-q2 tasks of the checkout app: the hold sweeper, payment recovery and the outbox
+(confirmation e-mails), and the refunds of a cancelled event.
 
 Tasks pick ids and call services; every service takes its own locks and re-checks, so a
 task that runs twice (django-q2 hands a task out again after ``retry`` seconds) is harmless.
@@ -8,17 +9,23 @@ from __future__ import annotations
 
 import logging
 import time
+from typing import Any
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.core.mail import EmailMultiAlternatives, send_mail
 from django.template.loader import render_to_string
 from django.utils import timezone
 
 from checkout.models import Order, OrderStatus, OutboxMessage
+from checkout.services import reconcile
 from checkout.services.holds import holds_expire_due
 from checkout.services.outbox import outbox_deliver, outbox_due
 from checkout.services.recovery import payments_recover
+from checkout.services.retention import orders_anonymize
+from checkout.services.sales import event_orders_refund
 from events.models import EventStatus
+from ticketing.ops.tasks import heartbeat_write
 
 logger = logging.getLogger(__name__)
 
@@ -149,3 +156,32 @@ def order_event_cancelled_send(order_id: int) -> bool:
         recipient_list=[order.buyer_email],
     )
     return True
+
+
+def event_refunds_run(event_id: int, actor_id: int) -> dict:
+    """Refund the paid orders of a cancelled event (queued by ``event_cancel``).
+
+    Safe to run twice: orders already cancelled are skipped and each refund is keyed per
+    order. Orders whose refund was refused stay paid; running the cancellation again retries them.
+    """
+    actor = get_user_model().objects.get(pk=actor_id)
+    cancelled, failed = event_orders_refund(event_id=event_id, actor=actor)
+    if failed:
+        logger.error("event %s: %d orders not refunded yet: %s", event_id, len(failed), failed[:50])
+    return {"cancelled": len(cancelled), "failed": failed}
+
+
+def reconcile_run() -> dict[str, Any]:
+    """The daily reconcile: repairs ghost holds, logs every other violation for a person."""
+    report = reconcile.reconcile_run()
+    heartbeat_write(name="reconcile", now=report.checked_at, data={"violations": report.counts()})
+    if not report.ok:
+        logger.error("reconcile found violations: %s", report.as_dict())
+    return report.as_dict()
+
+
+def retention_run() -> int:
+    now = timezone.now()
+    count = orders_anonymize(now=now)
+    heartbeat_write(name="retention", now=now, data={"anonymized": count})
+    return count

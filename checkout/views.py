@@ -1,4 +1,5 @@
-"""Buyer pages of checkout: the seat picker, the hold (countdown + checkout form), orders.
+"""Buyer pages of checkout: the event page (seat map, price and availability per section),
+the seat picker, the hold (countdown + checkout form), orders.
 
 Thin by design: the reads are the selectors the JSON API uses, so a page and the API show
 the same data under the same ownership rules (another buyer's hold or order is "not found"
@@ -13,20 +14,44 @@ import uuid
 
 import segno
 from django.conf import settings
+from django.contrib import admin
+from django.contrib.admin.views.decorators import staff_member_required
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.csrf import ensure_csrf_cookie
 
-from checkout import selectors
 from checkout.models import LIVE_HOLD_STATUSES
-from events import selectors as event_selectors
+from checkout.selectors import buyer as selectors
+from checkout.selectors import event_page as event_page_selectors
+from checkout.selectors.figures import event_audit_recent, event_figures
+from checkout.services.checkin import ticket_check_in
+from events.models import Event
+from events.views import with_times
 from ticketing.core.errors import ApplicationError
+from ticketing.server.version_prefetch import prefetched_event
 
 
 def _error_page(request: HttpRequest, exc: ApplicationError) -> HttpResponse:
     return render(request, "events/error.html", {"message": exc.message}, status=exc.status)
+
+
+def event_page(request: HttpRequest, event_id: int) -> HttpResponse:
+    try:
+        versions = prefetched_event(request, event_id)
+        event = event_page_selectors.event_detail_snapshot(event_id=event_id, versions=versions).data
+    except ApplicationError as exc:
+        return _error_page(request, exc)
+    return render(
+        request,
+        "events/detail.html",
+        {
+            "event": with_times(event),
+            "sales_open": event["status"] in ("on_sale", "sold_out"),
+            "max_seats": settings.TICKETING_MAX_SEATS_PER_HOLD,
+        },
+    )
 
 
 @ensure_csrf_cookie
@@ -36,7 +61,7 @@ def seat_picker(request: HttpRequest, event_id: int) -> HttpResponse:
     Same event read and visibility as the event page, which embeds the same picker.
     """
     try:
-        event = event_selectors.event_detail_snapshot(event_id=event_id).data
+        event = event_page_selectors.event_detail_snapshot(event_id=event_id).data
     except ApplicationError as exc:
         return _error_page(request, exc)
     return render(
@@ -119,3 +144,46 @@ def order_detail(request: HttpRequest, order_id: int) -> HttpResponse:
     except ApplicationError as exc:
         return _error_page(request, exc)
     return render(request, "checkout/order.html", {"order": _for_page([order], timezone.now())[0]})
+
+
+# --- staff pages: the gate check-in form and the per-event figures in the admin ------------
+
+
+@staff_member_required
+def checkin(request: HttpRequest) -> HttpResponse:
+    """One form, kept open at the gate: the gate name and event stick between scans."""
+    context = {
+        "gate": request.POST.get("gate", request.GET.get("gate", "")),
+        "event_id": request.POST.get("event_id", request.GET.get("event_id", "")),
+        "events": Event.objects.filter(ends_at__gt=timezone.now()).select_related("venue")[:50],
+        "result": None,
+        "error": None,
+    }
+    status = 200
+    if request.method == "POST":
+        event_id = context["event_id"]
+        try:
+            context["result"] = ticket_check_in(
+                code=request.POST.get("code", ""),
+                gate=context["gate"],
+                event_id=int(event_id) if event_id.isdigit() else None,
+                actor=request.user,
+            )
+        except ApplicationError as exc:
+            context["error"] = exc
+            status = exc.status
+    return render(request, "ops/checkin.html", context, status=status)
+
+
+def event_figures_view(request: HttpRequest, object_id: int) -> HttpResponse:
+    """Admin page (wrapped by ``admin_view`` in checkout/admin.py)."""
+    event = get_object_or_404(Event.objects.select_related("venue"), pk=object_id)
+    context = {
+        **admin.site.each_context(request),
+        "title": f"Figures: {event.title}",
+        "event": event,
+        "figures": event_figures(event=event),
+        "audit": event_audit_recent(event=event),
+        "opts": Event._meta,
+    }
+    return render(request, "admin/events/event/figures.html", context)

@@ -6,8 +6,9 @@ from django import forms
 from django.contrib import admin, messages
 from django.db.models import Count
 
-from events import services
 from events.models import Event, Price, Seat, Section, Venue
+from events.services import catalog as services
+from events.services import venues
 from ticketing.core.errors import ApplicationError
 
 
@@ -19,7 +20,7 @@ class SectionForm(forms.ModelForm):
     )
     seats_per_row = forms.IntegerField(required=False, min_value=1, max_value=500)
     capacity = forms.IntegerField(
-        required=False, min_value=1, max_value=services.MAX_SEATS_PER_SECTION, help_text="General admission"
+        required=False, min_value=1, max_value=venues.MAX_SEATS_PER_SECTION, help_text="General admission"
     )
 
     class Meta:
@@ -35,29 +36,29 @@ class SectionForm(forms.ModelForm):
             self.add_error("capacity", "Give rows or a capacity, not both.")
         if rows:
             try:
-                data["row_labels"] = services.parse_row_labels(rows)
+                data["row_labels"] = venues.parse_row_labels(rows)
             except ApplicationError as exc:
                 self.add_error("rows_spec", exc.message)
         return data
 
-    def seat_spec(self) -> services.SectionSpec | None:
+    def seat_spec(self) -> venues.SectionSpec | None:
         data = self.cleaned_data
         if data.get("row_labels"):
             rows = [(label, data["seats_per_row"]) for label in data["row_labels"]]
-            return services.SectionSpec(name=self.instance.name, kind="reserved", rows=rows)
+            return venues.SectionSpec(name=self.instance.name, kind="reserved", rows=rows)
         if data.get("capacity"):
-            return services.SectionSpec(name=self.instance.name, kind="general", capacity=data["capacity"])
+            return venues.SectionSpec(name=self.instance.name, kind="general", capacity=data["capacity"])
         return None
 
 
-def _generate(request, section: Section, spec: services.SectionSpec | None) -> None:
+def _generate(request, section: Section, spec: venues.SectionSpec | None) -> None:
     if spec is None:
         return
-    spec = services.SectionSpec(
+    spec = venues.SectionSpec(
         name=spec.name, kind=spec.kind, rows=spec.rows, capacity=spec.capacity, geometry=section.geometry
     )
     try:
-        n = services.section_seats_generate(section=section, spec=spec)
+        n = venues.section_seats_generate(section=section, spec=spec)
     except ApplicationError as exc:
         messages.error(request, f"{section.name}: {exc.message}")
     else:
@@ -156,8 +157,8 @@ class EventAdmin(admin.ModelAdmin):
     date_hierarchy = "starts_at"
     list_select_related = ["venue"]
     inlines = [PriceInline]
-    actions = ["publish", "cancel_events"]
-    # sold_out/sold_out_until summarise the inventory (events.services.event_availability_refresh).
+    # sold_out/sold_out_until summarise the inventory (checkout.services.sold_out). Going on
+    # sale and cancelling are checkout's: checkout/admin.py extends this admin with them.
     readonly_fields = [
         "timezone",
         "published_at",
@@ -165,71 +166,7 @@ class EventAdmin(admin.ModelAdmin):
         "updated_at",
         "sold_out",
         "sold_out_until",
-        "figures_link",
     ]
-
-    def get_urls(self):
-        from django.urls import path
-
-        from ticketing.ops.views import event_figures_view
-
-        view = self.admin_site.admin_view(event_figures_view)
-        return [path("<int:object_id>/figures/", view, name="events_event_figures"), *super().get_urls()]
-
-    @admin.display(description="Figures")
-    def figures_link(self, obj: Event) -> str:
-        if not obj.pk:
-            return "-"
-        from django.urls import reverse
-        from django.utils.html import format_html
-
-        url = reverse("admin:events_event_figures", args=[obj.pk])
-        return format_html('<a href="{}">Sales figures and on-sale readiness</a>', url)
-
-    @admin.action(description="Publish (put on sale and create inventory)")
-    def publish(self, request, queryset):
-        for event in queryset:
-            try:
-                services.event_publish(event_id=event.pk, actor=request.user)
-            except ApplicationError as exc:
-                self.message_user(request, f"{event.title}: {exc.message}", level=messages.ERROR)
-            else:
-                self.message_user(request, f"{event.title}: on sale.", level=messages.SUCCESS)
-
-    @admin.action(description="Cancel (stop sales, refund every order, close the waitlist)")
-    def cancel_events(self, request, queryset):
-        from django.template.response import TemplateResponse
-
-        from checkout.models import OrderStatus
-
-        if request.POST.get("confirm") != "yes":
-            rows = [
-                {
-                    "event": event,
-                    "paid_orders": event.orders.filter(status=OrderStatus.PAID).count(),
-                    "tickets": event.tickets.filter(order__status=OrderStatus.PAID).count(),
-                }
-                for event in queryset.select_related("venue")
-            ]
-            return TemplateResponse(
-                request,
-                "admin/events/event/cancel_confirmation.html",
-                {**self.admin_site.each_context(request), "events": rows, "title": "Cancel events"},
-            )
-        for event in queryset:
-            try:
-                outcome = services.event_cancel(event_id=event.pk, actor=request.user)
-            except ApplicationError as exc:
-                self.message_user(request, f"{event.title}: {exc.message}", level=messages.ERROR)
-                continue
-            self.message_user(
-                request,
-                f"{event.title}: cancelled; {outcome.holds_released} holds released, "
-                f"{outcome.waitlist_closed} waitlist entries closed, {outcome.orders_pending} paid orders "
-                "being refunded in the background (run the action again to retry refused refunds).",
-                level=messages.SUCCESS,
-            )
-        return None
 
     def save_model(self, request, obj, form, change):
         if not obj.timezone:

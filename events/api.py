@@ -12,10 +12,13 @@ from ninja.errors import ValidationError as NinjaValidationError
 from pydantic import ValidationError as PydanticValidationError
 from pydantic import model_validator
 
-from events import selectors, services
 from events.models import Category
+from events.selectors import catalog as selectors
+from events.selectors.cache import Snapshot
+from events.services import catalog as services
+from events.services import venues
 from ticketing.accounts.auth import require_staff
-from ticketing.server.version_prefetch import prefetched_catalog, prefetched_event
+from ticketing.server.version_prefetch import prefetched_catalog
 
 router = Router()
 
@@ -33,7 +36,7 @@ class SectionIn(Schema):
     rows: str | None = Field(None, description="Row labels, e.g. 'A-T' or '1-20,25'")
     seats_per_row: int | None = Field(None, ge=1, le=500)
     row_list: list[RowIn] | None = Field(None, description="Rows with their own seat counts")
-    capacity: int | None = Field(None, ge=1, le=services.MAX_SEATS_PER_SECTION)
+    capacity: int | None = Field(None, ge=1, le=venues.MAX_SEATS_PER_SECTION)
 
     @model_validator(mode="after")
     def _one_layout(self):
@@ -44,14 +47,14 @@ class SectionIn(Schema):
             raise ValueError("rows needs seats_per_row")
         return self
 
-    def to_spec(self) -> services.SectionSpec:
+    def to_spec(self) -> venues.SectionSpec:
         if self.row_list is not None:
             rows = [(r.label, r.seats) for r in self.row_list]
         elif self.rows is not None:
-            rows = [(label, self.seats_per_row) for label in services.parse_row_labels(self.rows)]
+            rows = [(label, self.seats_per_row) for label in venues.parse_row_labels(self.rows)]
         else:
             rows = []
-        return services.SectionSpec(
+        return venues.SectionSpec(
             name=self.name,
             kind=self.kind,
             display_order=self.display_order,
@@ -146,7 +149,7 @@ def _venue_out(venue) -> dict:
     return {**{f: getattr(venue, f) for f in VenueOut.model_fields if f != "sections"}, "sections": sections}
 
 
-def _event_out(event) -> dict:
+def event_out(event) -> dict:
     data = {f: getattr(event, f) for f in EventOut.model_fields if f != "prices"}
     data["prices"] = list(event.prices.values("section_id", "amount", "currency"))
     return data
@@ -155,7 +158,7 @@ def _event_out(event) -> dict:
 @router.post("/venues", response={201: VenueOut}, summary="Create a venue with sections and seats (staff)")
 def venue_create(request: HttpRequest, payload: VenueIn):
     require_staff(request)
-    venue = services.venue_create(
+    venue = venues.venue_create(
         name=payload.name,
         slug=payload.slug,
         address=payload.address,
@@ -183,42 +186,7 @@ def event_create(request: HttpRequest, payload: EventIn):
         currency=payload.currency,
         prices={p.section_id: p.amount for p in payload.prices},
     )
-    return Status(201, _event_out(event))
-
-
-@router.post("/events/{event_id}/publish", response=EventOut, summary="Put an event on sale (staff)")
-def event_publish(request: HttpRequest, event_id: int):
-    require_staff(request)
-    return _event_out(services.event_publish(event_id=event_id, actor=request.user))
-
-
-class CancellationOut(Schema):
-    event_id: int
-    status: str
-    newly_cancelled: bool
-    holds_released: int
-    waitlist_closed: int
-    orders_pending: int = Field(description="Paid orders still to refund; the worker refunds them")
-
-
-@router.post(
-    "/events/{event_id}/cancel",
-    response=CancellationOut,
-    summary="Cancel an event: stop sales, release holds, close the waitlist, refund every order (staff)",
-    description="Safe to repeat: a repeat finishes what is left (refunds a provider refused). "
-    "FORBIDDEN 403, NOT_FOUND 404, BUSY 503.",
-)
-def event_cancel(request: HttpRequest, event_id: int):
-    require_staff(request)
-    outcome = services.event_cancel(event_id=event_id, actor=request.auth)
-    return {
-        "event_id": outcome.event_id,
-        "status": "cancelled",
-        "newly_cancelled": outcome.newly_cancelled,
-        "holds_released": outcome.holds_released,
-        "waitlist_closed": outcome.waitlist_closed,
-        "orders_pending": outcome.orders_pending,
-    }
+    return Status(201, event_out(event))
 
 
 # --- Public reads -----------------------------------------------------------------------
@@ -233,7 +201,7 @@ def _etag_matches(header: str, etag: str) -> bool:
     return "*" in tags or etag in tags
 
 
-def snapshot_response(request: HttpRequest, snap: selectors.Snapshot) -> HttpResponse:
+def snapshot_response(request: HttpRequest, snap: Snapshot) -> HttpResponse:
     """The snapshot as JSON: 304 on a matching If-None-Match, gzipped when the client takes it."""
     # META, not request.headers: that builds a dict of every header, on the hottest path.
     inm = request.META.get("HTTP_IF_NONE_MATCH")
@@ -290,68 +258,6 @@ class EventListQuery(Schema):
     include_past: bool = False
     page: int = Field(1, ge=1, le=10_000)
     size: int = Field(20, ge=1, le=selectors.MAX_PAGE_SIZE)
-
-
-class SectionAvailabilityOut(Schema):
-    id: int
-    name: str
-    kind: str
-    price: str | None
-    currency: str | None
-    total: int
-    available: int
-
-
-class VenueDetail(VenueRef):
-    address: str
-    country: str
-
-
-class EventDetailOut(Schema):
-    id: int
-    title: str
-    slug: str
-    description: str
-    category: str
-    status: str
-    timezone: str
-    starts_at: str
-    ends_at: str
-    sales_open_at: str | None
-    sales_close_at: str | None
-    venue: VenueDetail
-    lowest_price: str | None
-    currency: str | None
-    total: int
-    available: int
-    sections: list[SectionAvailabilityOut]
-
-
-class SeatColumns(Schema):
-    id: list[int]
-    section: list[int] = Field(description="Index into sections")
-    x: list[float]
-    y: list[float]
-    row: list[str]
-    label: list[str]
-    accessible: list[int] = Field(description="Indexes of accessible seats")
-    free: str = Field(description="'1' free / '0' taken, one character per seat")
-
-
-class SeatMapSection(Schema):
-    id: int
-    name: str
-    kind: str
-    geometry: dict
-    price: str | None
-    currency: str | None
-
-
-class SeatMapOut(Schema):
-    event_id: int
-    version: int | None = Field(description="Inventory version this map is at least as new as")
-    sections: list[SeatMapSection]
-    seats: SeatColumns
 
 
 class ListOut(Schema):
@@ -420,18 +326,6 @@ def event_list(request: HttpRequest):
         catalog_version=prefetched_catalog(request),
     )
     return snapshot_response(request, snap)
-
-
-@router.get("/events/{event_id}", response=EventDetailOut, auth=None, summary="One event with availability")
-def event_detail(request: HttpRequest, event_id: int):
-    versions = prefetched_event(request, event_id)
-    return snapshot_response(request, selectors.event_detail_snapshot(event_id=event_id, versions=versions))
-
-
-@router.get("/events/{event_id}/seats", response=SeatMapOut, auth=None, summary="Seat map (columnar)")
-def event_seat_map(request: HttpRequest, event_id: int):
-    versions = prefetched_event(request, event_id)
-    return snapshot_response(request, selectors.event_seat_map_snapshot(event_id=event_id, versions=versions))
 
 
 @router.get("/venues", response=ListOut, auth=None, summary="Venues for the filter controls")

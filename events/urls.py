@@ -5,5 +5,4 @@ from events import views
 app_name = "events"
 urlpatterns = [
     path("", views.browse, name="browse"),
-    path("events/<int:event_id>/", views.event_detail, name="detail"),
 ]

@@ -9,14 +9,12 @@ from __future__ import annotations
 import datetime as dt
 
 from django import forms
-from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
-from events import selectors
 from events.models import Category
-from ticketing.core.errors import ApplicationError
-from ticketing.server.version_prefetch import prefetched_catalog, prefetched_event
+from events.selectors import catalog as selectors
+from ticketing.server.version_prefetch import prefetched_catalog
 
 PAGE_SIZE = 24
 STATUS_LABELS = {
@@ -65,7 +63,7 @@ class BrowseForm(forms.Form):
         return filters, data.get("page") or 1
 
 
-def _with_times(item: dict) -> dict:
+def with_times(item: dict) -> dict:
     """ISO strings (venue-local, with offset) to datetimes for the ``date`` filter."""
     for key in ("starts_at", "ends_at", "sales_open_at", "sales_close_at"):
         if item.get(key):
@@ -82,7 +80,7 @@ def browse(request: HttpRequest) -> HttpResponse:
     listing = selectors.event_list_snapshot(
         filters=filters, page=page, size=PAGE_SIZE, catalog_version=catalog
     ).data
-    items = [_with_times(item) for item in listing["items"]]
+    items = [with_times(item) for item in listing["items"]]
 
     def page_url(n: int) -> str:
         query = request.GET.copy()
@@ -98,22 +96,5 @@ def browse(request: HttpRequest) -> HttpResponse:
             "listing": listing,
             "prev_url": page_url(listing["page"] - 1) if listing["page"] > 1 else None,
             "next_url": page_url(listing["page"] + 1) if listing["page"] < listing["pages"] else None,
-        },
-    )
-
-
-def event_detail(request: HttpRequest, event_id: int) -> HttpResponse:
-    try:
-        versions = prefetched_event(request, event_id)
-        event = selectors.event_detail_snapshot(event_id=event_id, versions=versions).data
-    except ApplicationError as exc:
-        return render(request, "events/error.html", {"message": exc.message}, status=exc.status)
-    return render(
-        request,
-        "events/detail.html",
-        {
-            "event": _with_times(event),
-            "sales_open": event["status"] in ("on_sale", "sold_out"),
-            "max_seats": settings.TICKETING_MAX_SEATS_PER_HOLD,
         },
     )

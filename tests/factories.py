@@ -8,8 +8,10 @@ import itertools
 import factory
 from django.utils import timezone
 
-from events import services as event_services
+from checkout.services import sales
 from events.models import Event, Venue
+from events.services import catalog as catalog_services
+from events.services import venues
 from ticketing.models import ApiToken, User
 
 _seq = itertools.count(1)
@@ -42,7 +44,7 @@ def api_token(user: User) -> str:
 
 def make_venue(
     *,
-    sections: list[event_services.SectionSpec] | None = None,
+    sections: list[venues.SectionSpec] | None = None,
     rows: int = 2,
     seats_per_row: int = 5,
     timezone_name: str = "Europe/Berlin",
@@ -54,13 +56,13 @@ def make_venue(
     if sections is None:
         labels = [chr(65 + i) for i in range(rows)]
         sections = [
-            event_services.SectionSpec(
+            venues.SectionSpec(
                 name="Main",
                 geometry={"x": 0, "y": 0, "width": 500, "height": 300},
                 rows=[(label, seats_per_row) for label in labels],
             )
         ]
-    return event_services.venue_create(
+    return venues.venue_create(
         name=name or f"Venue {n}",
         slug=f"venue-{n}-{timezone.now().timestamp():.0f}",
         city=city,
@@ -83,7 +85,7 @@ def make_event(
     """An event with every section priced; published (inventory created) by default."""
     venue = venue or make_venue()
     starts = kwargs.pop("starts_at", None) or (timezone.now() + starts_in).replace(microsecond=0)
-    event = event_services.event_create(
+    event = catalog_services.event_create(
         venue_id=venue.id,
         title=title or f"Event {next(_seq)}",
         category=category,
@@ -93,5 +95,5 @@ def make_event(
         **kwargs,
     )
     if publish:
-        event = event_services.event_publish(event_id=event.id)
+        event = sales.event_publish(event_id=event.id)
     return event

@@ -1,1 +1,191 @@
-"""Consumers of the waitlist app."""
+"""The live feed of one event page: ``/ws/events/<event_id>/``.
+
+Every viewer gets the seat map and section availability (checkout's reads); a signed-in
+user also gets their place in the waitlist and their offers. It composes both, so it lives
+in the waitlist app, the one above checkout. Message
+types are documented in docs/realtime.md. Thin: state is read through selectors, and
+nothing here writes.
+"""
+
+from __future__ import annotations
+
+from channels.consumer import get_handler_name
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from django.utils import timezone
+
+from checkout.selectors.availability import section_availability_cached
+from events.models import Event, EventStatus
+from ticketing.core import realtime
+from ticketing.ops import metrics
+from waitlist import selectors as waitlist_selectors
+
+# Close codes (4000-4999 are the application's).
+CLOSE_NO_SUCH_EVENT = 4404
+
+
+@database_sync_to_async
+def _event_snapshot(event_id: int) -> dict | None:
+    if not Event.objects.filter(pk=event_id).exclude(status=EventStatus.DRAFT).exists():
+        return None
+    sections = section_availability_cached(event_id=event_id, now=timezone.now())
+    return {"sections": [[sid, s["free"], s["total"]] for sid, s in sections.items()]}
+
+
+@database_sync_to_async
+def _waitlist_state(user_id: int, event_id: int) -> dict | None:
+    entry = waitlist_selectors.active_entry(user_id=user_id, event_id=event_id)
+    if entry is None:
+        return None
+    return {
+        "entry_id": entry.pk,
+        "status": entry.status,
+        "quantity": entry.quantity,
+        "position": waitlist_selectors.entry_position(entry=entry),
+    }
+
+
+class EventConsumer(AsyncJsonWebsocketConsumer):
+    """Seat status and availability for everyone; waitlist place and offers for the signed-in user."""
+
+    event_id: int
+    user_id: int | None = None
+    # The user's waiting entry for this event and its place in line, tracked from
+    # ``waitlist.moved`` deltas so a move costs no query per waiting viewer.
+    entry_id: int | None = None
+    position: int | None = None
+    counted: bool = False
+
+    async def connect(self) -> None:
+        # Accept before touching the database: daphne drops a handshake that is not
+        # answered within its connect timeout, and during an on-sale the database hops of
+        # thousands of handshakes queue up. An unknown event is closed with 4404 after
+        # accepting, which browsers can read (a refused handshake only shows 1006).
+        self.event_id = int(self.scope["url_route"]["kwargs"]["event_id"])
+        self.groups_joined: set[str] = set()
+        # Join before reading the snapshot, so a change committed after the read is pushed.
+        await self._join(realtime.event_group(self.event_id))
+        user = self.scope.get("user")
+        if user is not None and user.is_authenticated:
+            self.user_id = user.pk
+            await self._join(realtime.user_group(user.pk))
+        await self.accept()
+        snapshot = await _event_snapshot(self.event_id)
+        if snapshot is None:
+            await self.close(code=CLOSE_NO_SUCH_EVENT)
+            return
+        self.counted = True
+        metrics.websocket_opened()
+        waitlist = await self._waitlist_reload()
+        await self.send_json(
+            {"type": "stream.hello", "event_id": self.event_id, **snapshot, "waitlist": waitlist}
+        )
+
+    async def dispatch(self, message: dict) -> None:
+        # Channels' dispatch hops to a thread to close stale database connections before
+        # every handler; with 1,500 viewers a seat-map push made 1,500 hops, and that was
+        # 45% of a daphne process's CPU in the on-sale benchmark. Every database call here
+        # goes through database_sync_to_async, which does that tidying itself.
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        await handler(message)
+
+    async def disconnect(self, code: int) -> None:
+        if self.counted:  # refused connections were never counted
+            self.counted = False
+            metrics.websocket_closed()
+        for group in getattr(self, "groups_joined", ()):
+            await self.channel_layer.group_discard(group, self.channel_name)
+
+    async def receive_json(self, content, **kwargs) -> None:
+        if isinstance(content, dict) and content.get("type") == "ping":
+            await self.send_json({"type": "pong"})
+
+    async def _join(self, group: str) -> None:
+        await self.channel_layer.group_add(group, self.channel_name)
+        self.groups_joined.add(group)
+
+    async def _leave(self, group: str) -> None:
+        await self.channel_layer.group_discard(group, self.channel_name)
+        self.groups_joined.discard(group)
+
+    async def _waitlist_reload(self) -> dict | None:
+        """Re-read the user's entry for this event (connect, resync)."""
+        if self.user_id is None:
+            return None
+        group = realtime.waitlist_group(self.event_id)
+        # Join before reading, so a move committed after the read is not missed.
+        await self._join(group)
+        state = await _waitlist_state(self.user_id, self.event_id)
+        if state is None or state["status"] != "waiting":
+            self.entry_id = self.position = None
+            await self._leave(group)
+        else:
+            self.entry_id, self.position = state["entry_id"], state["position"]
+        return state
+
+    # --- event group ------------------------------------------------------------------
+
+    async def seats_update(self, message: dict) -> None:
+        await self.send_json(message)
+
+    async def sections_update(self, message: dict) -> None:
+        await self.send_json(message)
+
+    async def event_cancelled(self, message: dict) -> None:
+        await self.send_json(message)
+
+    async def stream_resync(self, message: dict) -> None:
+        # The layer reconnected: messages may be lost. Re-read what we track; the page
+        # re-fetches the seat map.
+        waitlist = await self._waitlist_reload()
+        await self.send_json({"type": "stream.resync", "event_id": self.event_id, "waitlist": waitlist})
+
+    # --- waitlist group: only consumers of users waiting for this event ----------------
+
+    async def waitlist_moved(self, message: dict) -> None:
+        if self.entry_id is None:
+            return
+        ahead = sum(1 for entry_id in message["left"] if entry_id < self.entry_id)
+        if ahead and self.entry_id not in message["left"]:
+            self.position = max(1, self.position - ahead)
+            await self.send_json(
+                {
+                    "type": "waitlist.position",
+                    "event_id": self.event_id,
+                    "entry_id": self.entry_id,
+                    "position": self.position,
+                }
+            )
+
+    # --- user group: this user's own messages, for any event ---------------------------
+
+    async def waitlist_joined(self, message: dict) -> None:
+        if message["event_id"] == self.event_id:
+            await self._join(realtime.waitlist_group(self.event_id))
+            self.entry_id, self.position = message["entry_id"], message["position"]
+        await self.send_json(message)
+
+    async def waitlist_offer(self, message: dict) -> None:
+        await self._stop_tracking(message)
+        await self.send_json(message)
+
+    async def waitlist_left(self, message: dict) -> None:
+        await self._stop_tracking(message)
+        await self.send_json(message)
+
+    async def waitlist_lapsed(self, message: dict) -> None:
+        await self.send_json(message)
+
+    async def waitlist_closed(self, message: dict) -> None:
+        await self._stop_tracking(message)
+        await self.send_json(message)
+
+    async def waitlist_fulfilled(self, message: dict) -> None:
+        await self.send_json(message)
+
+    async def _stop_tracking(self, message: dict) -> None:
+        if message["event_id"] == self.event_id and message["entry_id"] == self.entry_id:
+            self.entry_id = self.position = None
+            await self._leave(realtime.waitlist_group(self.event_id))

@@ -1,63 +1,14 @@
-"""Reads of the waitlist, and the availability reads it (and the live seat map) rely on."""
+"""Reads of the waitlist: places in line and a user's entries. Seat availability is checkout's
+(``checkout.selectors.availability``)."""
 
 from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
 
-from django.core.cache import cache
-from django.db.models import Count
-
-from checkout.models import LIVE_HOLD_STATUSES, SeatInventory, SeatStatus, free_q
-from checkout.services.versions import inventory_version_read
+from checkout.models import LIVE_HOLD_STATUSES
+from checkout.selectors.buyer import holds_seat_ids
 from waitlist.models import EntryStatus, WaitlistEntry
-
-
-def free_seat_count(*, event_id: int, now: dt.datetime, section_id: int | None = None) -> int:
-    qs = SeatInventory.objects.filter(free_q(now), event_id=event_id)
-    if section_id is not None:
-        qs = qs.filter(section_id=section_id)
-    return qs.count()
-
-
-def section_availability(*, event_id: int, now: dt.datetime) -> dict[int, dict[str, int]]:
-    """``{section_id: {"free": n, "total": n}}`` for one event, in one grouped scan."""
-    rows = (
-        SeatInventory.objects.filter(event_id=event_id)
-        .values("section_id")
-        .annotate(total=Count("id"), free=Count("id", filter=free_q(now)))
-        .order_by("section_id")
-    )
-    return {r["section_id"]: {"free": r["free"], "total": r["total"]} for r in rows}
-
-
-def section_availability_cached(*, event_id: int, now: dt.datetime) -> dict[int, dict[str, int]]:
-    """``section_availability`` shared by every reader of one inventory version in one second.
-
-    Thousands of viewers connect at an on-sale; one grouped scan per version per second per
-    process serves them all. The second is part of the key because holds expire without a
-    version change. The version is read before the data, so a cached value is never older
-    than its key.
-    """
-    version = inventory_version_read(event_id=event_id)
-    key = f"sections:{event_id}:{version}:{int(now.timestamp())}"
-    value = cache.get(key)
-    if value is None:
-        value = section_availability(event_id=event_id, now=now)
-        cache.set(key, value, timeout=5)
-    return value
-
-
-def seat_states(*, event_id: int, seat_ids: list[int], now: dt.datetime) -> tuple[list[int], list[int]]:
-    """Split ``seat_ids`` (``events.Seat`` ids) into (free, taken) as of ``now``."""
-    free, taken = [], []
-    rows = SeatInventory.objects.filter(event_id=event_id, seat_id__in=seat_ids).values_list(
-        "seat_id", "status", "hold_expires_at"
-    )
-    for seat_id, status, expires in sorted(rows):
-        is_free = status == SeatStatus.AVAILABLE or (status == SeatStatus.HELD and expires <= now)
-        (free if is_free else taken).append(seat_id)
-    return free, taken
 
 
 def entry_position(*, entry: WaitlistEntry) -> int | None:
@@ -94,13 +45,7 @@ def user_entries(*, user_id: int, now: dt.datetime, limit: int = 50) -> list[Ent
         WaitlistEntry.objects.filter(user_id=user_id).select_related("offer_hold").order_by("-id")[:limit]
     )
     offered_holds = [e.offer_hold_id for e in entries if e.status == EntryStatus.OFFERED]
-    seats: dict[int, list[int]] = {}
-    for hold_id, seat_id in (
-        SeatInventory.objects.filter(hold_id__in=offered_holds)
-        .order_by("seat_id")
-        .values_list("hold_id", "seat_id")
-    ):
-        seats.setdefault(hold_id, []).append(seat_id)
+    seats = holds_seat_ids(hold_ids=offered_holds)
     views = []
     for entry in entries:
         if entry.status == EntryStatus.OFFERED:

@@ -2,9 +2,11 @@
 
 Lock order, everywhere: the event's ``EventWaitlist`` row, then holds, then seat inventory
 rows (pk order, via ``ticketing.core.locks``), then waitlist entries. Checkout never takes the
-waitlist row, so it never waits on it while holding holds or seats. Inventory writes are
-checkout's: offers are claimed with ``hold_claim_seats(kind="offer")`` and declined with
-``holds_end``, so offers follow every rule of regular holds (versions, audit, pushes).
+waitlist row, so it never waits on it while holding holds or seats. Inventory is checkout's
+alone: free seats are locked with ``seats_lock_free``, offers claimed with
+``hold_claim_seats(kind="offer")`` and declined with ``holds_end``, so offers follow every
+rule of regular holds (versions, audit, pushes). Checkout calls back through the hooks this
+app subscribes to in ``waitlist/apps.py`` (released seats, a bought offer, a cancelled event).
 """
 
 from __future__ import annotations
@@ -19,17 +21,18 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from checkout.models import LIVE_HOLD_STATUSES, Hold, HoldKind, HoldStatus, SeatInventory, free_q
-from checkout.services.holds import hold_claim_seats, holds_end
+from checkout.models import LIVE_HOLD_STATUSES, Hold, HoldKind, HoldStatus, SeatInventory
+from checkout.selectors.availability import free_seat_count
+from checkout.services.holds import hold_claim_seats, holds_end, seats_lock_free
 from events.errors import EventNotFound
 from events.models import Event, Section
-from ticketing import realtime
+from ticketing.core import realtime
 from ticketing.core.errors import ApplicationError, ValidationFailed
 from ticketing.core.locks import busy_on_lock_timeout, lock_one, lock_rows, set_lock_timeout
 from ticketing.ops import metrics
 from waitlist.errors import AlreadyWaiting, EntryNotFound, SeatsAvailable, SectionNotFound, WaitlistClosed
 from waitlist.models import MAX_WAITLIST_QUANTITY, EntryStatus, EventWaitlist, WaitlistEntry
-from waitlist.selectors import entry_position, free_seat_count
+from waitlist.selectors import entry_position
 
 logger = logging.getLogger(__name__)
 
@@ -133,9 +136,7 @@ def waitlist_leave(*, user, entry_id: int, now: dt.datetime | None = None) -> Wa
         entry.save(update_fields=["status", "ended_at", "updated_at"])
         event_id = entry.event_id
         if was_waiting:
-            transaction.on_commit(
-                partial(realtime.waitlist_moved, event_id=event_id, left_entry_ids=[entry.pk])
-            )
+            transaction.on_commit(partial(waitlist_moved, event_id=event_id, left_entry_ids=[entry.pk]))
         transaction.on_commit(
             partial(
                 realtime.user_notify,
@@ -194,17 +195,7 @@ def waitlist_seats_released(
         if not event.sales_open(now):
             # Cancelled, started or closed: nothing to sell, so nothing to offer.
             return []
-        # Rows a buyer is holding right now are skipped, not waited for: they are being taken.
-        candidate_pks = list(
-            SeatInventory.objects.filter(free_q(now), event_id=event_id)
-            .order_by("pk")
-            .values_list("pk", flat=True)[:OFFER_CANDIDATE_LIMIT]
-        )
-        # The filter is re-checked on the locked rows: one taken meanwhile drops out.
-        pool = lock_rows(
-            SeatInventory.objects.filter(free_q(now), pk__in=candidate_pks).select_related("seat"),
-            skip_locked=True,
-        )
+        pool = seats_lock_free(event_id=event_id, now=now, limit=OFFER_CANDIDATE_LIMIT)
         _after_candidates_locked([r.seat_id for r in pool])
         busy_users = set(
             Hold.objects.filter(
@@ -221,50 +212,64 @@ def waitlist_seats_released(
             if entry.user_id in busy_users:
                 # One live hold per buyer per event: they are buying already; keep their place.
                 continue
-            candidates = [r for r in pool if entry.section_id in (None, r.section_id)]
-            chosen = choose_seats(candidates, entry.quantity)
-            if not chosen:
-                continue
-            try:
-                # A refused claim rolls back only its savepoint (with any hold it retired).
-                with transaction.atomic():
-                    hold = hold_claim_seats(
-                        user=entry.user,
-                        event=event,
-                        seats_rows=chosen,
-                        kind=HoldKind.OFFER,
-                        expires_at=expires_at,
-                        now=now,
-                    )
-            except ApplicationError as exc:
-                # The user started buying meanwhile (HOLD_EXISTS) or a seat was taken: skip,
-                # keeping their place; seats reported taken leave the pool.
-                logger.info("Offer to waitlist entry %s refused: %s", entry.pk, exc.code)
-                taken = set(exc.extra.get("seat_ids") or ())
-                pool = [r for r in pool if r.seat_id not in taken]
-                continue
-            chosen_ids = {r.pk for r in chosen}
-            pool = [r for r in pool if r.pk not in chosen_ids]
-            locked = lock_one(WaitlistEntry.objects.filter(pk=entry.pk, status=EntryStatus.WAITING))
-            if locked is None:  # cannot happen under the waitlist lock; refuse to guess
-                raise RuntimeError(f"waitlist entry {entry.pk} changed under the waitlist lock")
-            locked.status = EntryStatus.OFFERED
-            locked.offer_hold = hold
-            locked.offered_at = locked.updated_at = now
-            locked.save(update_fields=["status", "offer_hold", "offered_at", "updated_at"])
-            offers.append(
-                Offer(
-                    entry_id=entry.pk,
-                    user_id=entry.user_id,
-                    hold_id=hold.pk,
-                    seat_ids=sorted(r.seat_id for r in chosen),
-                    expires_at=expires_at,
-                )
-            )
+            offer, pool = _offer_to(entry=entry, event=event, pool=pool, expires_at=expires_at, now=now)
+            if offer is not None:
+                offers.append(offer)
         if offers:
             transaction.on_commit(partial(_offers_announce, event_id=event_id, offers=offers))
             transaction.on_commit(partial(metrics.waitlist_offer, outcome="sent", count=len(offers)))
     return offers
+
+
+def _offer_to(
+    *,
+    entry: WaitlistEntry,
+    event: Event,
+    pool: list[SeatInventory],
+    expires_at: dt.datetime,
+    now: dt.datetime,
+) -> tuple[Offer | None, list[SeatInventory]]:
+    """Offer ``entry`` seats from ``pool`` if they fit; returns the offer and what is left.
+
+    Precondition: inside the offer run's transaction, holding the waitlist lock and the
+    pool's row locks. A refused claim (the user started buying meanwhile, ``HOLD_EXISTS``, or a
+    seat was taken) rolls back only its savepoint; the entry keeps its place and the seats
+    reported taken leave the pool.
+    """
+    candidates = [r for r in pool if entry.section_id in (None, r.section_id)]
+    chosen = choose_seats(candidates, entry.quantity)
+    if not chosen:
+        return None, pool
+    try:
+        with transaction.atomic():
+            hold = hold_claim_seats(
+                user=entry.user,
+                event=event,
+                seats_rows=chosen,
+                kind=HoldKind.OFFER,
+                expires_at=expires_at,
+                now=now,
+            )
+    except ApplicationError as exc:
+        logger.info("Offer to waitlist entry %s refused: %s", entry.pk, exc.code)
+        taken = set(exc.extra.get("seat_ids") or ())
+        return None, [r for r in pool if r.seat_id not in taken]
+    chosen_ids = {r.pk for r in chosen}
+    locked = lock_one(WaitlistEntry.objects.filter(pk=entry.pk, status=EntryStatus.WAITING))
+    if locked is None:  # cannot happen under the waitlist lock; refuse to guess
+        raise RuntimeError(f"waitlist entry {entry.pk} changed under the waitlist lock")
+    locked.status = EntryStatus.OFFERED
+    locked.offer_hold = hold
+    locked.offered_at = locked.updated_at = now
+    locked.save(update_fields=["status", "offer_hold", "offered_at", "updated_at"])
+    offer = Offer(
+        entry_id=entry.pk,
+        user_id=entry.user_id,
+        hold_id=hold.pk,
+        seat_ids=sorted(r.seat_id for r in chosen),
+        expires_at=expires_at,
+    )
+    return offer, [r for r in pool if r.pk not in chosen_ids]
 
 
 def _after_candidates_locked(seat_ids: list[int]) -> None:
@@ -412,7 +417,7 @@ def _offers_announce(*, event_id: int, offers: list[Offer]) -> None:
                 "expires_at": offer.expires_at.isoformat(),
             },
         )
-    realtime.waitlist_moved(event_id=event_id, left_entry_ids=[o.entry_id for o in offers])
+    waitlist_moved(event_id=event_id, left_entry_ids=[o.entry_id for o in offers])
     for offer in offers:
         try:
             async_task("waitlist.tasks.offer_email_send", offer.entry_id, group="waitlist-offer-email")
@@ -441,3 +446,17 @@ def _offer_hold_release(*, hold_id: int, user, now: dt.datetime) -> bool:
         actor=user,
     )
     return True
+
+
+def waitlist_moved(*, event_id: int, left_entry_ids: list[int]) -> None:
+    """After commit: entries left the line (offered, left), so consumers behind them move up."""
+    if left_entry_ids:
+        for message in realtime.split_message(
+            {"type": "waitlist.moved", "event_id": event_id, "left": sorted(left_entry_ids)}, ("left",)
+        ):
+            realtime.push(realtime.waitlist_group(event_id), message)
+
+
+def waitlist_offer_bought(*, event_id: int, hold_id: int) -> None:
+    """Checkout's ``offer_bought`` hook: settle the bought offer's entry as fulfilled."""
+    waitlist_offers_settle(event_id=event_id)

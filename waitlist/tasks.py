@@ -8,7 +8,9 @@ from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 
-from checkout.models import LIVE_HOLD_STATUSES, SeatInventory, free_q
+from checkout.models import LIVE_HOLD_STATUSES
+from checkout.selectors.availability import event_has_free_seat
+from checkout.selectors.buyer import hold_seats
 from events.models import EventStatus
 from waitlist.models import EntryStatus, WaitlistEntry
 from waitlist.services import waitlist_offers_settle, waitlist_seats_released
@@ -22,19 +24,15 @@ def offer_email_send(entry_id: int) -> bool:
     entry = WaitlistEntry.objects.select_related("event", "user", "offer_hold").filter(pk=entry_id).first()
     if entry is None or entry.status != EntryStatus.OFFERED or entry.offer_hold.expires_at <= timezone.now():
         return False
-    seats = (
-        SeatInventory.objects.filter(hold_id=entry.offer_hold_id)
-        .select_related("seat__section")
-        .order_by("seat__section_id", "seat__row_rank", "seat__position")
-    )
+    seats = hold_seats(hold_id=entry.offer_hold_id)
     event = entry.event
     expires = entry.offer_hold.expires_at.astimezone(event.tzinfo)
-    link = settings.TICKETING_SITE_URL.rstrip("/") + reverse("events:detail", args=[event.pk])
+    link = settings.TICKETING_SITE_URL.rstrip("/") + reverse("checkout:event", args=[event.pk])
     lines = [
         f"Good news: seats for {event.title} opened up and are held for you until "
         f"{expires:%H:%M} ({event.timezone}).",
         "",
-        *(f"  - {row.seat}" for row in seats),
+        *(f"  - {seat}" for seat in seats),
         "",
         f"Buy them here: {link}",
         "If you do not want them, do nothing: they pass to the next person when the offer lapses.",
@@ -84,7 +82,7 @@ def waitlist_offers_sweep() -> int:
     )
     made = 0
     for event_id in event_ids:
-        if SeatInventory.objects.filter(free_q(now), event_id=event_id).exists():
+        if event_has_free_seat(event_id=event_id, now=now):
             made += len(waitlist_seats_released(event_id=event_id, seat_ids=[], reason="sweep", now=now))
     # Offers whose hold ended without a release (bought while the hook failed, or retired by
     # a buyer's claim of its expired seats) are settled here at the latest.

@@ -78,11 +78,10 @@ def announce_after_commit(*, event_id: int, seat_ids: list[int], released_reason
 def inventory_changed(
     *,
     event_id: int,
-    action: str,
     at: dt.datetime,
+    action: str | None = None,
     seat_ids: list[int] | None = None,
     released_reason: str | None = None,
-    audit: bool = True,
     **audit_fields: Any,
 ) -> None:
     """The one ending of every service that changes an event's seats.
@@ -91,10 +90,10 @@ def inventory_changed(
     as for ``audit_record``) and registers the after-commit seat-map push (and, with
     ``released_reason``, the waitlist's turn at the seats that came back). Precondition:
     inside the changing transaction, so all three commit or roll back with the change.
-    ``audit=False`` is for a caller that writes one audit row per hold itself.
+    ``action=None`` is for a caller that wrote one audit row per hold itself.
     """
     inventory_version_bump(event_id=event_id)
-    if audit:
+    if action:
         audit_record(action=action, at=at, event_id=event_id, **audit_fields)
     if seat_ids:
         announce_after_commit(event_id=event_id, seat_ids=seat_ids, released_reason=released_reason)

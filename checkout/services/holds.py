@@ -17,7 +17,7 @@ import datetime as dt
 from collections import defaultdict
 from collections.abc import Collection, Iterable
 from functools import partial
-from typing import Any, NamedTuple
+from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
@@ -44,27 +44,16 @@ from checkout.models import (
     Payment,
     SeatInventory,
     SeatStatus,
-    free_q,
 )
+from checkout.selectors.availability import free_q, row_is_free
 from checkout.services import hooks
-from checkout.services.common import announce_after_commit, audit_record, audit_refusal
-from checkout.services.versions import inventory_version_bump
+from checkout.services.best_available import best_available_lock
+from checkout.services.common import audit_record, audit_refusal, inventory_changed
 from events.errors import EventNotFound
 from events.models import Event
-from ticketing.core.errors import Busy, ValidationFailed
+from ticketing.core.errors import ValidationFailed
 from ticketing.core.locks import busy_on_lock_timeout, lock_one, lock_rows, set_lock_timeout
 from ticketing.ops import metrics
-
-# Best-available: how many blocks to try with SKIP LOCKED before waiting for one, and how
-# many fresh looks at the section before answering BUSY (never "sold out" on a guess).
-SKIP_LOCKED_TRIES = 12
-BEST_AVAILABLE_ROUNDS = 8
-
-
-def row_is_free(row: SeatInventory, now: dt.datetime) -> bool:
-    return row.status == SeatStatus.AVAILABLE or (
-        row.status == SeatStatus.HELD and row.hold_expires_at is not None and row.hold_expires_at <= now
-    )
 
 
 def _validate_request(
@@ -147,7 +136,7 @@ def hold_create(
                     missing = sorted(set(ids) - {r.seat_id for r in rows})
                     raise SeatsNotFound(extra={"seat_ids": missing})
             else:
-                rows = _best_available_lock(event=event, section_id=section_id, quantity=quantity, now=now)
+                rows = best_available_lock(event=event, section_id=section_id, quantity=quantity, now=now)
             return hold_claim_seats(
                 user=user, event=event, seats_rows=rows, kind=kind, expires_at=now + duration, now=now
             )
@@ -188,7 +177,7 @@ def hold_claim_seats(
     """
     if not connection.in_atomic_block:
         raise RuntimeError("hold_claim_seats needs the caller's transaction and row locks.")
-    taken = sorted(r.seat_id for r in seats_rows if not row_is_free(r, now))
+    taken = sorted(r.seat_id for r in seats_rows if not row_is_free(r.status, r.hold_expires_at, now))
     if taken:
         raise SeatsUnavailable(extra={"seat_ids": taken})
     # After inventory locks nothing is waited for (see module docstring): a hold of the user's
@@ -233,16 +222,15 @@ def hold_claim_seats(
         status=SeatStatus.HELD, hold=hold, hold_expires_at=expires_at, updated_at=now
     )
     seat_ids = sorted(r.seat_id for r in seats_rows)
-    inventory_version_bump(event_id=event.pk)
-    audit_record(
+    inventory_changed(
+        event_id=event.pk,
+        seat_ids=seat_ids,
         action=AuditAction.OFFER_CREATED if kind == HoldKind.OFFER else AuditAction.HOLD_CREATED,
         at=now,
         actor=user,
-        event_id=event.pk,
         hold_id=hold.pk,
         data={"seat_ids": seat_ids, "expires_at": expires_at.isoformat()},
     )
-    announce_after_commit(event_id=event.pk, seat_ids=seat_ids)
     transaction.on_commit(partial(metrics.hold_created, kind=kind))
     return hold
 
@@ -302,8 +290,8 @@ def holds_end(
         )
         by_event[hold.event_id].extend(freed[hold.pk])
     for event_id, seat_ids in by_event.items():
-        inventory_version_bump(event_id=event_id)
-        announce_after_commit(event_id=event_id, seat_ids=seat_ids, released_reason=reason)
+        # One audit row per hold was written above; this is the rest of the ending.
+        inventory_changed(event_id=event_id, seat_ids=seat_ids, released_reason=reason, at=now)
     how = "released" if status == HoldStatus.RELEASED else "expired"
     transaction.on_commit(partial(metrics.hold_ended, how=how, count=len(holds)))
     return holds
@@ -347,12 +335,12 @@ def hold_extend(*, user: Any, hold_id: int, now: dt.datetime | None = None) -> H
             hold_expires_at=hold.expires_at, updated_at=now
         )
         hold.save(update_fields=["expires_at", "extensions_used"])
-        inventory_version_bump(event_id=hold.event_id)
-        audit_record(
+        # No seat changed status, so there is nothing to push to the seat map.
+        inventory_changed(
+            event_id=hold.event_id,
             action=AuditAction.HOLD_EXTENDED,
             at=now,
             actor=user,
-            event_id=hold.event_id,
             hold_id=hold.pk,
             data={"expires_at": hold.expires_at.isoformat(), "extensions_used": hold.extensions_used},
         )
@@ -415,7 +403,7 @@ def holds_expire_due(*, now: dt.datetime | None = None, limit: int = 200) -> int
 
 def _orphans_free(*, now: dt.datetime, limit: int) -> int:
     rows = lock_rows(
-        SeatInventory.objects.filter(status=SeatStatus.HELD, hold_expires_at__lte=now).exclude(
+        SeatInventory.objects.filter(free_q(now), status=SeatStatus.HELD).exclude(
             hold__status__in=LIVE_HOLD_STATUSES
         ),
         skip_locked=True,
@@ -430,181 +418,32 @@ def _orphans_free(*, now: dt.datetime, limit: int) -> int:
     for row in rows:
         by_event[row.event_id].append(row.seat_id)
     for event_id, seat_ids in by_event.items():
-        inventory_version_bump(event_id=event_id)
-        audit_record(
+        inventory_changed(
+            event_id=event_id,
+            seat_ids=seat_ids,
+            released_reason="expired",
             action=AuditAction.REPAIRED,
             at=now,
-            event_id=event_id,
             reason="expired",
             data={"seat_ids": seat_ids},
         )
-        announce_after_commit(event_id=event_id, seat_ids=seat_ids, released_reason="expired")
     return len(rows)
 
 
-# --- best available -------------------------------------------------------------------
+def seats_lock_free(*, event_id: int, now: dt.datetime, limit: int) -> list[SeatInventory]:
+    """Lock up to ``limit`` of the event's free seats (with their ``seat``), in pk order.
 
-
-class _Spot(NamedTuple):
-    pk: int
-    seat_id: int
-    status: str
-    hold_expires_at: dt.datetime | None
-    row_rank: int
-    row_label: str
-    position: int
-
-
-# (event id, section id) -> ((inventory id, seat id, row rank, row label, position), ...).
-# An event's inventory rows and their seats do not change once it is on sale (seats cannot
-# be regenerated then), so each process reads a section's layout once and afterwards only
-# the rows that are not available: most best-available holds read a handful of rows instead
-# of joining every seat of the section (the largest CPU item of a hold in the profile).
-_LAYOUTS: dict[tuple[int, int], tuple[tuple[tuple[int, int, int, str, int], ...], frozenset[int]]] = {}
-_LAYOUTS_MAX = 2000
-
-
-def _section_layout(event_id: int, section_id: int, *, fresh: bool = False) -> tuple[tuple, frozenset[int]]:
-    """The section's spots without their status, and their inventory ids."""
-    key = (event_id, section_id)
-    cached = None if fresh else _LAYOUTS.get(key)
-    if cached is None:
-        layout = tuple(
-            SeatInventory.objects.filter(event_id=event_id, section_id=section_id).values_list(
-                "pk", "seat_id", "seat__row_rank", "seat__row_label", "seat__position"
-            )
-        )
-        cached = (layout, frozenset(spot[0] for spot in layout))
-        if layout:
-            if len(_LAYOUTS) >= _LAYOUTS_MAX:
-                _LAYOUTS.clear()
-            _LAYOUTS[key] = cached
-    return cached
-
-
-def _section_spots(event: Event, section_id: int) -> list[_Spot]:
-    taken = {
-        pk: (status, expires)
-        for pk, status, expires in SeatInventory.objects.filter(event=event, section_id=section_id)
-        .exclude(status=SeatStatus.AVAILABLE)
-        .values_list("pk", "status", "hold_expires_at")
-    }
-    layout, ids = _section_layout(event.pk, section_id)
-    if not taken.keys() <= ids:
-        # Rows this process has not seen (inventory added since): read the layout again.
-        layout, _ = _section_layout(event.pk, section_id, fresh=True)
-    free = (SeatStatus.AVAILABLE, None)
-    return [
-        _Spot(pk, seat_id, *taken.get(pk, free), rank, label, position)
-        for pk, seat_id, rank, label, position in layout
-    ]
-
-
-def best_blocks(spots: list[_Spot], quantity: int, now: dt.datetime) -> list[list[int]]:
-    """Candidate blocks (inventory ids), best first.
-
-    Adjacent seats in one row, ranked by: leaves no single stranded seat beside it, best row
-    (``row_rank``), then position; the stranded-seat rule wins over the row because a single
-    seat between taken ones is nearly unsellable. If no row has ``quantity`` adjacent free
-    seats, one last block takes the best free seats wherever they are.
+    Seats a buyer is locking right now are skipped, not waited for: they are being taken.
+    The free filter is re-checked on the locked rows, so one taken meanwhile drops out.
+    Precondition: inside the caller's transaction, which then claims some of them through
+    ``hold_claim_seats`` (the waitlist's offers).
     """
-    rows: dict[tuple[int, str], list[_Spot]] = defaultdict(list)
-    free: list[_Spot] = []
-    for spot in spots:
-        rows[(spot.row_rank, spot.row_label)].append(spot)
-    windows: list[tuple[tuple[int, int, int], list[int]]] = []
-    for (rank, _label), row in rows.items():
-        row.sort(key=lambda s: s.position)
-        runs: list[list[_Spot]] = []
-        run: list[_Spot] = []
-        previous = None
-        for spot in row:
-            if row_is_free(spot, now):  # type: ignore[arg-type]
-                free.append(spot)
-                if run and previous is not None and spot.position == previous + 1:
-                    run.append(spot)
-                else:
-                    if run:
-                        runs.append(run)
-                    run = [spot]
-            else:
-                if run:
-                    runs.append(run)
-                run = []
-            previous = spot.position
-        if run:
-            runs.append(run)
-        for run in runs:
-            spare = len(run) - quantity
-            # Hot in every best-available hold: slice a list of ids, not spots, per window.
-            pks = [s.pk for s in run]
-            first = run[0].position
-            for start in range(spare + 1):
-                stranded = (start == 1) + (spare - start == 1)
-                windows.append(((stranded, rank, first + start), pks[start : start + quantity]))
-    windows.sort(key=lambda w: w[0])
-    blocks = [pks for _, pks in windows]
-    if not blocks and len(free) >= quantity:
-        free.sort(key=lambda s: (s.row_rank, s.position))
-        blocks.append([s.pk for s in free[:quantity]])
-    return blocks
-
-
-def _lock_block(
-    pks: list[int], now: dt.datetime, *, skip_locked: bool
-) -> tuple[list[SeatInventory], set[int]]:
-    """Lock ``pks`` if every one is free; else lock none. Returns (rows, ids that failed)."""
-    # A savepoint per try: rolling it back drops the row locks taken in it, so a half-won
-    # block never blocks other buyers.
-    sid = transaction.savepoint()
-    rows = lock_rows(SeatInventory.objects.filter(pk__in=pks).filter(free_q(now)), skip_locked=skip_locked)
-    if len(rows) == len(pks):
-        transaction.savepoint_commit(sid)
-        return rows, set()
-    transaction.savepoint_rollback(sid)
-    return [], set(pks) - {r.pk for r in rows}
-
-
-def _best_available_lock(
-    *, event: Event, section_id: int, quantity: int, now: dt.datetime
-) -> list[SeatInventory]:
-    """Lock the best free block of ``quantity`` seats in a section.
-
-    Tries blocks with ``SKIP LOCKED`` (concurrent buyers take different seats instead of
-    queueing), then waits for the best one; says "sold out" only when a fresh read shows fewer
-    than ``quantity`` free seats (seats other buyers are still deciding on count as free).
-    """
-    for _ in range(BEST_AVAILABLE_ROUNDS):
-        spots = _section_spots(event, section_id)
-        if not spots:
-            raise SeatsNotFound("No such section at this event.", extra={"section_id": section_id})
-        available = sum(1 for s in spots if row_is_free(s, now))  # type: ignore[arg-type]
-        if available < quantity:
-            raise SeatsUnavailable(
-                "Not enough free seats in this section.",
-                extra={
-                    "seat_ids": [],
-                    "section_id": section_id,
-                    "available": available,
-                    "requested": quantity,
-                },
-            )
-        blocks = best_blocks(spots, quantity, now)
-        failed: set[int] = set()
-        tries = 0
-        for block in blocks:
-            if failed.intersection(block):
-                continue
-            rows, lost = _lock_block(block, now, skip_locked=True)
-            if rows:
-                return rows
-            failed |= lost
-            tries += 1
-            if tries >= SKIP_LOCKED_TRIES:
-                break
-        # Every block tried is being taken by someone else: wait for the best one (lock
-        # timeout bounded), then look again with what those buyers committed.
-        rows, _ = _lock_block(blocks[0], now, skip_locked=False)
-        if rows:
-            return rows
-    raise Busy("Seats in this section are in high demand; please retry.")
+    candidate_pks = list(
+        SeatInventory.objects.filter(free_q(now), event_id=event_id)
+        .order_by("pk")
+        .values_list("pk", flat=True)[:limit]
+    )
+    return lock_rows(
+        SeatInventory.objects.filter(free_q(now), pk__in=candidate_pks).select_related("seat"),
+        skip_locked=True,
+    )

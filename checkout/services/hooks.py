@@ -1,18 +1,54 @@
 """What happens after inventory changes commit. Services register these with on_commit.
 
-Kept as plain calls (no signals) so the path a request takes stays readable.
+Kept as plain calls so the path a request takes stays readable. Two kinds:
+
+* checkout's own reactions (refresh the sold-out summary, push the seat map): called directly;
+* reactions of the apps above checkout (the waitlist offers released seats, settles a bought
+  offer, closes its line when an event is cancelled). Checkout may not import them, so they
+  subscribe once, by name, in their ``AppConfig.ready()`` (``waitlist/apps.py``): the one
+  place to look for who listens. A failing subscriber is logged, never raised into the
+  change that already committed.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
+from collections.abc import Callable
+from typing import Any
+
+from checkout.services import announce
+from checkout.services.sold_out import event_availability_refresh
 
 logger = logging.getLogger(__name__)
 
+SEATS_RELEASED = "seats_released"
+OFFER_BOUGHT = "offer_bought"
+EVENT_CANCELLED = "event_cancelled"
+_subscribers: dict[str, list[Callable[..., Any]]] = {
+    SEATS_RELEASED: [],
+    OFFER_BOUGHT: [],
+    EVENT_CANCELLED: [],
+}
+
+
+def subscribe(topic: str, fn: Callable[..., Any]) -> None:
+    """Register ``fn`` for ``topic`` (idempotent). Called from an ``AppConfig.ready()``."""
+    if fn not in _subscribers[topic]:
+        _subscribers[topic].append(fn)
+
+
+def _notify(topic: str, **kwargs: Any) -> list[Any]:
+    results = []
+    for fn in _subscribers[topic]:
+        try:
+            results.append(fn(**kwargs))
+        except Exception:
+            logger.exception("%s subscriber %s failed", topic, getattr(fn, "__qualname__", fn))
+    return results
+
 
 def _sold_out_refresh(event_id: int) -> None:
-    from events.services import event_availability_refresh
-
     try:
         event_availability_refresh(event_id=event_id)
     except Exception:
@@ -23,10 +59,8 @@ def _sold_out_refresh(event_id: int) -> None:
 
 def seats_changed(*, event_id: int, seat_ids: list[int]) -> None:
     """Refresh the event's sold-out summary and announce new seat statuses (after commit)."""
-    from ticketing import realtime
-
     _sold_out_refresh(event_id)
-    realtime.seats_changed(event_id=event_id, seat_ids=seat_ids)
+    announce.seats_changed(event_id=event_id, seat_ids=seat_ids)
 
 
 def hold_times_changed(*, event_id: int) -> None:
@@ -38,23 +72,25 @@ def hold_times_changed(*, event_id: int) -> None:
 
 
 def seats_released(*, event_id: int, seat_ids: list[int], reason: str) -> None:
-    """Seats came back (expiry, release, cancellation, lapsed offer): offer them to the waitlist.
+    """Seats came back (expiry, release, cancellation, lapsed offer): the waitlist's turn.
 
-    Runs after the releasing transaction committed; the waitlist takes its own locks.
+    Runs after the releasing transaction committed; subscribers take their own locks.
     """
-    from waitlist import services as waitlist_services
-
-    waitlist_services.waitlist_seats_released(event_id=event_id, seat_ids=seat_ids, reason=reason)
+    _notify(SEATS_RELEASED, event_id=event_id, seat_ids=seat_ids, reason=reason)
 
 
 def offer_bought(*, event_id: int, hold_id: int) -> None:
-    """A waitlist offer hold was bought: settle its entry as fulfilled (after commit).
+    """A waitlist offer hold was bought (after commit): its entry is settled as fulfilled.
 
-    The sale is committed; if this fails, the next offer run of the event settles the entry.
+    The sale is committed; if a subscriber fails, the next offer run of the event settles it.
     """
-    from waitlist import services as waitlist_services
+    _notify(OFFER_BOUGHT, event_id=event_id, hold_id=hold_id)
 
-    try:
-        waitlist_services.waitlist_offers_settle(event_id=event_id)
-    except Exception:
-        logger.exception("settling the waitlist offer of hold %s failed", hold_id)
+
+def event_cancelled(*, event_id: int, reason: str, now: dt.datetime) -> int:
+    """An event was cancelled and its holds ended: subscribers close what waits for it.
+
+    Returns the sum of what subscribers report (entries closed). Unlike the after-commit
+    topics, errors (``Busy``) reach the caller: cancelling is re-run until it is complete.
+    """
+    return sum(fn(event_id=event_id, reason=reason, now=now) or 0 for fn in _subscribers[EVENT_CANCELLED])

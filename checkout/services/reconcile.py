@@ -19,9 +19,9 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
-from checkout.models import LIVE_HOLD_STATUSES, AuditAction, AuditLog, Hold, SeatInventory, SeatStatus
-from checkout.services import hooks
-from checkout.services.versions import inventory_version_bump
+from checkout.models import LIVE_HOLD_STATUSES, AuditAction, Hold, SeatInventory, SeatStatus
+from checkout.selectors.availability import taken_sql
+from checkout.services.common import inventory_changed
 from ticketing.core.locks import lock_rows, set_lock_timeout
 from ticketing.ops import metrics
 
@@ -97,15 +97,13 @@ CHECKS: dict[str, tuple[str, list[str]]] = {
         ["inventory_id", "event_id", "seat_id", "section_id", "seat_section_id"],
     ),
     "negative_availability": (
-        # Per event section: seats minus the rows taken. Below zero only if rows are
-        # counted twice or point at the wrong section, which the seat map would show
-        # as a negative "seats left".
-        """
+        # Per event section: seats minus the rows taken (availability's one SQL fragment).
+        # Below zero only if rows are counted twice or point at the wrong section, which
+        # the seat map would show as a negative "seats left".
+        f"""
         WITH taken AS (
             SELECT i.event_id, i.section_id,
-                   COUNT(*) FILTER (
-                       WHERE i.status = 'sold' OR (i.status = 'held' AND i.hold_expires_at > %(now)s)
-                   ) AS n
+                   COUNT(*) FILTER (WHERE {taken_sql("i")}) AS n
               FROM checkout_seatinventory i
              GROUP BY i.event_id, i.section_id
         )
@@ -241,22 +239,19 @@ def _ghost_holds_free(*, event_id: int, inventory_ids: list[int], now: dt.dateti
         SeatInventory.objects.filter(pk__in=ids).update(
             status=SeatStatus.AVAILABLE, hold=None, hold_expires_at=None, updated_at=now
         )
-        inventory_version_bump(event_id=event_id)
         seat_ids = [r.seat_id for r in ghosts]
-        AuditLog.objects.create(
-            at=now,
-            action=AuditAction.REPAIRED,
+        inventory_changed(
             event_id=event_id,
+            seat_ids=seat_ids,
+            released_reason="repaired",
+            action=AuditAction.REPAIRED,
+            at=now,
             reason="ghost_hold",
             data={
                 "inventory_ids": ids,
                 "seat_ids": seat_ids,
                 "hold_ids": sorted({r.hold_id for r in ghosts}),
             },
-        )
-        transaction.on_commit(lambda: hooks.seats_changed(event_id=event_id, seat_ids=seat_ids))
-        transaction.on_commit(
-            lambda: hooks.seats_released(event_id=event_id, seat_ids=seat_ids, reason="repaired")
         )
         transaction.on_commit(lambda: metrics.reconcile_repaired(check="ghost_hold", count=len(ids)))
     return ids

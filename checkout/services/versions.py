@@ -1,4 +1,5 @@
-"""Per-event inventory versions: the cache key of every availability read."""
+"""Per-event inventory versions: the cache key of every availability read. Counted here, in
+the changing transaction; read in ``checkout.selectors.availability``."""
 
 from __future__ import annotations
 
@@ -25,12 +26,3 @@ def inventory_version_bump(*, event_id: int) -> None:
             """,
             [event_id, random.randrange(INVENTORY_VERSION_SHARDS)],
         )
-
-
-def inventory_version_read(*, event_id: int) -> int:
-    """The event's current inventory version (0 before any change)."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT COALESCE(SUM(version), 0) FROM checkout_inventoryversion WHERE event_id = %s", [event_id]
-        )
-        return int(cursor.fetchone()[0])

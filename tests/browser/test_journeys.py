@@ -13,10 +13,10 @@ from django.utils import timezone
 from playwright.sync_api import expect
 
 from checkout.models import Order, OrderStatus, Ticket, TicketStatus
-from events import services as event_services
-from events.management.commands.seed_demo import arena_sections
+from checkout.services import sales
 from tests.browser.conftest import needs, screenshot
 from tests.factories import UserFactory, make_event, make_venue
+from ticketing.management.commands.seed_demo import arena_sections
 
 pytestmark = pytest.mark.browser
 
@@ -345,7 +345,7 @@ def test_arena_opens_on_sections_and_zooms_in_by_keyboard(site):
     for price in event.prices.select_related("section"):
         price.amount = 49 + 10 * (price.section.display_order % 4)
         price.save(update_fields=["amount"])
-    event_services.event_publish(event_id=event.id)
+    sales.event_publish(event_id=event.id)
 
     page = site.new_page()
     _open_map(page, event, seats_page=True)

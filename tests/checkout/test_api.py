@@ -134,7 +134,7 @@ def test_busy_is_503_with_retry_after(buyer, event, monkeypatch):
     def busy(**kwargs):
         raise Busy()
 
-    monkeypatch.setattr(holds, "_best_available_lock", busy)
+    monkeypatch.setattr(holds, "best_available_lock", busy)
     response = buyer.post(
         f"/api/events/{event.id}/holds", {"section_id": event.venue.sections.get().id, "quantity": 1}
     )

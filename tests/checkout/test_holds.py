@@ -20,8 +20,9 @@ from checkout.errors import (
 )
 from checkout.models import AuditLog, Hold, HoldStatus, InventoryVersion, SeatInventory
 from checkout.services import holds
-from checkout.services.holds import _Spot, best_blocks, hold_claim_seats, hold_create
-from events.services import SectionSpec
+from checkout.services.best_available import Spot, best_blocks
+from checkout.services.holds import hold_claim_seats, hold_create
+from events.services.venues import SectionSpec
 from tests.checkout.conftest import seat_ids
 from tests.factories import UserFactory, make_event, make_venue
 from ticketing.core.errors import ValidationFailed
@@ -232,11 +233,11 @@ def test_hold_claim_seats_creates_an_offer_inside_the_callers_transaction(event,
 # --- best available -------------------------------------------------------------------
 
 
-def spots(layout: str, rank: int = 0, taken: str = "x") -> list[_Spot]:
+def spots(layout: str, rank: int = 0, taken: str = "x") -> list[Spot]:
     """One row from a picture: '.' free, 'x' taken."""
     now = timezone.now()
     return [
-        _Spot(
+        Spot(
             pk=100 * rank + i,
             seat_id=i,
             status="sold" if c == taken else "available",
@@ -250,7 +251,7 @@ def spots(layout: str, rank: int = 0, taken: str = "x") -> list[_Spot]:
     ]
 
 
-def pick(rows: list[_Spot], quantity: int) -> list[int]:
+def pick(rows: list[Spot], quantity: int) -> list[int]:
     return best_blocks(rows, quantity, timezone.now())[0]
 
 

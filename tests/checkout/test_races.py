@@ -15,7 +15,7 @@ from checkout.models import Hold, HoldStatus, Order, Payment, SeatInventory, Tic
 from checkout.services import holds
 from checkout.services.holds import hold_create
 from checkout.services.orders import order_purchase
-from events.services import SectionSpec
+from events.services.venues import SectionSpec
 from tests.checkout.conftest import race, retry_busy, seat_ids
 from tests.factories import UserFactory, make_event, make_venue
 

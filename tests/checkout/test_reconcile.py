@@ -10,10 +10,10 @@ from django.db import connection
 from django.utils import timezone
 
 from checkout.models import AuditAction, AuditLog, Order, SeatInventory, Ticket
+from checkout.selectors.availability import inventory_version_read
 from checkout.services import reconcile
 from checkout.services.reconcile import reconcile_check, reconcile_run
-from checkout.services.versions import inventory_version_read
-from events.services import SectionSpec
+from events.services.venues import SectionSpec
 from tests.factories import UserFactory, make_event, make_venue
 from tests.ops_factories import hold, inventory, raw, sell
 

@@ -68,8 +68,8 @@ def test_batches_cover_a_backlog():
 
 
 def test_command_and_schedule_task(settings):
+    from checkout.tasks import retention_run
     from ticketing.models import Heartbeat
-    from ticketing.ops.tasks import retention_run
 
     settings.TICKETING_RETENTION_DAYS = 5
     sell(inventory(event_ended(6), 1))

@@ -7,15 +7,16 @@ import json
 import pytest
 from django.test import Client
 
-from events import selectors
 from events.models import Event
+from events.selectors import cache as cache_selectors
+from events.selectors import catalog
 from tests.factories import make_event, make_venue, staff_user
 
 pytestmark = pytest.mark.django_db
 
 
 def listed(**filters) -> list[int]:
-    data, _ = selectors.event_list(filters=selectors.EventFilters.build(**filters))
+    data, _ = catalog.event_list(filters=catalog.EventFilters.build(**filters))
     return [i["id"] for i in data["items"]]
 
 
@@ -25,7 +26,7 @@ def test_admin_venue_rename_is_searchable_and_bumps_the_catalog():
     section = venue.sections.get()
     client = Client()
     client.force_login(staff_user(is_superuser=True))
-    before = selectors.catalog_version_read()
+    before = cache_selectors.catalog_version_read()
     r = client.post(
         f"/admin/events/venue/{venue.pk}/change/",
         {
@@ -50,7 +51,7 @@ def test_admin_venue_rename_is_searchable_and_bumps_the_catalog():
     assert r.status_code == 302, r.content.decode()[:2000]
     assert listed(q="riverside") == [event.pk]
     assert listed(q="barn") == []
-    assert selectors.catalog_version_read() > before
+    assert cache_selectors.catalog_version_read() > before
 
 
 def test_admin_event_edit_bumps_the_catalog_and_search():
@@ -58,7 +59,7 @@ def test_admin_event_edit_bumps_the_catalog_and_search():
     Event.objects.filter(pk=event.pk).update(sold_out=True)  # the form must not reset the summary
     client = Client()
     client.force_login(staff_user(is_superuser=True))
-    before = selectors.catalog_version_read()
+    before = cache_selectors.catalog_version_read()
     page = client.get(f"/admin/events/event/{event.pk}/change/")
     assert page.status_code == 200
     price = event.prices.get()
@@ -91,8 +92,8 @@ def test_admin_event_edit_bumps_the_catalog_and_search():
     assert r.status_code == 302, r.content.decode()[:3000]
     assert Event.objects.filter(pk=event.pk).values_list("title", "sold_out").get() == ("Autumn Gala", True)
     assert listed(q="autumn") == [event.pk]
-    assert selectors.catalog_version_read() > before
+    assert cache_selectors.catalog_version_read() > before
     assert (
-        selectors.event_list_snapshot(filters=selectors.EventFilters.build()).data["items"][0]["lowest_price"]
+        catalog.event_list_snapshot(filters=catalog.EventFilters.build()).data["items"][0]["lowest_price"]
         == "75.00"
     )

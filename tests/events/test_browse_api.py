@@ -8,17 +8,20 @@ import json
 import threading
 
 import pytest
+from django.core.cache import cache as django_cache
 from django.db import connection, transaction
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from checkout.models import Hold, SeatInventory, SeatStatus
+from checkout.selectors import event_page
 from checkout.services.versions import inventory_version_bump
-from events import selectors, services
-from events.management.commands.seed_demo import arena_sections
+from events.selectors import catalog
+from events.services import venues
 from tests import inventory
 from tests.factories import UserFactory, make_event, make_venue
+from ticketing.management.commands.seed_demo import arena_sections
 
 pytestmark = pytest.mark.django_db
 
@@ -153,18 +156,18 @@ def test_expired_unswept_hold_is_free_without_any_write():
     inventory.hold(
         event, inventory.seat_ids(event, 3), user=UserFactory(), expires_at=now + dt.timedelta(minutes=1)
     )
-    assert selectors.event_detail_snapshot(event_id=event.pk, now=now).data["available"] == 7
+    assert event_page.event_detail_snapshot(event_id=event.pk, now=now).data["available"] == 7
     later = now + dt.timedelta(minutes=1, seconds=1)
     with CaptureQueriesContext(connection) as ctx:
-        assert selectors.event_detail_snapshot(event_id=event.pk, now=later).data["available"] == 10
+        assert event_page.event_detail_snapshot(event_id=event.pk, now=later).data["available"] == 10
     assert len(ctx.captured_queries) > 1, "the cached entry must not outlive the hold"
 
 
 def test_list_learns_about_sales_opening_without_a_catalog_change():
     opens = timezone.now() + dt.timedelta(hours=1)
     event = make_event(sales_open_at=opens)
-    f = selectors.EventFilters.build()
-    status = lambda now: selectors.event_list_snapshot(filters=f, now=now).data["items"][0]["status"]  # noqa: E731
+    f = catalog.EventFilters.build()
+    status = lambda now: catalog.event_list_snapshot(filters=f, now=now).data["items"][0]["status"]  # noqa: E731
     assert status(timezone.now()) == "not_open"
     assert status(opens) == "on_sale"
     assert event.pk
@@ -215,7 +218,7 @@ def test_list_query_count_does_not_grow_with_events(api_client):
         venue = make_venue(rows=1, seats_per_row=1)
         for _ in range(n):
             make_event(venue=venue)
-        selectors.cache.clear()
+        django_cache.clear()
         with CaptureQueriesContext(connection) as ctx:
             body = get_json(api_client, "/api/events", size=100, venue=venue.id)
         assert len(body["items"]) == n
@@ -226,7 +229,7 @@ def test_list_query_count_does_not_grow_with_events(api_client):
 
 def test_detail_miss_query_budget(api_client, django_assert_max_num_queries):
     event = make_event(
-        venue=make_venue(sections=[services.SectionSpec(name=f"S{i}", rows=[("A", 2)]) for i in range(8)])
+        venue=make_venue(sections=[venues.SectionSpec(name=f"S{i}", rows=[("A", 2)]) for i in range(8)])
     )
     with django_assert_max_num_queries(6):
         get_json(api_client, f"/api/events/{event.pk}")
@@ -235,7 +238,7 @@ def test_detail_miss_query_budget(api_client, django_assert_max_num_queries):
 
 
 def test_arena_seat_map_is_well_under_200_kb_gzipped(api_client):
-    venue = services.venue_create(
+    venue = venues.venue_create(
         name="Arena", city="Berlin", country="DE", timezone="Europe/Berlin", sections=arena_sections()
     )
     event = make_event(venue=venue)

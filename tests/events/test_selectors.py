@@ -10,8 +10,11 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
-from events import selectors, services
+from checkout.selectors import availability, event_page
 from events.models import Event, EventStatus, Venue
+from events.selectors import catalog
+from events.services import catalog as catalog_services
+from events.services import venues
 from tests import inventory
 from tests.factories import UserFactory, make_event, make_venue
 
@@ -23,14 +26,12 @@ def local(tz: str, *args) -> dt.datetime:
 
 
 def listed(now=None, page=1, size=50, **filters) -> list[int]:
-    data, _ = selectors.event_list(
-        filters=selectors.EventFilters.build(**filters), page=page, size=size, now=now
-    )
+    data, _ = catalog.event_list(filters=catalog.EventFilters.build(**filters), page=page, size=size, now=now)
     return [item["id"] for item in data["items"]]
 
 
 def item_of(event, now=None, **filters) -> dict:
-    data, _ = selectors.event_list(filters=selectors.EventFilters.build(**filters), size=100, now=now)
+    data, _ = catalog.event_list(filters=catalog.EventFilters.build(**filters), size=100, now=now)
     return next(i for i in data["items"] if i["id"] == event.id)
 
 
@@ -136,14 +137,14 @@ def test_search_follows_a_venue_rename():
     event = make_event(venue=venue)
     assert listed(q="barn") == [event.id]
     Venue.objects.filter(pk=venue.pk).update(name="Riverside Arena")
-    services.event_catalog_changed(venue_id=venue.pk)
+    catalog_services.event_catalog_changed(venue_id=venue.pk)
     assert listed(q="barn") == []
     assert listed(q="riverside") == [event.id]
 
 
 def test_search_is_backed_by_the_gin_index():
     make_event(title="Indexed")
-    qs = selectors._filtered(selectors.EventFilters.build(q="indexed", include_past=True), timezone.now())
+    qs = catalog._filtered(catalog.EventFilters.build(q="indexed", include_past=True), timezone.now())
     with connection.cursor() as cursor:
         cursor.execute("SET LOCAL enable_seqscan = off")
         # Unordered, so a full scan of the starts_at index (for its order) is no alternative.
@@ -154,8 +155,8 @@ def test_search_is_backed_by_the_gin_index():
 def test_pagination_with_total():
     venue = make_venue()
     events = [make_event(venue=venue, starts_in=dt.timedelta(days=i + 1)) for i in range(5)]
-    f = selectors.EventFilters.build()
-    pages = [selectors.event_list(filters=f, page=p, size=2)[0] for p in (1, 2, 3, 4)]
+    f = catalog.EventFilters.build()
+    pages = [catalog.event_list(filters=f, page=p, size=2)[0] for p in (1, 2, 3, 4)]
     assert [[i["id"] for i in p["items"]] for p in pages] == [
         [events[0].id, events[1].id],
         [events[2].id, events[3].id],
@@ -194,7 +195,7 @@ def test_status_follows_the_clock(now_offset, expected):
     )
     now = starts + now_offset
     assert item_of(event, now=now, include_past=True)["status"] == expected
-    assert selectors.event_detail(event_id=event.pk, now=now)[0]["status"] == expected
+    assert event_page.event_detail(event_id=event.pk, now=now)[0]["status"] == expected
 
 
 def test_not_open_carries_sales_open_at_in_local_time():
@@ -243,7 +244,7 @@ def test_available_only():
 
 
 def counts(event, now=None) -> tuple[int, list[int]]:
-    data, _ = selectors.event_detail(event_id=event.pk, now=now)
+    data, _ = event_page.event_detail(event_id=event.pk, now=now)
     return data["available"], [s["available"] for s in data["sections"]]
 
 
@@ -251,8 +252,8 @@ def test_exact_counts_after_every_kind_of_change():
     NOW = timezone.now()  # per test: holds expire relative to it, and real time moves on
     venue = make_venue(
         sections=[
-            services.SectionSpec(name="Front", rows=[("A", 4)]),
-            services.SectionSpec(name="Floor", kind="general", capacity=6),
+            venues.SectionSpec(name="Front", rows=[("A", 4)]),
+            venues.SectionSpec(name="Floor", kind="general", capacity=6),
         ]
     )
     event = make_event(venue=venue)
@@ -270,8 +271,10 @@ def test_exact_counts_after_every_kind_of_change():
     assert counts(event, now=NOW) == (5, [2, 3])
     # Expired but not swept: free already.
     assert counts(event, now=expiry) == (8, [2, 6])
-    by_section, first_expiry = selectors.section_availability(event_id=event.pk, now=NOW)
-    assert by_section == {front.id: (4, 2), floor.id: (6, 3)} and first_expiry == expiry
+    by_section = availability.section_availability(event_id=event.pk, now=NOW)
+    _, first_expiry = availability.taken_by_section(event_id=event.pk, now=NOW)
+    assert by_section == {front.id: {"total": 4, "free": 2}, floor.id: {"total": 6, "free": 3}}
+    assert first_expiry == expiry
     inventory.sweep(h2, now=expiry)
     assert counts(event, now=expiry) == (8, [2, 6])
 
@@ -285,7 +288,7 @@ def test_exact_counts_after_every_kind_of_change():
 
     inventory.cancel(order)
     assert counts(event) == (10, [4, 6])
-    assert [s["total"] for s in selectors.event_detail(event_id=event.pk)[0]["sections"]] == [4, 6]
+    assert [s["total"] for s in event_page.event_detail(event_id=event.pk)[0]["sections"]] == [4, 6]
 
 
 def test_detail_valid_until_is_the_next_hold_expiry():
@@ -293,9 +296,9 @@ def test_detail_valid_until_is_the_next_hold_expiry():
     event = make_event()
     expiry = NOW + dt.timedelta(minutes=3)
     inventory.hold(event, inventory.seat_ids(event, 1), user=UserFactory(), expires_at=expiry)
-    _, valid_until = selectors.event_detail(event_id=event.pk, now=NOW)
+    _, valid_until = event_page.event_detail(event_id=event.pk, now=NOW)
     assert valid_until == expiry
-    _, valid_until = selectors.event_seat_map(event_id=event.pk, now=NOW)
+    _, valid_until = event_page.event_seat_map(event_id=event.pk, now=NOW)
     assert valid_until == expiry
 
 
@@ -305,7 +308,7 @@ def test_seat_map_marks_each_seat():
     seats = inventory.seat_ids(event)
     expiry = NOW + dt.timedelta(minutes=1)
     inventory.hold(event, seats[:2], user=UserFactory(), expires_at=expiry)
-    body, _ = selectors.event_seat_map(event_id=event.pk, now=NOW, version=3)
+    body, _ = event_page.event_seat_map(event_id=event.pk, now=NOW, version=3)
     data = json.loads(body)
     assert data["version"] == 3
     col = data["seats"]
@@ -315,5 +318,5 @@ def test_seat_map_marks_each_seat():
     assert col["row"][:2] == ["A", "A"] and col["label"][:2] == ["1", "2"]
     assert col["accessible"] == [0, 4]  # aisle seats of the first row
     assert data["sections"][0]["geometry"]["width"] == 500
-    body, _ = selectors.event_seat_map(event_id=event.pk, now=expiry)
+    body, _ = event_page.event_seat_map(event_id=event.pk, now=expiry)
     assert set(json.loads(body)["seats"]["free"]) == {"1"}

@@ -6,9 +6,11 @@ import pytest
 from django.utils import timezone
 
 from checkout.models import AuditLog, SeatInventory
-from events import services
+from checkout.services import sales
 from events.errors import DuplicateEvent, EventNotReady, VenueSlugTaken
 from events.models import Event, EventStatus, Price, Seat, Section, Venue
+from events.services import catalog as catalog_services
+from events.services import venues
 from tests.factories import make_event, make_venue
 from ticketing.core.errors import ValidationFailed
 
@@ -17,24 +19,24 @@ pytestmark = pytest.mark.django_db
 
 def spec(name="A", **kw):
     kw.setdefault("rows", [("A", 3), ("B", 4)])
-    return services.SectionSpec(name=name, **kw)
+    return venues.SectionSpec(name=name, **kw)
 
 
 def test_row_labels():
-    assert services.parse_row_labels("A-E") == ["A", "B", "C", "D", "E"]
-    assert services.parse_row_labels("1-3,7") == ["1", "2", "3", "7"]
-    assert services.parse_row_labels("AY-BB") == ["AY", "AZ", "BA", "BB"]
+    assert venues.parse_row_labels("A-E") == ["A", "B", "C", "D", "E"]
+    assert venues.parse_row_labels("1-3,7") == ["1", "2", "3", "7"]
+    assert venues.parse_row_labels("AY-BB") == ["AY", "AZ", "BA", "BB"]
     with pytest.raises(ValidationFailed):
-        services.parse_row_labels("E-A")
+        venues.parse_row_labels("E-A")
     with pytest.raises(ValidationFailed):
-        services.parse_row_labels("A-C,B")
+        venues.parse_row_labels("A-C,B")
 
 
 def test_venue_create_builds_sections_and_laid_out_seats():
     venue = make_venue(
         sections=[
             spec("Stalls", geometry={"x": 100, "y": 50, "width": 300, "height": 100}),
-            services.SectionSpec(name="Floor", kind="general", capacity=12),
+            venues.SectionSpec(name="Floor", kind="general", capacity=12),
         ]
     )
     stalls = venue.sections.get(name="Stalls")
@@ -52,8 +54,8 @@ def test_venue_create_builds_sections_and_laid_out_seats():
     [
         dict(timezone="Mars/Olympus"),
         dict(sections=[spec("A"), spec("A")]),
-        dict(sections=[spec("A"), services.SectionSpec(name="GA", kind="general")]),
-        dict(sections=[spec("A"), services.SectionSpec(name="R", rows=[("A", 0)])]),
+        dict(sections=[spec("A"), venues.SectionSpec(name="GA", kind="general")]),
+        dict(sections=[spec("A"), venues.SectionSpec(name="R", rows=[("A", 0)])]),
         dict(sections=[spec("A"), spec("B", geometry={"width": -5})]),
         dict(sections=[]),
     ],
@@ -62,14 +64,14 @@ def test_invalid_venue_leaves_nothing_behind(bad, unchanged):
     args = dict(name="X", slug="x", city="Berlin", country="DE", timezone="Europe/Berlin", sections=[spec()])
     args.update(bad)
     with unchanged(), pytest.raises(ValidationFailed):
-        services.venue_create(**args)
+        venues.venue_create(**args)
 
 
 def test_duplicate_venue_slug_is_a_conflict(unchanged):
     make_venue(name="Same")
     slug = Venue.objects.get().slug
     with unchanged(), pytest.raises(VenueSlugTaken):
-        services.venue_create(
+        venues.venue_create(
             name="Y", slug=slug, city="B", country="DE", timezone="Europe/Berlin", sections=[spec()]
         )
 
@@ -80,7 +82,7 @@ def test_event_create_with_prices_and_duplicate_refused(unchanged):
     assert event.timezone == "Europe/Berlin"
     assert Price.objects.filter(event=event).count() == venue.sections.count()
     with unchanged(), pytest.raises(DuplicateEvent):
-        services.event_create(
+        catalog_services.event_create(
             venue_id=venue.id,
             title="Gig",
             category="music",
@@ -120,14 +122,14 @@ def test_invalid_event_leaves_nothing_behind(bad, unchanged):
     else:
         args.update(bad)
     with unchanged(), pytest.raises(ValidationFailed):
-        services.event_create(**args)
+        catalog_services.event_create(**args)
 
 
 def test_publish_creates_one_inventory_row_per_seat_and_is_idempotent():
     venue = make_venue(rows=3, seats_per_row=7)
     event = make_event(venue=venue, publish=False)
-    services.event_publish(event_id=event.id)
-    services.event_publish(event_id=event.id)
+    sales.event_publish(event_id=event.id)
+    sales.event_publish(event_id=event.id)
     rows = SeatInventory.objects.filter(event=event)
     assert rows.count() == Seat.objects.filter(section__venue=venue).count() == 21
     assert set(rows.values_list("status", flat=True)) == {"available"}
@@ -139,7 +141,7 @@ def test_publish_creates_one_inventory_row_per_seat_and_is_idempotent():
 
 def test_publish_refuses_unpriced_sections(unchanged):
     venue = make_venue(sections=[spec("A"), spec("B")])
-    event = services.event_create(
+    event = catalog_services.event_create(
         venue_id=venue.id,
         title="Half priced",
         category="music",
@@ -148,20 +150,18 @@ def test_publish_refuses_unpriced_sections(unchanged):
         prices={venue.sections.get(name="A").id: "10"},
     )
     with unchanged(), pytest.raises(EventNotReady) as info:
-        services.event_publish(event_id=event.id)
+        sales.event_publish(event_id=event.id)
     assert "B" in info.value.message
     assert Event.objects.get(pk=event.pk).status == EventStatus.DRAFT
 
 
 def test_arena_sized_event_publishes_in_a_few_queries(django_assert_max_num_queries):
-    sections = [
-        services.SectionSpec(name=f"S{i}", rows=[(f"R{r}", 25) for r in range(20)]) for i in range(40)
-    ]
+    sections = [venues.SectionSpec(name=f"S{i}", rows=[(f"R{r}", 25) for r in range(20)]) for i in range(40)]
     venue = make_venue(sections=sections)
     assert Seat.objects.filter(section__venue=venue).count() == 20_000
     event = make_event(venue=venue, publish=False)
     # One INSERT ... SELECT, not a query per seat (its speed is measured in bench/).
     with django_assert_max_num_queries(12):
-        services.event_publish(event_id=event.id)
+        sales.event_publish(event_id=event.id)
     assert SeatInventory.objects.filter(event=event).count() == 20_000
     assert Section.objects.filter(venue=venue).count() == 40

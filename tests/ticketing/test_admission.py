@@ -198,9 +198,9 @@ def raise_pool_timeout(*args, **kwargs):
 
 @pytest.mark.django_db
 def test_api_pool_timeout_is_busy_not_a_server_error(api_client, monkeypatch):
-    from events import selectors
+    from checkout.selectors import event_page
 
-    monkeypatch.setattr(selectors, "event_detail_snapshot", raise_pool_timeout)
+    monkeypatch.setattr(event_page, "event_detail_snapshot", raise_pool_timeout)
     response = api_client.get("/api/events/1")
     assert response.status_code == 503
     assert response.json()["code"] == "BUSY"
@@ -213,13 +213,14 @@ def test_a_lost_database_is_busy_not_a_server_error(api_client, client, monkeypa
     """Issue 16: while PostgreSQL is unreachable or restarting every request answers 503 BUSY."""
     from django import db
 
-    from events import selectors
+    from checkout.selectors import event_page
+    from events.selectors import catalog
 
     def broken(**kwargs):
         raise getattr(db, error)("server closed the connection unexpectedly")
 
-    monkeypatch.setattr(selectors, "event_detail_snapshot", broken)
-    monkeypatch.setattr(selectors, "venue_list_snapshot", broken)
+    monkeypatch.setattr(event_page, "event_detail_snapshot", broken)
+    monkeypatch.setattr(catalog, "venue_list_snapshot", broken)
     response = api_client.get("/api/events/1")
     assert response.status_code == 503 and response["Retry-After"] == "1"
     assert response.json()["code"] == "BUSY"
@@ -231,21 +232,21 @@ def test_a_lost_database_is_busy_not_a_server_error(api_client, client, monkeypa
 def test_other_database_errors_stay_server_errors(client, monkeypatch):
     from django.db import ProgrammingError
 
-    from events import selectors
+    from checkout.selectors import event_page
 
     def broken(**kwargs):
         raise ProgrammingError("column does not exist")
 
-    monkeypatch.setattr(selectors, "event_detail_snapshot", broken)
+    monkeypatch.setattr(event_page, "event_detail_snapshot", broken)
     client.raise_request_exception = False
     assert client.get("/api/events/1").status_code == 500
 
 
 @pytest.mark.django_db
 def test_page_pool_timeout_is_the_busy_page(client, monkeypatch):
-    from events import selectors
+    from events.selectors import catalog
 
-    monkeypatch.setattr(selectors, "venue_list_snapshot", raise_pool_timeout)
+    monkeypatch.setattr(catalog, "venue_list_snapshot", raise_pool_timeout)
     response = client.get("/")
     assert response.status_code == 503
     assert response["Retry-After"] == "1"

@@ -118,8 +118,8 @@ def test_schedules_exist_after_migrate():
     funcs = set(Schedule.objects.values_list("func", flat=True))
     assert {
         "ticketing.ops.tasks.heartbeat_record",
-        "ticketing.ops.tasks.reconcile_run",
-        "ticketing.ops.tasks.retention_run",
+        "checkout.tasks.reconcile_run",
+        "checkout.tasks.retention_run",
     } <= funcs
     assert Schedule.objects.get(func="ticketing.ops.tasks.heartbeat_record").minutes == 1
 

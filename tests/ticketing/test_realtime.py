@@ -1,4 +1,5 @@
-"""Seat-map and user pushes (ticketing/realtime.py)."""
+"""Pushes: message splitting and user pushes (ticketing/core/realtime.py), seat-map messages and
+their coalescing (checkout/services/announce.py)."""
 
 from __future__ import annotations
 
@@ -9,9 +10,10 @@ import threading
 import pytest
 from django.utils import timezone
 
+from checkout.services import announce
 from tests.factories import make_event
 from tests.waitlist.inventory import hold_seats, rows
-from ticketing import realtime
+from ticketing.core import realtime
 
 
 def test_small_messages_are_not_split():
@@ -41,7 +43,7 @@ def test_seat_messages_carry_current_state_and_section_availability(django_asser
     section_id = event.venue.sections.get().id
 
     with django_assert_max_num_queries(2):
-        messages = realtime.seat_messages(
+        messages = announce.seat_messages(
             event_id=event.id, seat_ids=[a1.seat_id, a2.seat_id, a3.seat_id], now=now
         )
 
@@ -66,7 +68,7 @@ def test_coalescer_turns_a_burst_into_one_flush_per_event(settings):
         if len(flushed) == 2:
             done.set()
 
-    coalescer = realtime.Coalescer(flush)
+    coalescer = announce.Coalescer(flush)
     # Holding the (re-entrant) lock keeps the flusher out until the whole burst is in,
     # however slow this machine is.
     with coalescer.cond:
@@ -81,7 +83,7 @@ def test_coalescer_turns_a_burst_into_one_flush_per_event(settings):
 def test_coalescer_flushes_inline_when_disabled(settings):
     settings.TICKETING_REALTIME_COALESCE_MS = 0
     flushed = []
-    realtime.Coalescer(lambda e, s: flushed.append((e, s))).add(3, [1, 2])
+    announce.Coalescer(lambda e, s: flushed.append((e, s))).add(3, [1, 2])
     assert flushed == [(3, {1, 2})]
 
 

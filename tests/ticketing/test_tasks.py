@@ -5,10 +5,11 @@ from __future__ import annotations
 import pytest
 
 from checkout.models import SeatInventory
+from checkout.tasks import reconcile_run
 from tests.factories import make_event
 from tests.ops_factories import hold, inventory, raw
 from ticketing.models import Heartbeat
-from ticketing.ops.tasks import heartbeat_record, reconcile_run
+from ticketing.ops.tasks import heartbeat_record
 
 pytestmark = pytest.mark.django_db
 

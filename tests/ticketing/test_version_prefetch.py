@@ -9,8 +9,9 @@ import psycopg
 import pytest
 from asgiref.sync import async_to_sync
 
-from events import selectors
-from events.selectors import EVENT_VERSIONS_BATCH_SQL
+from checkout.selectors import availability
+from checkout.selectors.availability import EVENT_VERSIONS_BATCH_SQL
+from events.selectors import cache as cache_selectors
 from tests import inventory
 from tests.asgi import request
 from tests.factories import UserFactory, make_event
@@ -60,9 +61,9 @@ def test_it_reads_what_the_view_would_read():
             reader.close()
 
     va, vb, vcat = run(scenario)
-    assert (va.catalog, va.inventory) == selectors.event_versions_read(event_id=a.id)
-    assert (vb.catalog, vb.inventory) == selectors.event_versions_read(event_id=b.id)
-    assert vcat == Versions(selectors.catalog_version_read())
+    assert (va.catalog, va.inventory) == availability.event_versions_read(event_id=a.id)
+    assert (vb.catalog, vb.inventory) == availability.event_versions_read(event_id=b.id)
+    assert vcat == Versions(cache_selectors.catalog_version_read())
     assert va.inventory > 0
 
 
@@ -97,7 +98,7 @@ def test_requests_waiting_together_share_one_query(client):
     assert delta(before, after, "ticketing_version_read_requests_total", outcome="ok") == 15
     for event, versions in zip(events * 5, results, strict=True):
         assert versions.event_id == event.id
-        assert versions.inventory == selectors.event_versions_read(event_id=event.id)[1]
+        assert versions.inventory == availability.event_versions_read(event_id=event.id)[1]
 
 
 def test_a_request_that_goes_away_does_not_fail_its_batch():
@@ -116,7 +117,7 @@ def test_a_request_that_goes_away_does_not_fail_its_batch():
 
     versions, cancelled = run(scenario)
     assert cancelled
-    assert versions.inventory == selectors.event_versions_read(event_id=event.id)[1]
+    assert versions.inventory == availability.event_versions_read(event_id=event.id)[1]
     assert reader.queries == 1
 
 
@@ -124,7 +125,7 @@ def test_a_request_never_joins_a_query_already_sent():
     """The never-stale rule: a read asked for after a commit sees it, even with a query out."""
     event = make_event()
     held(event)
-    before = selectors.event_versions_read(event_id=event.id)[1]
+    before = availability.event_versions_read(event_id=event.id)[1]
     reader = VersionReader(sql=EVENT_VERSIONS_BATCH_SQL)
 
     async def scenario():

@@ -9,6 +9,7 @@ from django.db import connection
 
 from checkout.errors import SeatsUnavailable
 from checkout.models import Hold, HoldKind, SeatInventory, SeatStatus
+from checkout.services import holds
 from checkout.services.holds import hold_create, hold_release
 from tests.factories import UserFactory, make_event
 from tests.waitlist.inventory import free_seats, hold_seats, rows
@@ -87,7 +88,8 @@ def test_control_without_the_locks_both_runs_pick_the_same_seats(waiting_for_pai
         both_read.wait(timeout=WAIT)
 
     monkeypatch.setattr(services, "_waitlist_lock", lambda **kwargs: None)
-    monkeypatch.setattr(services, "lock_rows", lambda qs, skip_locked=False: list(qs))
+    # The offer run locks its candidate seats through checkout's seats_lock_free.
+    monkeypatch.setattr(holds, "lock_rows", lambda qs, skip_locked=False, **kw: list(qs))
     monkeypatch.setattr(services, "_after_candidates_locked", record_then_wait)
 
     results, errors = concurrently(release_run(event, seat_ids), release_run(event, seat_ids))

@@ -8,10 +8,10 @@ import pytest
 from django.db import transaction
 from django.utils import timezone
 
+from checkout.selectors.availability import section_availability_cached
 from checkout.services.versions import inventory_version_bump
 from tests.factories import make_event
 from tests.waitlist.inventory import hold_seats, rows
-from waitlist.selectors import section_availability_cached
 
 pytestmark = pytest.mark.django_db
 

@@ -10,8 +10,8 @@ from django.utils import timezone
 from django_q.models import OrmQ
 
 from checkout.models import AuditAction, AuditLog, Hold, HoldKind, HoldStatus, SeatInventory, SeatStatus
-from checkout.services.versions import inventory_version_read
-from events.services import SectionSpec
+from checkout.selectors.availability import inventory_version_read
+from events.services.venues import SectionSpec
 from tests.factories import UserFactory, make_event, make_venue
 from tests.waitlist.inventory import expire_hold, free_seats, hold_seats, rows
 from ticketing.core.errors import ValidationFailed
@@ -340,7 +340,7 @@ def test_offer_email_is_skipped_once_the_offer_ended(sold_out, mailoutbox):
 def test_offer_announcements_run_only_after_commit(sold_out, django_capture_on_commit_callbacks, monkeypatch):
     sent = []
     monkeypatch.setattr(
-        "ticketing.realtime.push", lambda group, message: sent.append((group, message["type"]))
+        "ticketing.core.realtime.push", lambda group, message: sent.append((group, message["type"]))
     )
     waiting = join(sold_out)
     join(sold_out)

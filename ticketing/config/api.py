@@ -13,6 +13,7 @@ from ninja.errors import AuthenticationError, AuthorizationError, HttpError, Thr
 from ninja.errors import ValidationError as NinjaValidationError
 
 from checkout.api import router as checkout_router
+from checkout.api_events import router as checkout_events_router
 from checkout.api_ops import router as checkout_ops_router
 from events.api import router as events_router
 from ticketing.accounts.api import router as accounts_router
@@ -32,6 +33,7 @@ api = NinjaAPI(
 )
 api.add_router("/auth", accounts_router, tags=["accounts"])
 api.add_router("", events_router, tags=["events"])
+api.add_router("", checkout_events_router, tags=["events"])
 api.add_router("", checkout_router, tags=["checkout"])
 api.add_router("", checkout_ops_router, tags=["operations"])
 api.add_router("", waitlist_router, tags=["waitlist"])

@@ -11,7 +11,7 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 from django.conf import settings  # noqa: E402
 
-from events.selectors import EVENT_VERSIONS_BATCH_SQL  # noqa: E402
+from checkout.selectors.availability import EVENT_VERSIONS_BATCH_SQL  # noqa: E402
 from ticketing.accounts.ws_auth import WebsocketAuthStack  # noqa: E402
 from ticketing.config.routing import websocket_urlpatterns  # noqa: E402
 from ticketing.server.admission import AdmissionLimiter  # noqa: E402

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from events.consumers import EventConsumer
+from waitlist.consumers import EventConsumer
 
 websocket_urlpatterns: list = [
     path("ws/events/<int:event_id>/", EventConsumer.as_asgi()),

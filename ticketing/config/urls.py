@@ -1,10 +1,10 @@
 from django.contrib import admin
 from django.urls import include, path
 
+from checkout import views as checkout_views
 from ticketing.accounts import views
 from ticketing.config.api import api
 from ticketing.ops import health, metrics
-from ticketing.ops import views as ops_views
 
 urlpatterns = [
     path("admin/", admin.site.urls),
@@ -12,7 +12,7 @@ urlpatterns = [
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
     path("metrics", metrics.metrics_view, name="metrics"),
-    path("staff/checkin/", ops_views.checkin, name="staff-checkin"),
+    path("staff/checkin/", checkout_views.checkin, name="staff-checkin"),
     path("accounts/signup/", views.signup, name="signup"),
     path("accounts/login/", views.LoginView.as_view(), name="login"),
     path("accounts/logout/", views.LogoutView.as_view(), name="logout"),

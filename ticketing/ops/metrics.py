@@ -24,7 +24,6 @@ import secrets
 from collections.abc import Iterator
 
 from django.conf import settings
-from django.db import connection
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 from prometheus_client import (
@@ -155,46 +154,17 @@ def reconcile_repaired(*, check: str, count: int) -> None:
 
 
 class DatabaseCollector(Collector):
-    """Gauges read from PostgreSQL at scrape time (a handful of indexed queries)."""
+    """Gauges read from PostgreSQL at scrape time (a handful of indexed queries).
+
+    The apps' own gauges (checkout's sweeper lag and seats by status) come from the
+    collectors they register with ``collector_register`` in their ``AppConfig.ready()``:
+    this module sits below the apps and does not read their tables.
+    """
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
-        from checkout.models import HoldStatus
         from ticketing.models import Heartbeat
 
         now = timezone.now()
-        with connection.cursor() as cursor:
-            # The oldest hold that has expired but is still marked live: how far the sweeper is behind.
-            cursor.execute(
-                "SELECT MIN(expires_at) FROM checkout_hold WHERE status IN (%s, %s) AND expires_at < %s",
-                [HoldStatus.ACTIVE, HoldStatus.PAYING, now],
-            )
-            oldest = cursor.fetchone()[0]
-            lag = GaugeMetricFamily(
-                "ticketing_sweeper_lag_seconds",
-                "Age of the oldest expired hold the sweeper has not ended yet (0 when none).",
-            )
-            lag.add_metric([], (now - oldest).total_seconds() if oldest else 0.0)
-            yield lag
-
-            cursor.execute(
-                """
-                SELECT CASE WHEN i.status = 'held' AND i.hold_expires_at <= %s THEN 'available'
-                            ELSE i.status END AS s, COUNT(*)
-                  FROM checkout_seatinventory i
-                  JOIN events_event e ON e.id = i.event_id
-                 WHERE e.status = 'on_sale' AND e.ends_at > %s
-                 GROUP BY 1
-                """,
-                [now, now],
-            )
-            seats = GaugeMetricFamily(
-                "ticketing_seats", "Seats of upcoming on-sale events by effective status.", labels=["status"]
-            )
-            counts = dict(cursor.fetchall())
-            for status in ("available", "held", "sold"):
-                seats.add_metric([status], counts.get(status, 0))
-            yield seats
-
         ages = GaugeMetricFamily(
             "ticketing_heartbeat_age_seconds",
             "Seconds since a background job last ran (heartbeat, reconcile, retention).",
@@ -222,7 +192,18 @@ def _registry() -> CollectorRegistry:
         registry = CollectorRegistry()
         registry.register(_ProcessRegistry())
     registry.register(DatabaseCollector())
+    for collector in _app_collectors:
+        registry.register(collector)
     return registry
+
+
+_app_collectors: list[Collector] = []
+
+
+def collector_register(collector: Collector) -> None:
+    """Add an app's scrape-time collector to every scrape (idempotent per class)."""
+    if not any(type(c) is type(collector) for c in _app_collectors):
+        _app_collectors.append(collector)
 
 
 class _ProcessRegistry(Collector):

@@ -1,7 +1,7 @@
 """Cache versions for public catalog reads, read on the event loop in batches.
 
 Why: a cached catalog answer costs one query, the versions that key it
-(``events.selectors.event_versions_read``). Made on the request thread, that query was most
+(``checkout.selectors.availability.event_versions_read``). Made on the request thread, that query was most
 of a cache hit's cost: a connection out of the pool and back, Django's cursor, and a GIL
 hand-over each way while the thread waits. bench/browse.py measured a Django view doing
 nothing but ``SELECT 1`` at about 65% of ``/api/ping``'s requests per second. Here the event
@@ -69,7 +69,7 @@ class VersionReader:
 
     ``sql`` takes $1, the batch's event ids comma-separated, and answers one row: the catalog
     version and an array of inventory versions in the order of the ids
-    (``events.selectors.EVENT_VERSIONS_BATCH_SQL``).
+    (``checkout.selectors.availability.EVENT_VERSIONS_BATCH_SQL``).
     """
 
     def __init__(self, *, sql: str, alias: str = "default", timeout: float = 2.0) -> None:

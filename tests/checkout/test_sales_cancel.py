@@ -1,4 +1,4 @@
-"""events.services.event_cancel: stop sales, release holds, close the waitlist, refund everyone."""
+"""checkout.services.sales.event_cancel: stop sales, release holds, close the waitlist, refund everyone."""
 
 from __future__ import annotations
 
@@ -11,9 +11,9 @@ from checkout.errors import SalesClosed
 from checkout.models import AuditLog, Hold, HoldStatus, Order, Payment, SeatInventory, Ticket
 from checkout.services.holds import hold_create
 from checkout.services.orders import order_purchase
+from checkout.services.sales import event_cancel, event_orders_refund
 from checkout.tasks import order_event_cancelled_send
 from events.models import CatalogVersion, Event
-from events.services import event_cancel, event_orders_refund
 from tests.checkout.conftest import seat_ids
 from tests.factories import UserFactory, make_event, staff_user
 from ticketing.core.errors import Forbidden
@@ -202,7 +202,7 @@ def test_staff_api_cancels_and_queues_the_refunds(api_client, sold_out_event, un
         "orders_pending": 3,
     }
     # The refunds are the worker's: run the queued task as the cluster would.
-    from events.tasks import event_refunds_run
+    from checkout.tasks import event_refunds_run
 
     assert event_refunds_run(event.id, staff_member.pk) == {"cancelled": 3, "failed": []}
     again = staff.post(f"/api/events/{event.id}/cancel").json()

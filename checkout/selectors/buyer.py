@@ -54,6 +54,28 @@ def hold_extensions_left(hold: Hold) -> int:
     return max(0, settings.TICKETING_HOLD_MAX_EXTENSIONS - hold.extensions_used)
 
 
+def hold_seats(*, hold_id: int) -> list[Any]:
+    """The ``events.Seat`` rows a hold holds, in map order (for messages about the hold)."""
+    rows = (
+        SeatInventory.objects.filter(hold_id=hold_id)
+        .select_related("seat__section")
+        .order_by("seat__section_id", "seat__row_rank", "seat__position")
+    )
+    return [row.seat for row in rows]
+
+
+def holds_seat_ids(*, hold_ids: list[int]) -> dict[int, list[int]]:
+    """``{hold_id: [seat ids]}`` of several holds in one query (waitlist offers on a page)."""
+    seats: dict[int, list[int]] = {}
+    for hold_id, seat_id in (
+        SeatInventory.objects.filter(hold_id__in=hold_ids)
+        .order_by("seat_id")
+        .values_list("hold_id", "seat_id")
+    ):
+        seats.setdefault(hold_id, []).append(seat_id)
+    return seats
+
+
 def hold_order_id(*, hold: Hold) -> int | None:
     """The order a converted hold became (``None`` for any other hold)."""
     if hold.status != HoldStatus.CONVERTED:

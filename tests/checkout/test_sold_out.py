@@ -10,9 +10,9 @@ import pytest
 from django.db import connection, connections
 from django.utils import timezone
 
-from checkout.services import hooks
-from events import selectors, services
+from checkout.services import hooks, sales, sold_out
 from events.models import Event
+from events.selectors import cache as cache_selectors
 from tests import inventory
 from tests.factories import UserFactory, make_event, make_venue
 
@@ -23,13 +23,13 @@ def flag(event) -> tuple[bool, dt.datetime | None]:
 
 @pytest.mark.django_db
 def test_catalog_version_moves_on_create_and_publish():
-    v0 = selectors.catalog_version_read()
+    v0 = cache_selectors.catalog_version_read()
     event = make_event(publish=False)
-    v1 = selectors.catalog_version_read()
-    services.event_publish(event_id=event.pk)
-    v2 = selectors.catalog_version_read()
-    services.event_publish(event_id=event.pk)  # idempotent: nothing changed
-    assert v0 < v1 < v2 == selectors.catalog_version_read()
+    v1 = cache_selectors.catalog_version_read()
+    sales.event_publish(event_id=event.pk)
+    v2 = cache_selectors.catalog_version_read()
+    sales.event_publish(event_id=event.pk)  # idempotent: nothing changed
+    assert v0 < v1 < v2 == cache_selectors.catalog_version_read()
 
 
 @pytest.mark.django_db
@@ -38,14 +38,14 @@ def test_flag_follows_holds_sales_and_releases():
     event = make_event(venue=make_venue(rows=1, seats_per_row=2))
     a, b = inventory.seat_ids(event)
     t1, t2 = NOW + dt.timedelta(minutes=5), NOW + dt.timedelta(minutes=8)
-    v = selectors.catalog_version_read()
+    v = cache_selectors.catalog_version_read()
     h1 = inventory.hold(event, [a], user=UserFactory(), expires_at=t1)
     assert flag(event) == (False, None)
-    assert selectors.catalog_version_read() == v, "no change, no bump"
+    assert cache_selectors.catalog_version_read() == v, "no change, no bump"
 
     h2 = inventory.hold(event, [b], user=UserFactory(), expires_at=t2)
     assert flag(event) == (True, t1)  # sold out until the first hold lapses
-    assert selectors.catalog_version_read() == v + 1
+    assert cache_selectors.catalog_version_read() == v + 1
 
     h1 = inventory.extend(h1)  # now lapses after h2
     assert h1.expires_at > t2
@@ -53,9 +53,9 @@ def test_flag_follows_holds_sales_and_releases():
     inventory.purchase(h1)
     inventory.purchase(h2)
     assert flag(event) == (True, None)  # really sold out
-    v = selectors.catalog_version_read()
-    assert services.event_availability_refresh(event_id=event.pk) is False
-    assert selectors.catalog_version_read() == v
+    v = cache_selectors.catalog_version_read()
+    assert sold_out.event_availability_refresh(event_id=event.pk) is False
+    assert cache_selectors.catalog_version_read() == v
 
 
 @pytest.mark.django_db
@@ -70,8 +70,8 @@ def test_release_brings_the_event_back():
 @pytest.mark.django_db
 def test_hook_survives_a_refresh_failure(monkeypatch, caplog):
     calls = []
-    monkeypatch.setattr(services, "event_availability_refresh", lambda **kw: 1 / 0)
-    monkeypatch.setattr("ticketing.realtime.seats_changed", lambda **kw: calls.append(kw))
+    monkeypatch.setattr(hooks, "event_availability_refresh", lambda **kw: 1 / 0)
+    monkeypatch.setattr("checkout.services.announce.seats_changed", lambda **kw: calls.append(kw))
     hooks.seats_changed(event_id=1, seat_ids=[2])
     assert calls == [{"event_id": 1, "seat_ids": [2]}]
     assert "sold-out refresh failed" in caplog.text
@@ -85,14 +85,14 @@ def test_concurrent_refreshes_bump_once(monkeypatch, locked):
     inventory.purchase(inventory.hold(event, inventory.seat_ids(event), user=UserFactory()))
     # Forget the refresh the purchase ran, so both threads find the flag stale.
     Event.objects.filter(pk=event.pk).update(sold_out=False)
-    before = selectors.catalog_version_read()
+    before = cache_selectors.catalog_version_read()
 
     barrier = threading.Barrier(2)
-    real_state = services._sold_out_state
+    real_state = sold_out.sold_out_state
     seen = threading.local()
 
-    def state_then_meet(event_id, now):
-        result = real_state(event_id, now)
+    def state_then_meet(*, event_id, now):
+        result = real_state(event_id=event_id, now=now)
         seen.calls = getattr(seen, "calls", 0) + 1
         if seen.calls == 2:  # the re-check: let both threads get here before either writes
             # With the lock the other thread cannot arrive until we commit: the wait times out.
@@ -100,14 +100,14 @@ def test_concurrent_refreshes_bump_once(monkeypatch, locked):
                 barrier.wait(timeout=1)
         return result
 
-    monkeypatch.setattr(services, "_sold_out_state", state_then_meet)
+    monkeypatch.setattr(sold_out, "sold_out_state", state_then_meet)
     if not locked:
-        monkeypatch.setattr(services, "lock_one", lambda qs: qs.first())
+        monkeypatch.setattr(sold_out, "lock_one", lambda qs: qs.first())
     changed, errors = [], []
 
     def run():
         try:
-            changed.append(services.event_availability_refresh(event_id=event.pk))
+            changed.append(sold_out.event_availability_refresh(event_id=event.pk))
         except Exception as exc:  # pragma: no cover - surfaced below
             errors.append(exc)
         finally:
@@ -120,7 +120,7 @@ def test_concurrent_refreshes_bump_once(monkeypatch, locked):
         t.join()
     assert not errors
     connection.close()
-    bumps = selectors.catalog_version_read() - before
+    bumps = cache_selectors.catalog_version_read() - before
     assert flag(event) == (True, None)
     if locked:
         assert sorted(changed) == [False, True] and bumps == 1

@@ -12,7 +12,7 @@ from checkout.errors import HoldExpired, HoldNotActive, SalesClosed
 from checkout.models import LIVE_HOLD_STATUSES, Hold, Order, Payment, SeatInventory
 from checkout.services.holds import hold_create
 from checkout.services.orders import order_purchase
-from events.services import event_cancel
+from checkout.services.sales import event_cancel
 from tests.checkout.conftest import (
     big_pool,  # noqa: F401  (fixture)
     race,

@@ -1,7 +1,4 @@
-"""Per-event figures for staff: seats, hold outcomes, and the on-sale readiness check.
-
-(A separate module while checkout/selectors.py is edited elsewhere; merge freely.)
-"""
+"""Per-event figures for staff: seats, hold outcomes, and the on-sale readiness check."""
 
 from __future__ import annotations
 
@@ -11,7 +8,8 @@ from dataclasses import dataclass, field
 from django.db.models import Avg, Count, F, Q
 from django.utils import timezone
 
-from checkout.models import AuditLog, Hold, HoldStatus, SeatInventory, SeatStatus
+from checkout.models import AuditLog, Hold, HoldStatus, SeatInventory
+from checkout.selectors.availability import seat_counts
 from events.models import Event, Price, Seat
 
 
@@ -80,11 +78,7 @@ def event_readiness_problems(*, event: Event, now: dt.datetime | None = None) ->
 def event_figures(*, event: Event, now: dt.datetime | None = None) -> EventFigures:
     """Seats by effective status (an expired hold's seat counts as free) and hold outcomes."""
     now = now or timezone.now()
-    seats = SeatInventory.objects.filter(event=event).aggregate(
-        total=Count("id"),
-        sold=Count("id", filter=Q(status=SeatStatus.SOLD)),
-        held=Count("id", filter=Q(status=SeatStatus.HELD, hold_expires_at__gt=now)),
-    )
+    seats = seat_counts(event_id=event.pk, now=now)
     holds = Hold.objects.filter(event=event).aggregate(
         total=Count("id"),
         live=Count("id", filter=Q(status__in=[HoldStatus.ACTIVE, HoldStatus.PAYING], expires_at__gt=now)),
@@ -102,7 +96,7 @@ def event_figures(*, event: Event, now: dt.datetime | None = None) -> EventFigur
         seats=seats["total"],
         sold=seats["sold"],
         held=seats["held"],
-        free=seats["total"] - seats["sold"] - seats["held"],
+        free=seats["free"],
         holds_total=holds["total"],
         holds_live=holds["live"],
         holds_converted=holds["converted"],

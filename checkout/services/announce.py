@@ -1,21 +1,13 @@
-"""Pushes to websocket groups. Only services call this, and only after commit.
+"""Seat-map pushes: after a committed inventory change, viewers of the event learn which
+seats changed and how many are left per section.
 
-Groups (message types are documented in docs/realtime.md):
-- ``event-<id>``: everyone viewing an event: seat status changes and section availability.
-- ``user-<id>``: one signed-in user, every tab: waitlist joins, offers, lapses.
-- ``waitlist-<event id>``: consumers of users waiting for that event: who left the line,
-  so each consumer works out its own new position without a query.
-
-Pushes are best effort: the change they announce has committed, so a failed push is
-logged, never raised into the request that made the change. Seat-map pushes are gathered
-per event for ``TICKETING_REALTIME_COALESCE_MS`` in each process (a burst of 200 holds is
-a handful of messages) and carry the seats' state read at send time, so a late message
-is never staler than the data.
+Pushes are gathered per event for ``TICKETING_REALTIME_COALESCE_MS`` in each process (a
+burst of 200 holds is a handful of messages) and carry the seats' state read at send time,
+so a late message is never staler than the data.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import threading
@@ -23,76 +15,27 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
 from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 
+from checkout.selectors.availability import seat_states, section_availability
+from ticketing.core import realtime
+
 logger = logging.getLogger(__name__)
-
-# Leave room under NOTIFY's 8000 bytes for the layer's envelope and the group name.
-MESSAGE_BUDGET_BYTES = 7000
-
-
-def event_group(event_id: int) -> str:
-    return f"event-{event_id}"
-
-
-def user_group(user_id: int) -> str:
-    return f"user-{user_id}"
-
-
-def waitlist_group(event_id: int) -> str:
-    return f"waitlist-{event_id}"
-
-
-def push(group: str, message: dict[str, Any]) -> None:
-    """Send one message to a group from sync code; logs instead of raising."""
-    layer = get_channel_layer()
-    if layer is None:
-        return
-    try:
-        async_to_sync(layer.group_send)(group, message)
-    except Exception:
-        logger.exception("Push to %s failed (type %s).", group, message.get("type"))
-
-
-def _size(message: dict[str, Any]) -> int:
-    return len(json.dumps(message, separators=(",", ":")).encode())
-
-
-def split_message(message: dict[str, Any], list_keys: tuple[str, ...]) -> list[dict[str, Any]]:
-    """Split the lists under ``list_keys`` across as many messages as needed to fit the budget."""
-    if _size(message) <= MESSAGE_BUDGET_BYTES:
-        return [message]
-    key = max(list_keys, key=lambda k: len(message.get(k) or []))
-    items = message[key]
-    if len(items) <= 1:
-        raise ValueError(f"{message['type']} cannot be split to fit a notification.")
-    half = len(items) // 2
-    first = {**message, key: items[:half]}
-    second = {**message, key: items[half:]}
-    for other in list_keys:
-        if other != key:
-            # Each other list goes with exactly one half, so nothing is sent twice.
-            second[other] = []
-    return split_message(first, list_keys) + split_message(second, list_keys)
 
 
 def seat_messages(*, event_id: int, seat_ids: list[int], now=None) -> list[dict[str, Any]]:
     """Messages describing the current state of ``seat_ids`` and every section of the event."""
-    from waitlist.selectors import seat_states, section_availability
-
     now = now or timezone.now()
     free, taken = seat_states(event_id=event_id, seat_ids=seat_ids, now=now)
     sections = section_availability(event_id=event_id, now=now)
     messages = []
     if free or taken:
-        messages += split_message(
+        messages += realtime.split_message(
             {"type": "seats.update", "event_id": event_id, "free": free, "taken": taken}, ("free", "taken")
         )
-    messages += split_message(
+    messages += realtime.split_message(
         {
             "type": "sections.update",
             "event_id": event_id,
@@ -105,7 +48,7 @@ def seat_messages(*, event_id: int, seat_ids: list[int], now=None) -> list[dict[
 
 def seats_flush(event_id: int, seat_ids: set[int]) -> None:
     for message in seat_messages(event_id=event_id, seat_ids=sorted(seat_ids)):
-        push(event_group(event_id), message)
+        realtime.push(realtime.event_group(event_id), message)
 
 
 class Coalescer:
@@ -166,17 +109,3 @@ def seats_changed(*, event_id: int, seat_ids: list[int]) -> None:
     """
     if seat_ids:
         _coalescer.add(event_id, list(seat_ids))
-
-
-def user_notify(*, user_id: int, message: dict[str, Any]) -> None:
-    """Send ``message`` to every websocket of one user, at once (no coalescing)."""
-    push(user_group(user_id), message)
-
-
-def waitlist_moved(*, event_id: int, left_entry_ids: list[int]) -> None:
-    """Entries left the line (offered, left): consumers behind them move up."""
-    if left_entry_ids:
-        for message in split_message(
-            {"type": "waitlist.moved", "event_id": event_id, "left": sorted(left_entry_ids)}, ("left",)
-        ):
-            push(waitlist_group(event_id), message)

@@ -1,4 +1,4 @@
-"""Per-event figures for staff and the on-sale readiness check (selectors_ops + the admin page)."""
+"""Per-event figures for staff and the on-sale readiness check (selectors/figures.py, the admin page)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 from django.utils import timezone
 
 from checkout.models import Hold, SeatInventory
-from checkout.selectors_ops import event_figures, event_readiness_problems
+from checkout.selectors.figures import event_figures, event_readiness_problems
 from events.models import Price
 from tests.factories import make_event
 from tests.ops_factories import hold, inventory, raw, sell

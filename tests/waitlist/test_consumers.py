@@ -1,4 +1,4 @@
-"""The event websocket (events/consumers.py) over the real PostgreSQL channel layer."""
+"""The event websocket (waitlist/consumers.py) over the real PostgreSQL channel layer."""
 
 from __future__ import annotations
 
@@ -258,7 +258,7 @@ def test_open_connections_are_counted_in_the_gauge(sold_out):
 
 
 def test_viewers_are_told_when_the_event_is_cancelled_and_waiting_users_that_their_place_closed(sold_out):
-    from events.services import event_cancel
+    from checkout.services.sales import event_cancel
     from tests.factories import staff_user
 
     me, staff = UserFactory(), staff_user()

@@ -10,18 +10,19 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.utils import timezone
 
-from events import services
+from checkout.services import sales
 from events.models import Category, Event, Venue
+from events.services import catalog, venues
 from ticketing.models import User
 
 ARENA_SLUG = "grand-arena"
 
 
-def arena_sections() -> list[services.SectionSpec]:
+def arena_sections() -> list[venues.SectionSpec]:
     """40 sections around a central floor: 500 seats each, 20,000 in all."""
     specs = []
     # Map: 1000 x 1000 units; ring of 36 blocks (rows A-T x 25) and 4 end stands.
-    rows = [(label, 25) for label in services.parse_row_labels("A-T")]
+    rows = [(label, 25) for label in venues.parse_row_labels("A-T")]
     for i in range(36):
         side, k = divmod(i, 9)
         if side == 0:
@@ -32,8 +33,8 @@ def arena_sections() -> list[services.SectionSpec]:
             geo = {"x": 100 + k * 89, "y": 870, "width": 85, "height": 110}
         else:
             geo = {"x": 20, "y": 150 + k * 78, "width": 110, "height": 74}
-        specs.append(services.SectionSpec(name=f"Block {101 + i}", display_order=i, geometry=geo, rows=rows))
-    end_rows = [(label, 50) for label in services.parse_row_labels("A-J")]
+        specs.append(venues.SectionSpec(name=f"Block {101 + i}", display_order=i, geometry=geo, rows=rows))
+    end_rows = [(label, 50) for label in venues.parse_row_labels("A-J")]
     for j, geo in enumerate(
         [
             {"x": 160, "y": 150, "width": 300, "height": 120},
@@ -43,48 +44,46 @@ def arena_sections() -> list[services.SectionSpec]:
         ]
     ):
         specs.append(
-            services.SectionSpec(
-                name=f"Stand {chr(65 + j)}", display_order=40 + j, geometry=geo, rows=end_rows
-            )
+            venues.SectionSpec(name=f"Stand {chr(65 + j)}", display_order=40 + j, geometry=geo, rows=end_rows)
         )
     return specs
 
 
-def theatre_sections() -> list[services.SectionSpec]:
+def theatre_sections() -> list[venues.SectionSpec]:
     """Stalls, dress circle and upper circle: 2,500 seats."""
     return [
-        services.SectionSpec(
+        venues.SectionSpec(
             name="Stalls",
             display_order=0,
             geometry={"x": 100, "y": 150, "width": 800, "height": 400},
-            rows=[(label, 50) for label in services.parse_row_labels("A-Z")],
+            rows=[(label, 50) for label in venues.parse_row_labels("A-Z")],
         ),
-        services.SectionSpec(
+        venues.SectionSpec(
             name="Dress Circle",
             display_order=1,
             geometry={"x": 100, "y": 580, "width": 800, "height": 180},
-            rows=[(label, 40) for label in services.parse_row_labels("AA-AP")],
+            rows=[(label, 40) for label in venues.parse_row_labels("AA-AP")],
         ),
-        services.SectionSpec(
+        venues.SectionSpec(
             name="Upper Circle",
             display_order=2,
             geometry={"x": 100, "y": 790, "width": 800, "height": 160},
-            rows=[(label, 40) for label in services.parse_row_labels("BA-BN")],
+            rows=[(label, 40) for label in venues.parse_row_labels("BA-BN")],
         ),
     ]
 
 
-def club_sections() -> list[services.SectionSpec]:
+def club_sections() -> list[venues.SectionSpec]:
     """A 260-spot standing floor and a 40-seat balcony: 300 in all."""
     return [
-        services.SectionSpec(
+        venues.SectionSpec(
             name="Floor",
             kind="general",
             display_order=0,
             geometry={"x": 150, "y": 200, "width": 700, "height": 450},
             capacity=260,
         ),
-        services.SectionSpec(
+        venues.SectionSpec(
             name="Balcony",
             display_order=1,
             geometry={"x": 150, "y": 720, "width": 700, "height": 150},
@@ -163,7 +162,7 @@ class Command(BaseCommand):
                 s.id: spec["base_price"] + 10 * ((s.display_order + rng.randint(0, 2)) % 4)
                 for s in venue.sections.all()
             }
-            event = services.event_create(
+            event = catalog.event_create(
                 venue_id=venue.id,
                 title=title,
                 category=category,
@@ -176,7 +175,7 @@ class Command(BaseCommand):
                 currency="EUR" if venue.country != "US" else "USD",
             )
             if i % 11 != 10:  # a few stay drafts
-                services.event_publish(event_id=event.id)
+                sales.event_publish(event_id=event.id)
             created += 1
         self.stdout.write(f"seed_demo: {len(venues)} venues, {created} new events.")
 
@@ -192,7 +191,7 @@ class Command(BaseCommand):
         existing = Venue.objects.filter(slug=spec["slug"]).first()
         if existing:
             return existing
-        return services.venue_create(
+        return venues.venue_create(
             name=spec["name"],
             slug=spec["slug"],
             city=spec["city"],

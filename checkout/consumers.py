@@ -1,1 +1,0 @@
-"""Consumers of the checkout app."""

@@ -1,0 +1,191 @@
+"""Best available: the best free block of adjacent seats in a section, locked for a hold.
+
+Concurrent buyers of one section take different blocks instead of queueing: blocks are
+tried with ``SKIP LOCKED`` first, each in a savepoint so a half-won block never blocks
+anyone, and only then is the best block waited for.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from typing import NamedTuple
+
+from django.db import transaction
+
+from checkout.errors import SeatsNotFound, SeatsUnavailable
+from checkout.models import SeatInventory, SeatStatus
+from checkout.selectors.availability import free_q, row_is_free
+from events.models import Event
+from ticketing.core.errors import Busy
+from ticketing.core.locks import lock_rows
+
+# How many blocks to try with SKIP LOCKED before waiting for one, and how many fresh looks
+# at the section before answering BUSY (never "sold out" on a guess).
+SKIP_LOCKED_TRIES = 12
+BEST_AVAILABLE_ROUNDS = 8
+
+
+class Spot(NamedTuple):
+    pk: int
+    seat_id: int
+    status: str
+    hold_expires_at: dt.datetime | None
+    row_rank: int
+    row_label: str
+    position: int
+
+
+# (event id, section id) -> ((inventory id, seat id, row rank, row label, position), ...).
+# An event's inventory rows and their seats do not change once it is on sale (seats cannot
+# be regenerated then), so each process reads a section's layout once and afterwards only
+# the rows that are not available: most best-available holds read a handful of rows instead
+# of joining every seat of the section (the largest CPU item of a hold in the profile).
+_LAYOUTS: dict[tuple[int, int], tuple[tuple[tuple[int, int, int, str, int], ...], frozenset[int]]] = {}
+_LAYOUTS_MAX = 2000
+
+
+def _section_layout(event_id: int, section_id: int, *, fresh: bool = False) -> tuple[tuple, frozenset[int]]:
+    """The section's spots without their status, and their inventory ids."""
+    key = (event_id, section_id)
+    cached = None if fresh else _LAYOUTS.get(key)
+    if cached is None:
+        layout = tuple(
+            SeatInventory.objects.filter(event_id=event_id, section_id=section_id).values_list(
+                "pk", "seat_id", "seat__row_rank", "seat__row_label", "seat__position"
+            )
+        )
+        cached = (layout, frozenset(spot[0] for spot in layout))
+        if layout:
+            if len(_LAYOUTS) >= _LAYOUTS_MAX:
+                _LAYOUTS.clear()
+            _LAYOUTS[key] = cached
+    return cached
+
+
+def _section_spots(event: Event, section_id: int) -> list[Spot]:
+    taken = {
+        pk: (status, expires)
+        for pk, status, expires in SeatInventory.objects.filter(event=event, section_id=section_id)
+        .exclude(status=SeatStatus.AVAILABLE)
+        .values_list("pk", "status", "hold_expires_at")
+    }
+    layout, ids = _section_layout(event.pk, section_id)
+    if not taken.keys() <= ids:
+        # Rows this process has not seen (inventory added since): read the layout again.
+        layout, _ = _section_layout(event.pk, section_id, fresh=True)
+    free = (SeatStatus.AVAILABLE, None)
+    return [
+        Spot(pk, seat_id, *taken.get(pk, free), rank, label, position)
+        for pk, seat_id, rank, label, position in layout
+    ]
+
+
+def best_blocks(spots: list[Spot], quantity: int, now: dt.datetime) -> list[list[int]]:
+    """Candidate blocks (inventory ids), best first.
+
+    Adjacent seats in one row, ranked by: leaves no single stranded seat beside it, best row
+    (``row_rank``), then position; the stranded-seat rule wins over the row because a single
+    seat between taken ones is nearly unsellable. If no row has ``quantity`` adjacent free
+    seats, one last block takes the best free seats wherever they are.
+    """
+    rows: dict[tuple[int, str], list[Spot]] = defaultdict(list)
+    free: list[Spot] = []
+    for spot in spots:
+        rows[(spot.row_rank, spot.row_label)].append(spot)
+    windows: list[tuple[tuple[int, int, int], list[int]]] = []
+    for (rank, _label), row in rows.items():
+        row.sort(key=lambda s: s.position)
+        runs: list[list[Spot]] = []
+        run: list[Spot] = []
+        previous = None
+        for spot in row:
+            if row_is_free(spot.status, spot.hold_expires_at, now):
+                free.append(spot)
+                if run and previous is not None and spot.position == previous + 1:
+                    run.append(spot)
+                else:
+                    if run:
+                        runs.append(run)
+                    run = [spot]
+            else:
+                if run:
+                    runs.append(run)
+                run = []
+            previous = spot.position
+        if run:
+            runs.append(run)
+        for run in runs:
+            spare = len(run) - quantity
+            # Hot in every best-available hold: slice a list of ids, not spots, per window.
+            pks = [s.pk for s in run]
+            first = run[0].position
+            for start in range(spare + 1):
+                stranded = (start == 1) + (spare - start == 1)
+                windows.append(((stranded, rank, first + start), pks[start : start + quantity]))
+    windows.sort(key=lambda w: w[0])
+    blocks = [pks for _, pks in windows]
+    if not blocks and len(free) >= quantity:
+        free.sort(key=lambda s: (s.row_rank, s.position))
+        blocks.append([s.pk for s in free[:quantity]])
+    return blocks
+
+
+def _lock_block(
+    pks: list[int], now: dt.datetime, *, skip_locked: bool
+) -> tuple[list[SeatInventory], set[int]]:
+    """Lock ``pks`` if every one is free; else lock none. Returns (rows, ids that failed)."""
+    # A savepoint per try: rolling it back drops the row locks taken in it, so a half-won
+    # block never blocks other buyers.
+    sid = transaction.savepoint()
+    rows = lock_rows(SeatInventory.objects.filter(pk__in=pks).filter(free_q(now)), skip_locked=skip_locked)
+    if len(rows) == len(pks):
+        transaction.savepoint_commit(sid)
+        return rows, set()
+    transaction.savepoint_rollback(sid)
+    return [], set(pks) - {r.pk for r in rows}
+
+
+def best_available_lock(
+    *, event: Event, section_id: int, quantity: int, now: dt.datetime
+) -> list[SeatInventory]:
+    """Lock the best free block of ``quantity`` seats in a section.
+
+    Tries blocks with ``SKIP LOCKED`` (concurrent buyers take different seats instead of
+    queueing), then waits for the best one; says "sold out" only when a fresh read shows fewer
+    than ``quantity`` free seats (seats other buyers are still deciding on count as free).
+    """
+    for _ in range(BEST_AVAILABLE_ROUNDS):
+        spots = _section_spots(event, section_id)
+        if not spots:
+            raise SeatsNotFound("No such section at this event.", extra={"section_id": section_id})
+        available = sum(1 for s in spots if row_is_free(s.status, s.hold_expires_at, now))
+        if available < quantity:
+            raise SeatsUnavailable(
+                "Not enough free seats in this section.",
+                extra={
+                    "seat_ids": [],
+                    "section_id": section_id,
+                    "available": available,
+                    "requested": quantity,
+                },
+            )
+        blocks = best_blocks(spots, quantity, now)
+        failed: set[int] = set()
+        tries = 0
+        for block in blocks:
+            if failed.intersection(block):
+                continue
+            rows, lost = _lock_block(block, now, skip_locked=True)
+            if rows:
+                return rows
+            failed |= lost
+            tries += 1
+            if tries >= SKIP_LOCKED_TRIES:
+                break
+        # Every block tried is being taken by someone else: wait for the best one (lock
+        # timeout bounded), then look again with what those buyers committed.
+        rows, _ = _lock_block(blocks[0], now, skip_locked=False)
+        if rows:
+            return rows
+    raise Busy("Seats in this section are in high demand; please retry.")

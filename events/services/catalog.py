@@ -1,0 +1,179 @@
+"""Catalog writes: events with their prices, and what keeps browse reads fresh (the catalog
+version and the search vectors). Going on sale is checkout's (``checkout.services.sales``):
+it creates the inventory.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, connection, transaction
+from django.utils import timezone
+from django.utils.text import slugify
+
+from events.errors import DuplicateEvent, VenueNotFound
+from events.models import Category, Event, Price, Seat, Section, Venue
+from ticketing.core.errors import ValidationFailed, validation_error_from_django
+
+
+def _parse_amount(value: Any, where: str) -> Decimal:
+    try:
+        amount = Decimal(str(value))
+    except (InvalidOperation, ValueError) as exc:
+        raise ValidationFailed(f"{where}: '{value}' is not an amount.") from exc
+    if not amount.is_finite() or amount < 0 or amount != amount.quantize(Decimal("0.01")):
+        raise ValidationFailed(f"{where}: amounts are non-negative with at most two decimals.")
+    return amount
+
+
+def event_create(
+    *,
+    venue_id: int,
+    title: str,
+    category: str,
+    starts_at: dt.datetime,
+    ends_at: dt.datetime,
+    description: str = "",
+    slug: str = "",
+    sales_open_at: dt.datetime | None = None,
+    sales_close_at: dt.datetime | None = None,
+    prices: dict[int, Any] | None = None,
+    currency: str = "EUR",
+) -> Event:
+    """Create a draft event with its prices (``{section_id: amount}``), or nothing at all.
+
+    Raises ``VenueNotFound``, ``ValidationFailed`` or ``DuplicateEvent``.
+    """
+    venue = Venue.objects.filter(pk=venue_id).first()
+    if venue is None:
+        raise VenueNotFound(extra={"venue_id": venue_id})
+    if category not in Category.values:
+        raise ValidationFailed(
+            f"Unknown category '{category}'.", extra={"fields": {"category": list(Category.values)}}
+        )
+    for name, value in (("starts_at", starts_at), ("ends_at", ends_at)):
+        if value is None or timezone.is_naive(value):
+            raise ValidationFailed(f"{name} needs a time zone offset.")
+    if ends_at <= starts_at:
+        raise ValidationFailed("The event must end after it starts.")
+    if sales_open_at and sales_close_at and sales_close_at <= sales_open_at:
+        raise ValidationFailed("Sales must close after they open.")
+    if sales_close_at and sales_close_at > starts_at:
+        raise ValidationFailed("Sales must close by the time the event starts.")
+    currency = (currency or "").upper()
+    if not re.fullmatch(r"[A-Z]{3}", currency):
+        raise ValidationFailed("currency must be a three-letter ISO code.")
+    section_ids = set(venue.sections.values_list("id", flat=True))
+    prices = prices or {}
+    unknown = sorted(set(map(int, prices)) - section_ids)
+    if unknown:
+        raise ValidationFailed("Prices name sections of another venue.", extra={"section_ids": unknown})
+    amounts = {int(sid): _parse_amount(v, f"Price of section {sid}") for sid, v in prices.items()}
+
+    event = Event(
+        venue=venue,
+        title=title.strip(),
+        slug=slug or slugify(f"{title}-{starts_at:%Y-%m-%d}")[:220],
+        description=description,
+        category=category,
+        starts_at=starts_at,
+        ends_at=ends_at,
+        timezone=venue.timezone,
+        sales_open_at=sales_open_at,
+        sales_close_at=sales_close_at,
+    )
+    try:
+        event.full_clean(exclude=["venue"], validate_unique=False, validate_constraints=False)
+    except ValidationError as exc:
+        raise validation_error_from_django(exc) from exc
+    try:
+        with transaction.atomic():
+            event.save()
+            Price.objects.bulk_create(
+                [
+                    Price(event=event, section_id=sid, amount=amt, currency=currency)
+                    for sid, amt in amounts.items()
+                ]
+            )
+            event_search_refresh(event_ids=[event.pk])
+            catalog_version_bump()
+    except IntegrityError as exc:
+        if "event_unique_venue_start_title" in str(exc):
+            raise DuplicateEvent() from exc
+        raise
+    return event
+
+
+def event_readiness(event: Event) -> list[str]:
+    """What stops ``event`` from going on sale; empty when it is ready."""
+    problems = []
+    section_ids = set(event.venue.sections.values_list("id", flat=True))
+    priced = set(event.prices.values_list("section_id", flat=True))
+    if not section_ids:
+        problems.append("The venue has no sections.")
+    missing = section_ids - priced
+    if missing:
+        names = sorted(Section.objects.filter(id__in=missing).values_list("name", flat=True))
+        problems.append(f"Sections without a price: {', '.join(names)}.")
+    if not Seat.objects.filter(section__venue_id=event.venue_id).exists():
+        problems.append("The venue has no seats.")
+    return problems
+
+
+def catalog_version_bump() -> None:
+    """Count one change of the public catalog (events, venues, prices, sold-out flags).
+
+    Precondition: inside the transaction that makes the change, so the bump commits (or rolls
+    back) with it. Raises ``RuntimeError`` outside a transaction.
+    """
+    if not connection.in_atomic_block:
+        raise RuntimeError("catalog_version_bump must run inside the changing transaction.")
+    with connection.cursor() as cursor:
+        # An upsert rather than a plain UPDATE: a flushed test database has no row yet.
+        cursor.execute(
+            """
+            INSERT INTO events_catalogversion (id, version) VALUES (1, 1)
+            ON CONFLICT (id) DO UPDATE SET version = events_catalogversion.version + 1
+            """
+        )
+
+
+SEARCH_VECTOR_SQL = """
+    setweight(to_tsvector('english', coalesce(e.title, '')), 'A')
+ || setweight(to_tsvector('english', coalesce(v.name, '') || ' ' || coalesce(v.city, '')), 'B')
+ || setweight(to_tsvector('english', coalesce(e.description, '')), 'C')
+"""
+
+
+def event_search_refresh(*, event_ids: list[int] | None = None, venue_id: int | None = None) -> int:
+    """Recompute the stored full-text vectors of some events; returns how many were updated.
+
+    Pass ``event_ids`` after an event's title/description changed, ``venue_id`` after a venue
+    was renamed (its events carry the venue's name and city). A stored column rather than a
+    generated one because the venue's name lives in another table.
+    """
+    if not event_ids and venue_id is None:
+        return 0
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            UPDATE events_event e SET search_vector = {SEARCH_VECTOR_SQL}
+              FROM events_venue v
+             WHERE v.id = e.venue_id AND (e.id = ANY(%s) OR e.venue_id = %s)
+            """,
+            [list(event_ids or []), venue_id],
+        )
+        return cursor.rowcount
+
+
+def event_catalog_changed(*, event_ids: list[int] | None = None, venue_id: int | None = None) -> None:
+    """Record an edit made outside the services (the admin): refresh search, bump the catalog.
+
+    Precondition: inside the editing transaction (Django's admin runs each change in one).
+    """
+    event_search_refresh(event_ids=event_ids, venue_id=venue_id)
+    catalog_version_bump()
