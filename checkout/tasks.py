@@ -7,6 +7,7 @@ task that runs twice (django-q2 hands a task out again after ``retry`` seconds) 
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import time
 from typing import Any
@@ -21,6 +22,7 @@ from checkout.models import Order, OrderStatus, OutboxMessage
 from checkout.services import reconcile
 from checkout.services.holds import holds_expire_due
 from checkout.services.outbox import outbox_deliver, outbox_due
+from checkout.services.reconcile_payments import payments_reconcile
 from checkout.services.recovery import payments_recover
 from checkout.services.retention import orders_anonymize
 from checkout.services.sales import event_orders_refund
@@ -172,12 +174,19 @@ def event_refunds_run(event_id: int, actor_id: int) -> dict:
 
 
 def reconcile_run() -> dict[str, Any]:
-    """The daily reconcile: repairs ghost holds, logs every other violation for a person."""
+    """The daily reconcile: repairs ghost holds, compares the last two days' payments with the
+    provider's books (reports only: ``manage.py reconcile --fix`` fixes), logs every other
+    violation for a person."""
     report = reconcile.reconcile_run()
-    heartbeat_write(name="reconcile", now=report.checked_at, data={"violations": report.counts()})
-    if not report.ok:
-        logger.error("reconcile found violations: %s", report.as_dict())
-    return report.as_dict()
+    money = payments_reconcile(since=report.checked_at - dt.timedelta(days=2), now=report.checked_at)
+    counts = {**report.counts(), **money.counts()}
+    heartbeat_write(name="reconcile", now=report.checked_at, data={"violations": counts})
+    data = report.as_dict()
+    data["violations"].update({k: v for k, v in money.problems.items() if v})
+    data["ok"] = report.ok and money.ok
+    if not data["ok"]:
+        logger.error("reconcile found violations: %s", data)
+    return data
 
 
 def retention_run() -> int:

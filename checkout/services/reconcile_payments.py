@@ -79,7 +79,9 @@ def _compare(*, since: dt.datetime, until: dt.datetime, now: dt.datetime) -> Pay
     }
     refunded = set(
         Payment.objects.filter(
-            kind=PaymentKind.REFUND, status=PaymentStatus.APPROVED, charge__isnull=False
+            kind=PaymentKind.REFUND,
+            status=PaymentStatus.APPROVED,
+            charge_id__in=[p.pk for (kind, _), p in ours.items() if kind == PaymentKind.CHARGE],
         ).values_list("charge_id", flat=True)
     )
     report = PaymentsReport(since=since, until=until)
