@@ -214,3 +214,12 @@ def test_one_section_availability():
         if isinstance(node, ast.FunctionDef) and node.name == "section_availability"
     ]
     assert definitions == [AVAILABILITY]
+
+
+def test_every_audit_row_goes_through_the_audit_helper():
+    writers = [
+        path.relative_to(ROOT).as_posix()
+        for path in source_files().values()
+        if "AuditLog.objects.create" in path.read_text()
+    ]
+    assert writers == ["checkout/services/common.py"]

@@ -8,9 +8,9 @@ hold stops counting the instant it expires, whether or not the sweeper has run (
 The rule comes in three spellings of the same definition, each for where it is needed:
 
 * ``free_q(now)`` / ``taken_q(now)``: queryset filters (most reads and every lock);
-* ``taken_sql(alias)``: one SQL fragment for the few reads that must be raw SQL (grouped
-  scans on the on-sale hot path); free is ``NOT`` it, as the three statuses are exhaustive
-  and the CHECK constraint ties ``held`` to a non-null expiry;
+* ``taken_sql(alias)`` / ``free_sql(alias)``: the SQL spelling for the few reads that must be
+  raw SQL (grouped scans on the on-sale hot path), each the complement of the other as the
+  three statuses are exhaustive and the CHECK constraint ties ``held`` to a non-null expiry;
 * ``row_is_free(status, hold_expires_at, now)``: for rows already in memory (best-available).
 
 Catalog pages, the waitlist, metrics and reconciliation ask this module; they never spell
@@ -44,6 +44,16 @@ def taken_sql(alias: str = "") -> str:
     return (
         f"({p}status = '{SeatStatus.SOLD}' "
         f"OR ({p}status = '{SeatStatus.HELD}' AND {p}hold_expires_at > %(now)s))"
+    )
+
+
+def free_sql(alias: str = "") -> str:
+    """``free_q`` as SQL: the same definition as ``taken_sql``, written positively so the
+    (event, section, status) index can find an available row without scanning taken ones."""
+    p = f"{alias}." if alias else ""
+    return (
+        f"({p}status = '{SeatStatus.AVAILABLE}' "
+        f"OR ({p}status = '{SeatStatus.HELD}' AND {p}hold_expires_at <= %(now)s))"
     )
 
 
@@ -172,7 +182,7 @@ def seat_counts_on_sale(*, now: dt.datetime) -> dict[str, int]:
     with connection.cursor() as cursor:
         cursor.execute(
             f"""
-            SELECT CASE WHEN NOT {taken_sql("i")} THEN 'available' ELSE i.status END AS s, COUNT(*)
+            SELECT CASE WHEN {free_sql("i")} THEN 'available' ELSE i.status END AS s, COUNT(*)
               FROM checkout_seatinventory i
               JOIN events_event e ON e.id = i.event_id
              WHERE e.status = 'on_sale' AND e.ends_at > %(now)s
@@ -193,7 +203,7 @@ def sold_out_state(*, event_id: int, now: dt.datetime) -> tuple[bool, dt.datetim
         cursor.execute(
             f"""
             SELECT EXISTS (
-                       SELECT 1 FROM checkout_seatinventory WHERE event_id = %(e)s AND NOT {taken_sql()}
+                       SELECT 1 FROM checkout_seatinventory WHERE event_id = %(e)s AND {free_sql()}
                    ),
                    EXISTS (SELECT 1 FROM checkout_seatinventory WHERE event_id = %(e)s)
             """,

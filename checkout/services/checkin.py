@@ -14,7 +14,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from checkout.errors import TicketAlreadyUsed, TicketUnknown, TicketVoid, TicketWrongEvent
-from checkout.models import AuditAction, AuditLog, Ticket, TicketStatus
+from checkout.models import AuditAction, Ticket, TicketStatus
+from checkout.services.common import audit_record
 from ticketing.core.errors import ApplicationError, Busy
 from ticketing.core.locks import lock_one, set_lock_timeout
 from ticketing.ops import metrics
@@ -71,12 +72,12 @@ def ticket_check_in(
             ticket.used_gate = gate
             ticket.save(update_fields=["status", "used_at", "used_gate"])
             seat = str(ticket.seat)
-            AuditLog.objects.create(
+            audit_record(
                 at=now,
                 action=AuditAction.TICKET_CHECKED_IN,
-                actor=actor if getattr(actor, "pk", None) else None,
+                actor=actor,
                 event_id=ticket.event_id,
-                order_id_ref=ticket.order_id,
+                order_id=ticket.order_id,
                 data={"ticket_id": ticket.pk, "gate": gate, "seat_id": ticket.seat_id},
             )
             transaction.on_commit(lambda: metrics.checkin_scanned(result="admitted"))
