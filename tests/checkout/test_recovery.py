@@ -9,7 +9,7 @@ import pytest
 from django.utils import timezone
 
 from checkout import payments
-from checkout.errors import HoldExpired
+from checkout.errors import HoldExpired, PaymentFailed
 from checkout.models import AuditLog, Hold, HoldStatus, Order, OutboxMessage, Payment, SeatInventory
 from checkout.services import holds
 from checkout.services.holds import hold_create
@@ -193,3 +193,24 @@ def test_a_refund_that_failed_is_made_by_recovery(settings, user, hold, event, t
     refunds = Payment.objects.filter(kind="refund", charge=attempt)
     assert sorted(refunds.values_list("status", flat=True)) == ["approved", "failed"]
     assert payments_recover(now=hours_later + dt.timedelta(minutes=2)) == {}
+
+
+class RecoveryRunsFirst(payments.TestProvider):
+    """The provider is so slow that recovery gives the attempt up before the charge is made."""
+
+    def charge(self, **kwargs):
+        assert payments_recover(now=timezone.now() + dt.timedelta(seconds=40)) == {"not_charged": 1}
+        return super().charge(**kwargs)
+
+
+def test_a_charge_that_lands_after_recovery_gave_up_is_refunded(settings, user, hold, t0):
+    settings.TICKETING_PAYMENT_PROVIDER = f"{__name__}.RecoveryRunsFirst"
+    with pytest.raises(PaymentFailed) as exc:
+        buy(user, hold, now=t0)
+    assert exc.value.extra["refunded"] is True
+    charge = Payment.objects.get(kind="charge")
+    assert (charge.status, charge.outcome, charge.order_id) == ("approved", "PAYMENT_FAILED", None)
+    assert Payment.objects.get(kind="refund", charge=charge).status == "approved"
+    assert Hold.objects.get(pk=hold.pk).status == HoldStatus.ACTIVE  # given back by recovery: pay again
+    settings.TICKETING_PAYMENT_PROVIDER = PROVIDER
+    assert buy(user, hold, now=t0, key="k2").status == "paid"
