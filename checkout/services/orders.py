@@ -47,6 +47,7 @@ from checkout.errors import (
 )
 from checkout.models import (
     AuditAction,
+    Hold,
     HoldStatus,
     IdempotencyRecord,
     Order,
@@ -242,42 +243,48 @@ def _purchase_begin(
         event = hold.event
         if event.status != EventStatus.ON_SALE or now >= event.starts_at:
             raise SalesClosed(extra={"event_status": event.status})
-        rows = lock_rows(SeatInventory.objects.filter(hold=hold))
-        prices = {p.section_id: p for p in Price.objects.filter(event_id=hold.event_id)}
-        amount = sum((prices[r.section_id].amount for r in rows), Decimal("0"))
-        currency = next(iter(prices.values())).currency
-        # The buyer gets the full payment window even when the hold was about to expire; the
-        # sweeper leaves a paying hold alone while its attempt is pending.
-        window_end = max(
-            hold.expires_at, now + dt.timedelta(seconds=settings.TICKETING_PAYMENT_WINDOW_SECONDS)
-        )
-        hold.status = HoldStatus.PAYING
-        hold.expires_at = window_end
-        hold.save(update_fields=["status", "expires_at"])
-        SeatInventory.objects.filter(pk__in=[r.pk for r in rows]).update(
-            hold_expires_at=window_end, updated_at=now
-        )
-        record.hold = hold
-        record.save(update_fields=["hold"])
-        attempt = payment_attempt_start(
-            hold=hold,
-            record=record,
-            amount=amount,
-            currency=currency,
-            seat_count=len(rows),
-            buyer_name=buyer[0],
-            buyer_email=buyer[1],
-            now=now,
-        )
-        inventory_changed(
-            event_id=hold.event_id,
-            action=AuditAction.PURCHASE_STARTED,
-            at=now,
-            actor=user,
-            hold_id=hold.pk,
-            data={"amount": str(amount), "currency": currency, "payment": attempt.idempotency_key},
-        )
-        return attempt, False
+        return _hold_to_paying(user=user, hold=hold, record=record, buyer=buyer, now=now), False
+
+
+def _hold_to_paying(
+    *, user: Any, hold: Hold, record: IdempotencyRecord, buyer: tuple[str, str], now: dt.datetime
+) -> Payment:
+    """Lock the hold's seats, stretch its expiry, mark it paying and write the pending attempt.
+    Precondition: inside begin's transaction, record and hold locked (in that order)."""
+    rows = lock_rows(SeatInventory.objects.filter(hold=hold))
+    prices = {p.section_id: p for p in Price.objects.filter(event_id=hold.event_id)}
+    amount = sum((prices[r.section_id].amount for r in rows), Decimal("0"))
+    currency = next(iter(prices.values())).currency
+    # The buyer gets the full payment window even when the hold was about to expire; the
+    # sweeper leaves a paying hold alone while its attempt is pending.
+    window_end = max(hold.expires_at, now + dt.timedelta(seconds=settings.TICKETING_PAYMENT_WINDOW_SECONDS))
+    hold.status = HoldStatus.PAYING
+    hold.expires_at = window_end
+    hold.save(update_fields=["status", "expires_at"])
+    SeatInventory.objects.filter(pk__in=[r.pk for r in rows]).update(
+        hold_expires_at=window_end, updated_at=now
+    )
+    record.hold = hold
+    record.save(update_fields=["hold"])
+    attempt = payment_attempt_start(
+        hold=hold,
+        record=record,
+        amount=amount,
+        currency=currency,
+        seat_count=len(rows),
+        buyer_name=buyer[0],
+        buyer_email=buyer[1],
+        now=now,
+    )
+    inventory_changed(
+        event_id=hold.event_id,
+        action=AuditAction.PURCHASE_STARTED,
+        at=now,
+        actor=user,
+        hold_id=hold.pk,
+        data={"amount": str(amount), "currency": currency, "payment": attempt.idempotency_key},
+    )
+    return attempt
 
 
 def _paying_attempt(

