@@ -152,7 +152,11 @@ class Stack:
     def stop(self) -> None:
         procs = [*self.daphne, *([self.qcluster] if self.qcluster else [])]
         for p in procs:
-            if p.poll() is None:
+            if p.poll() is None and p is self.qcluster:
+                # The whole group: a worker running the sweeper ends it at the next tick
+                # (checkout/tasks.py); signalled alone, the parent waits out the run (~95 s).
+                os.killpg(p.pid, signal.SIGINT)
+            elif p.poll() is None:
                 p.send_signal(signal.SIGINT)
         deadline = time.monotonic() + 15
         for p in procs:
@@ -210,7 +214,12 @@ def stack_start(*, env: dict[str, str], processes: int, log_dir: Path, timeout: 
             )
         log = open(log_dir / "qcluster.log", "w")  # noqa: SIM115
         stack.qcluster = subprocess.Popen(
-            [PY, "manage.py", "qcluster"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
+            [PY, "manage.py", "qcluster"],
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
     finally:
         for s in socks:

@@ -4,18 +4,21 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
+from typing import Annotated
 
 from django.http import HttpRequest
 from ninja import Field, Header, Router, Schema, Status
 
+from checkout.models import IdempotencyRecord, Order
 from checkout.selectors import buyer as selectors
 from checkout.services import holds, orders
+from ticketing.core.validation import Email, InputSchema, SafeStr, column_length
 from ticketing.server.throttles import hold_throttles
 
 router = Router()
 
 
-class HoldIn(Schema):
+class HoldIn(InputSchema):
     seat_ids: list[int] | None = Field(None, max_length=100, description="Seats to hold (at most 10)")
     section_id: int | None = Field(None, description="Best available: the section")
     quantity: int | None = Field(None, description="Best available: how many seats (1-10)")
@@ -43,9 +46,12 @@ class HoldOut(Schema):
     extensions_left: int
 
 
-class PurchaseIn(Schema):
-    buyer_name: str = Field(min_length=1, max_length=200)
-    buyer_email: str = Field(min_length=3, max_length=254)
+class PurchaseIn(InputSchema):
+    """Refused here, before the service runs, is everything the order row could not store:
+    the card is never charged for a purchase that cannot be written."""
+
+    buyer_name: str = Field(min_length=1, max_length=column_length(Order, "buyer_name"))
+    buyer_email: Email = Field(min_length=3, max_length=column_length(Order, "buyer_email"))
     card_number: str = Field(min_length=1, max_length=40, description="Test cards: see docs/checkout.md")
 
 
@@ -75,6 +81,7 @@ class OrderOut(Schema):
     tickets: list[TicketOut]
 
 
+IDEMPOTENCY_KEY_MAX = column_length(IdempotencyRecord, "key")
 ERRORS = "Errors: `{code, message, extra}`; see docs/checkout.md for every code."
 
 
@@ -132,7 +139,9 @@ def hold_purchase(
     request: HttpRequest,
     hold_id: int,
     payload: PurchaseIn,
-    idempotency_key: str = Header(..., alias="Idempotency-Key", min_length=1, max_length=200),
+    idempotency_key: Annotated[
+        SafeStr, Header(alias="Idempotency-Key", min_length=1, max_length=IDEMPOTENCY_KEY_MAX)
+    ],
 ):
     order = orders.order_purchase(
         user=request.auth,

@@ -81,7 +81,12 @@ class SeatMapOut(Schema):
     seats: SeatColumns
 
 
-@router.post("/events/{event_id}/publish", response=EventOut, summary="Put an event on sale (staff)")
+@router.post(
+    "/events/{event_id}/publish",
+    response=EventOut,
+    summary="Put an event on sale (staff)",
+    description="EVENT_NOT_READY 409, EVENT_CANCELLED 409, NOT_FOUND 404, FORBIDDEN 403, BUSY 503.",
+)
 def event_publish(request: HttpRequest, event_id: int):
     require_staff(request)
     return event_out(sales.event_publish(event_id=event_id, actor=request.user))

@@ -5,17 +5,19 @@ from __future__ import annotations
 import datetime as dt
 
 from django.http import HttpRequest
-from ninja import Router, Schema
+from ninja import Field, Router, Schema
 
+from checkout.models import Ticket
 from checkout.services.checkin import ticket_check_in
 from ticketing.accounts.auth import require_staff
+from ticketing.core.validation import InputSchema, column_length
 
 router = Router()
 
 
-class CheckInIn(Schema):
-    code: str
-    gate: str = ""
+class CheckInIn(InputSchema):
+    code: str = Field(max_length=column_length(Ticket, "code"))
+    gate: str = Field("", max_length=column_length(Ticket, "used_gate"))
     event_id: int | None = None
 
 

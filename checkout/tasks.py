@@ -27,7 +27,7 @@ from checkout.services.recovery import payments_recover
 from checkout.services.retention import orders_anonymize
 from checkout.services.sales import event_orders_refund
 from events.models import EventStatus
-from ticketing.ops.tasks import heartbeat_write
+from ticketing.ops.tasks import heartbeat_write, stop_on_interrupt
 
 logger = logging.getLogger(__name__)
 
@@ -57,18 +57,20 @@ def holds_sweep(budget_seconds: float | None = None) -> int:
     budget = _sweep_budget() if budget_seconds is None else budget_seconds
     stop_at = time.monotonic() + budget
     total = 0
-    while True:
-        try:
-            expired = holds_expire_due(limit=SWEEP_BATCH)
-        except Exception:  # a lock timeout or a hiccup: try again next tick
-            logger.exception("holds sweep batch failed")
-            expired = 0
-        total += expired
-        if expired >= SWEEP_BATCH:
-            continue  # more due right now: no pause
-        if time.monotonic() + SWEEP_INTERVAL_SECONDS >= stop_at:
-            return total
-        time.sleep(SWEEP_INTERVAL_SECONDS)
+    # The cluster's stop (SIGINT) ends the run at the next tick: the next cluster sweeps on.
+    with stop_on_interrupt() as stopping:
+        while True:
+            try:
+                expired = holds_expire_due(limit=SWEEP_BATCH)
+            except Exception:  # a lock timeout or a hiccup: try again next tick
+                logger.exception("holds sweep batch failed")
+                expired = 0
+            total += expired
+            if expired >= SWEEP_BATCH and not stopping.is_set():
+                continue  # more due right now: no pause
+            if stopping.is_set() or time.monotonic() + SWEEP_INTERVAL_SECONDS >= stop_at:
+                return total
+            stopping.wait(SWEEP_INTERVAL_SECONDS)
 
 
 # Shorter than the schedule's one-minute period, so runs never overlap: recovery keeps one

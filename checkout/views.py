@@ -13,6 +13,7 @@ import datetime as dt
 import uuid
 
 import segno
+from django import forms
 from django.conf import settings
 from django.contrib import admin
 from django.contrib.admin.views.decorators import staff_member_required
@@ -22,14 +23,15 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.csrf import ensure_csrf_cookie
 
-from checkout.models import LIVE_HOLD_STATUSES
+from checkout.models import LIVE_HOLD_STATUSES, Ticket
 from checkout.selectors import buyer as selectors
 from checkout.selectors import event_page as event_page_selectors
 from checkout.selectors.figures import event_audit_recent, event_figures
 from checkout.services.checkin import ticket_check_in
 from events.models import Event
 from events.views import with_times
-from ticketing.core.errors import ApplicationError
+from ticketing.core.errors import ApplicationError, ValidationFailed
+from ticketing.core.validation import SafeFormMixin, column_length
 from ticketing.server.version_prefetch import prefetched_event
 
 
@@ -149,6 +151,11 @@ def order_detail(request: HttpRequest, order_id: int) -> HttpResponse:
 # --- staff pages: the gate check-in form and the per-event figures in the admin ------------
 
 
+class CheckInForm(SafeFormMixin, forms.Form):
+    code = forms.CharField(max_length=column_length(Ticket, "code"))
+    gate = forms.CharField(required=False, max_length=column_length(Ticket, "used_gate"))
+
+
 @staff_member_required
 def checkin(request: HttpRequest) -> HttpResponse:
     """One form, kept open at the gate: the gate name and event stick between scans."""
@@ -162,11 +169,15 @@ def checkin(request: HttpRequest) -> HttpResponse:
     status = 200
     if request.method == "POST":
         event_id = context["event_id"]
+        form = CheckInForm(request.POST)
         try:
+            if not form.is_valid():
+                name, errors = next(iter(form.errors.items()))
+                raise ValidationFailed(f"{name}: {errors[0]}", extra={"fields": form.errors})
             context["result"] = ticket_check_in(
-                code=request.POST.get("code", ""),
-                gate=context["gate"],
-                event_id=int(event_id) if event_id.isdigit() else None,
+                code=form.cleaned_data["code"],
+                gate=form.cleaned_data["gate"],
+                event_id=int(event_id) if event_id.isascii() and event_id.isdigit() else None,
                 actor=request.user,
             )
         except ApplicationError as exc:

@@ -10,13 +10,17 @@ from events.models import Event, Price, Seat, Section, Venue
 from events.services import catalog as services
 from events.services import venues
 from ticketing.core.errors import ApplicationError
+from ticketing.core.validation import SafeFormMixin, SafeModelForm
 
 
-class SectionForm(forms.ModelForm):
+class SectionForm(SafeFormMixin, forms.ModelForm):
     """Adds a seat generator to the section form: a row spec or a GA capacity."""
 
     rows_spec = forms.CharField(
-        required=False, label="Generate rows", help_text="e.g. A-T (reserved). Replaces the seats."
+        required=False,
+        max_length=200,
+        label="Generate rows",
+        help_text="e.g. A-T (reserved). Replaces the seats.",
     )
     seats_per_row = forms.IntegerField(required=False, min_value=1, max_value=500)
     capacity = forms.IntegerField(
@@ -74,6 +78,7 @@ class SectionInline(admin.StackedInline):
 
 @admin.register(Venue)
 class VenueAdmin(admin.ModelAdmin):
+    form = SafeModelForm
     list_display = ["name", "city", "country", "timezone", "section_count"]
     list_filter = ["country", "city"]
     search_fields = ["name", "city", "address"]
@@ -129,6 +134,7 @@ class SectionAdmin(admin.ModelAdmin):
 
 @admin.register(Seat)
 class SeatAdmin(admin.ModelAdmin):
+    form = SafeModelForm
     list_display = ["__str__", "section", "row_label", "label", "accessible"]
     list_filter = ["accessible", "section__venue"]
     search_fields = ["section__name", "row_label", "label"]
@@ -137,6 +143,7 @@ class SeatAdmin(admin.ModelAdmin):
 
 class PriceInline(admin.TabularInline):
     model = Price
+    form = SafeModelForm
     extra = 0
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
@@ -151,6 +158,7 @@ class PriceInline(admin.TabularInline):
 
 @admin.register(Event)
 class EventAdmin(admin.ModelAdmin):
+    form = SafeModelForm
     list_display = ["title", "venue", "category", "starts_at", "status"]
     list_filter = ["status", "category", "venue__city", "venue"]
     search_fields = ["title", "description", "venue__name"]

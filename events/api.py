@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
-from typing import Literal
+from typing import Annotated, Literal
 
 from django.http import HttpRequest, HttpResponse
 from ninja import Field, Router, Schema, Status
@@ -12,28 +12,33 @@ from ninja.errors import ValidationError as NinjaValidationError
 from pydantic import ValidationError as PydanticValidationError
 from pydantic import model_validator
 
-from events.models import Category
+from events.models import Category, Event, Seat, Section, Venue
 from events.selectors import catalog as selectors
 from events.selectors.cache import Snapshot
 from events.services import catalog as services
 from events.services import venues
 from ticketing.accounts.auth import require_staff
+from ticketing.core.validation import InputSchema, Multiline, column_length
 from ticketing.server.version_prefetch import prefetched_catalog
 
 router = Router()
 
 
-class RowIn(Schema):
-    label: str = Field(min_length=1, max_length=10)
+# A PositiveIntegerField's upper bound.
+INTEGER_MAX = 2**31 - 1
+
+
+class RowIn(InputSchema):
+    label: str = Field(min_length=1, max_length=column_length(Seat, "row_label"))
     seats: int = Field(ge=1, le=500)
 
 
-class SectionIn(Schema):
-    name: str = Field(min_length=1, max_length=100)
+class SectionIn(InputSchema):
+    name: str = Field(min_length=1, max_length=column_length(Section, "name"))
     kind: Literal["reserved", "general"] = "reserved"
-    display_order: int = Field(0, ge=0)
+    display_order: int = Field(0, ge=0, le=INTEGER_MAX)
     geometry: dict = Field(default_factory=dict)
-    rows: str | None = Field(None, description="Row labels, e.g. 'A-T' or '1-20,25'")
+    rows: str | None = Field(None, max_length=200, description="Row labels, e.g. 'A-T' or '1-20,25'")
     seats_per_row: int | None = Field(None, ge=1, le=500)
     row_list: list[RowIn] | None = Field(None, description="Rows with their own seat counts")
     capacity: int | None = Field(None, ge=1, le=venues.MAX_SEATS_PER_SECTION)
@@ -64,13 +69,13 @@ class SectionIn(Schema):
         )
 
 
-class VenueIn(Schema):
-    name: str = Field(min_length=1, max_length=200)
-    slug: str = Field("", max_length=200)
-    address: str = Field("", max_length=300)
-    city: str = Field(min_length=1, max_length=100)
-    country: str = Field(min_length=2, max_length=2)
-    timezone: str
+class VenueIn(InputSchema):
+    name: str = Field(min_length=1, max_length=column_length(Venue, "name"))
+    slug: str = Field("", max_length=column_length(Venue, "slug"))
+    address: str = Field("", max_length=column_length(Venue, "address"))
+    city: str = Field(min_length=1, max_length=column_length(Venue, "city"))
+    country: str = Field(min_length=2, max_length=column_length(Venue, "country"))
+    timezone: str = Field(max_length=column_length(Venue, "timezone"))
     sections: list[SectionIn] = Field(min_length=1, max_length=200)
 
 
@@ -94,23 +99,23 @@ class VenueOut(Schema):
     sections: list[SectionOut]
 
 
-class PriceIn(Schema):
+class PriceIn(InputSchema):
     section_id: int
     amount: Decimal = Field(ge=0, max_digits=10, decimal_places=2)
 
 
-class EventIn(Schema):
+class EventIn(InputSchema):
     venue_id: int
-    title: str = Field(min_length=1, max_length=200)
-    slug: str = Field("", max_length=220)
-    description: str = ""
-    category: str
+    title: str = Field(min_length=1, max_length=column_length(Event, "title"))
+    slug: str = Field("", max_length=column_length(Event, "slug"))
+    description: Annotated[str, Multiline()] = Field("", max_length=20_000)
+    category: str = Field(max_length=column_length(Event, "category"))
     starts_at: dt.datetime
     ends_at: dt.datetime
     sales_open_at: dt.datetime | None = None
     sales_close_at: dt.datetime | None = None
     currency: str = Field("EUR", min_length=3, max_length=3)
-    prices: list[PriceIn] = Field(default_factory=list)
+    prices: list[PriceIn] = Field(default_factory=list, max_length=1000)
 
 
 class PriceOut(Schema):
@@ -155,7 +160,12 @@ def event_out(event) -> dict:
     return data
 
 
-@router.post("/venues", response={201: VenueOut}, summary="Create a venue with sections and seats (staff)")
+@router.post(
+    "/venues",
+    response={201: VenueOut},
+    summary="Create a venue with sections and seats (staff)",
+    description="SLUG_TAKEN 409, VALIDATION_ERROR 422, FORBIDDEN 403.",
+)
 def venue_create(request: HttpRequest, payload: VenueIn):
     require_staff(request)
     venue = venues.venue_create(
@@ -170,7 +180,13 @@ def venue_create(request: HttpRequest, payload: VenueIn):
     return Status(201, _venue_out(venue))
 
 
-@router.post("/events", response={201: EventOut}, summary="Create a draft event with prices (staff)")
+@router.post(
+    "/events",
+    response={201: EventOut},
+    summary="Create a draft event with prices (staff)",
+    description="NOT_FOUND 404 (the venue or a priced section), DUPLICATE_EVENT 409, VALIDATION_ERROR 422, "
+    "FORBIDDEN 403.",
+)
 def event_create(request: HttpRequest, payload: EventIn):
     require_staff(request)
     event = services.event_create(
@@ -247,10 +263,10 @@ class EventListOut(Schema):
     pages: int
 
 
-class EventListQuery(Schema):
+class EventListQuery(InputSchema):
     category: list[Category] = Field(default_factory=list, description="Repeat for several")
     venue: list[int] = Field(default_factory=list, description="Venue ids; repeat for several")
-    city: str = Field("", max_length=100)
+    city: str = Field("", max_length=column_length(Venue, "city"))
     date_from: dt.date | None = Field(None, description="Local calendar date at the venue, inclusive")
     date_to: dt.date | None = Field(None, description="Local calendar date at the venue, inclusive")
     q: str = Field("", max_length=200, description="Full-text search: title, venue, description")

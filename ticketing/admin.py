@@ -1,6 +1,8 @@
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
+from django.contrib.auth.forms import UserChangeForm, UserCreationForm
 
+from ticketing.core.validation import SafeFormMixin, SafeModelForm
 from ticketing.models import ApiToken, Heartbeat, User
 
 
@@ -17,8 +19,18 @@ class ReadOnlyAdmin(admin.ModelAdmin):
         return False
 
 
+class SafeUserChangeForm(SafeFormMixin, UserChangeForm):
+    pass
+
+
+class SafeUserCreationForm(SafeFormMixin, UserCreationForm):
+    pass
+
+
 @admin.register(User)
 class UserAdmin(BaseUserAdmin):
+    form = SafeUserChangeForm
+    add_form = SafeUserCreationForm
     ordering = ["email"]
     list_display = ["email", "name", "is_staff", "is_active", "date_joined"]
     search_fields = ["email", "name"]
@@ -32,6 +44,7 @@ class UserAdmin(BaseUserAdmin):
 
 @admin.register(ApiToken)
 class ApiTokenAdmin(admin.ModelAdmin):
+    form = SafeModelForm
     list_display = ["id", "user", "name", "created_at"]
     search_fields = ["user__email", "name"]
     readonly_fields = ["key_hash"]

@@ -8,13 +8,14 @@ from django.http import HttpRequest
 from django.utils import timezone
 from ninja import Field, Router, Schema, Status
 
+from ticketing.core.validation import InputSchema
 from waitlist import selectors, services
 from waitlist.models import MAX_WAITLIST_QUANTITY
 
 router = Router()
 
 
-class JoinIn(Schema):
+class JoinIn(InputSchema):
     quantity: int = Field(1, ge=1, le=MAX_WAITLIST_QUANTITY)
     section_id: int | None = None
 

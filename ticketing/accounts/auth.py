@@ -6,6 +6,7 @@ from typing import Any
 
 from django.contrib.auth.models import AnonymousUser
 from django.http import HttpRequest
+from ninja.errors import HttpError
 from ninja.security import HttpBearer, SessionAuth
 
 from ticketing.core.errors import Forbidden
@@ -31,8 +32,29 @@ class BearerToken(HttpBearer):
         return user
 
 
+class CookieSession(SessionAuth):
+    """The browser's session; CSRF is checked only for a signed-in session.
+
+    An anonymous caller, or one that offered a token, gets 401 UNAUTHENTICATED rather than a
+    CSRF refusal: there is no session a forged request could ride on."""
+
+    def __call__(self, request: HttpRequest) -> Any:
+        if request.headers.get("Authorization"):
+            return None
+        user = getattr(request, "user", None)
+        if not (user and user.is_authenticated):
+            return None
+        return super().__call__(request)
+
+    def _get_key(self, request: HttpRequest) -> Any:
+        try:
+            return super()._get_key(request)
+        except HttpError as exc:
+            raise Forbidden("CSRF check failed; send the X-CSRFToken header.", code="CSRF_FAILED") from exc
+
+
 # Order matters: a request with a token never needs a CSRF check.
-api_auth = [BearerToken(), SessionAuth()]
+api_auth = [BearerToken(), CookieSession()]
 
 
 class OptionalAuth:

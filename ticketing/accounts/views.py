@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django import forms
 from django.contrib import auth
 from django.contrib.auth import views as auth_views
 from django.http import HttpRequest, HttpResponse
@@ -10,6 +11,8 @@ from django.utils.http import url_has_allowed_host_and_scheme
 
 from ticketing.accounts import services
 from ticketing.core.errors import ApplicationError, RateLimited
+from ticketing.core.validation import SafeFormMixin, column_length
+from ticketing.models import User
 from ticketing.server.throttles import signup_throttles, token_throttles
 
 
@@ -37,6 +40,19 @@ class LogoutView(auth_views.LogoutView):
     pass
 
 
+class SignupForm(SafeFormMixin, forms.Form):
+    """Only what a column can store reaches the service (the service checks the rest)."""
+
+    email = forms.CharField(max_length=column_length(User, "email"))
+    name = forms.CharField(required=False, max_length=column_length(User, "name"))
+    password = forms.CharField(required=False, max_length=1024, strip=False)
+
+
+def _first_error(form: forms.Form) -> str:
+    name, errors = next(iter(form.errors.items()))
+    return f"{name.capitalize()}: {errors[0]}"
+
+
 def signup(request: HttpRequest) -> HttpResponse:
     error = None
     values = {"email": "", "name": ""}
@@ -45,9 +61,14 @@ def signup(request: HttpRequest) -> HttpResponse:
         error, status = RateLimited.message, RateLimited.status
     elif request.method == "POST":
         values = {"email": request.POST.get("email", ""), "name": request.POST.get("name", "")}
+        form = SignupForm(request.POST)
         try:
+            if not form.is_valid():
+                raise ApplicationError(_first_error(form), status=422)
             user = services.user_signup(
-                email=values["email"], password=request.POST.get("password", ""), name=values["name"]
+                email=form.cleaned_data["email"],
+                password=form.cleaned_data["password"],
+                name=form.cleaned_data["name"],
             )
         except ApplicationError as exc:
             error = exc.message

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import InterfaceError, OperationalError
 from django.http import Http404, HttpRequest, HttpResponse
@@ -18,13 +18,30 @@ from checkout.api_ops import router as checkout_ops_router
 from events.api import router as events_router
 from ticketing.accounts.api import router as accounts_router
 from ticketing.accounts.auth import api_auth
-from ticketing.core.errors import ApplicationError, Busy, validation_error_from_django
+from ticketing.core.errors import (
+    ApplicationError,
+    Busy,
+    PayloadTooLarge,
+    ValidationFailed,
+    error_for_status,
+    validation_error_from_django,
+)
+from ticketing.core.openapi import openapi_errors
 from ticketing.server.admission import is_pool_timeout
 from waitlist.api import router as waitlist_router
 
 logger = logging.getLogger(__name__)
 
-api = NinjaAPI(
+
+class DocumentedErrorsAPI(NinjaAPI):
+    """Lists every operation's error responses in the OpenAPI schema (``openapi_errors``)."""
+
+    def get_openapi_schema(self, *, path_prefix=None, path_params=None):
+        schema = super().get_openapi_schema(path_prefix=path_prefix, path_params=path_params)
+        return openapi_errors(schema)
+
+
+api = DocumentedErrorsAPI(
     title="Ticketing API",
     version="1.0",
     auth=api_auth,
@@ -56,8 +73,12 @@ def _application_error(request: HttpRequest, exc: ApplicationError) -> HttpRespo
     return error_response(request, exc)
 
 
+_LOCATIONS = ("body", "payload", "query", "path", "header", "headers")
+
+
 @api.exception_handler(NinjaValidationError)
 def _validation_error(request: HttpRequest, exc: NinjaValidationError) -> HttpResponse:
+    """Every problem at once: ``extra.errors`` (pydantic's list) and ``extra.fields`` (by field)."""
     errors = [
         {
             "loc": [str(p) for p in e.get("loc", [])],
@@ -66,12 +87,20 @@ def _validation_error(request: HttpRequest, exc: NinjaValidationError) -> HttpRe
         }
         for e in exc.errors
     ]
-    first = errors[0] if errors else {"loc": [], "msg": "Invalid request."}
-    where = ".".join(p for p in first["loc"] if p not in ("body", "payload", "query", "path"))
-    message = f"{where}: {first['msg']}" if where else first["msg"]
+    fields: dict[str, list[str]] = {}
+    for e in errors:
+        where = ".".join(p for p in e["loc"] if p not in _LOCATIONS) or "__all__"
+        fields.setdefault(where, []).append(e["msg"])
+    message = "; ".join(f"{k}: {v[0]}" if k != "__all__" else v[0] for k, v in fields.items())
     return error_response(
-        request, ApplicationError(message, code="VALIDATION_ERROR", status=422, extra={"errors": errors})
+        request,
+        ValidationFailed(message or "Invalid request.", extra={"errors": errors, "fields": fields}),
     )
+
+
+@api.exception_handler(RequestDataTooBig)
+def _too_large(request: HttpRequest, exc: RequestDataTooBig) -> HttpResponse:
+    return error_response(request, PayloadTooLarge())
 
 
 @api.exception_handler(DjangoValidationError)
@@ -109,9 +138,7 @@ def _permission_denied(request: HttpRequest, exc: PermissionDenied) -> HttpRespo
 
 @api.exception_handler(HttpError)
 def _http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
-    codes = {400: "BAD_REQUEST", 401: "UNAUTHENTICATED", 403: "FORBIDDEN", 404: "NOT_FOUND", 405: "METHOD"}
-    code = codes.get(exc.status_code, "HTTP_ERROR")
-    return error_response(request, ApplicationError(str(exc), code=code, status=exc.status_code))
+    return error_response(request, error_for_status(exc.status_code, str(exc)))
 
 
 @api.exception_handler(Http404)

@@ -7,6 +7,7 @@ show ``message``. Nothing else maps errors to HTTP.
 
 from __future__ import annotations
 
+from http import HTTPStatus
 from typing import Any
 
 
@@ -84,6 +85,38 @@ class RateLimited(ApplicationError):
     code = "RATE_LIMITED"
     status = 429
     message = "Too many requests; slow down."
+
+
+class PayloadTooLarge(ApplicationError):
+    code = "PAYLOAD_TOO_LARGE"
+    status = 413
+    message = "The request body is too large."
+
+
+# The code an error of each HTTP status carries when no more specific one is known (a
+# framework's own 404/405, a 400 from the request layer).
+STATUS_CODES = {
+    400: "BAD_REQUEST",
+    401: "UNAUTHENTICATED",
+    403: "FORBIDDEN",
+    404: "NOT_FOUND",
+    405: "METHOD_NOT_ALLOWED",
+    413: "PAYLOAD_TOO_LARGE",
+    422: "VALIDATION_ERROR",
+    429: "RATE_LIMITED",
+    500: "SERVER_ERROR",
+    503: "BUSY",
+}
+
+
+def error_for_status(status: int, message: str | None = None) -> ApplicationError:
+    """The error of a bare HTTP status (a response some framework layer produced)."""
+    if message is None:
+        try:
+            message = f"{HTTPStatus(status).phrase}."
+        except ValueError:
+            message = ApplicationError.message
+    return ApplicationError(message, code=STATUS_CODES.get(status, "HTTP_ERROR"), status=status)
 
 
 def validation_error_from_django(exc: Any) -> ValidationFailed:
