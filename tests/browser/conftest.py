@@ -259,10 +259,12 @@ class Site:
         return page
 
     def log_in(self, page, user, password: str = PASSWORD) -> None:
+        # By field names, not labels: the page may be in any language.
         page.goto("/accounts/login/")
-        page.get_by_label("E-mail").fill(user.email)
-        page.get_by_label("Password").fill(password)
-        page.get_by_role("button", name="Log in").click()
+        form = page.locator("main form")
+        form.locator('input[name="username"]').fill(user.email)
+        form.locator('input[name="password"]').fill(password)
+        form.locator('button[type="submit"]').click()
         page.wait_for_url(lambda url: "/accounts/login/" not in url)
 
     def close(self) -> None:

@@ -47,7 +47,8 @@ def test_the_buyer_journey_in_german(site):
     )
     for phone in (False, True):
         page = site.new_page(locale="de-DE", phone=phone)
-        page.goto("/")
+        # A search of its own: the app server's browse cache outlives the flush between tests.
+        page.goto(f"/?q={event.title}")
         expect(page.locator("html")).to_have_attribute("lang", "de")
         expect(page.get_by_role("heading", name="Kommende Veranstaltungen")).to_be_visible()
         expect(page.locator(".event-card")).to_contain_text("ab 1.234,50 EUR")
