@@ -43,8 +43,14 @@ def from_minor(amount: int, currency: str) -> Decimal:
     return (Decimal(amount) / factor).quantize(Decimal("0.01"))
 
 
+def _plain(obj: Any) -> dict:
+    """A ``StripeObject`` as a dict (the library's objects are no longer dicts)."""
+    return obj.to_dict() if hasattr(obj, "to_dict") else dict(obj)
+
+
 def intent_result(intent: Any) -> PaymentResult | None:
     """An intent's state as the project's books see it; ``None``: cancelled, never charged."""
+    intent = _plain(intent)
     status = intent["status"]
     if status in ("succeeded", "requires_capture"):
         return PaymentResult("approved", reference=intent["id"])
@@ -110,7 +116,7 @@ class StripeProvider:
             return next(iter(found.data), None)
         except stripe.StripeError:  # a server without search (localstripe): scan the recent list
             for intent in self.client.v1.payment_intents.list(params={"limit": 100}).auto_paging_iter():
-                if (intent.get("metadata") or {}).get("attempt") == key:
+                if (_plain(intent).get("metadata") or {}).get("attempt") == key:
                     return intent
             return None
 
@@ -132,32 +138,34 @@ class StripeProvider:
     def transactions(self, *, since: dt.datetime, until: dt.datetime) -> list[ProviderRecord]:
         lo, hi = int(since.timestamp()), int(until.timestamp())
         records = []
-        for intent in self.client.v1.payment_intents.list(params={"limit": 100}).auto_paging_iter():
-            if not lo <= intent.created < hi or intent.status not in ("succeeded", "requires_capture"):
+        for found in self.client.v1.payment_intents.list(params={"limit": 100}).auto_paging_iter():
+            intent = _plain(found)
+            if not lo <= intent["created"] < hi or intent["status"] not in ("succeeded", "requires_capture"):
                 continue
             records.append(
                 ProviderRecord(
                     kind="charge",
                     idempotency_key=(intent.get("metadata") or {}).get("attempt", ""),
                     status="approved",
-                    reference=intent.id,
-                    amount=from_minor(intent.amount, intent.currency),
-                    currency=intent.currency.upper(),
-                    created_at=dt.datetime.fromtimestamp(intent.created, tz=dt.UTC),
+                    reference=intent["id"],
+                    amount=from_minor(intent["amount"], intent["currency"]),
+                    currency=intent["currency"].upper(),
+                    created_at=dt.datetime.fromtimestamp(intent["created"], tz=dt.UTC),
                 )
             )
-        for refund in self.client.v1.refunds.list(params={"limit": 100}).auto_paging_iter():
-            if not lo <= refund.created < hi or refund.status not in ("succeeded", "pending"):
+        for found in self.client.v1.refunds.list(params={"limit": 100}).auto_paging_iter():
+            refund = _plain(found)
+            if not lo <= refund["created"] < hi or refund["status"] not in ("succeeded", "pending"):
                 continue
             records.append(
                 ProviderRecord(
                     kind="refund",
                     idempotency_key=(refund.get("metadata") or {}).get("key", ""),
                     status="approved",
-                    reference=refund.id,
-                    amount=from_minor(refund.amount, refund.currency),
-                    currency=refund.currency.upper(),
-                    created_at=dt.datetime.fromtimestamp(refund.created, tz=dt.UTC),
+                    reference=refund["id"],
+                    amount=from_minor(refund["amount"], refund["currency"]),
+                    currency=refund["currency"].upper(),
+                    created_at=dt.datetime.fromtimestamp(refund["created"], tz=dt.UTC),
                     charge_reference=refund.get("payment_intent") or "",
                 )
             )
