@@ -85,11 +85,12 @@ def stripe_settings(settings, localstripe_base):
     localstripe_reset(localstripe_base)
 
 
-def stripe_client():
+def stripe_client(base: str = ""):
+    """A client of the localstripe the settings point at (or of ``base``)."""
     import stripe
     from django.conf import settings
 
-    return stripe.StripeClient(settings.STRIPE_SECRET_KEY, base_addresses={"api": settings.STRIPE_API_BASE})
+    return stripe.StripeClient(SECRET_KEY, base_addresses={"api": base or settings.STRIPE_API_BASE})
 
 
 def payment_method(number: str) -> str:
