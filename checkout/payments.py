@@ -96,6 +96,9 @@ class IntentProvider(PaymentProvider, Protocol):
     def event_verify(self, *, payload: bytes, signature: str) -> dict:
         """A webhook event, its signature checked; raises ``ValueError`` when it does not verify."""
 
+    def refunded(self, *, intent_id: str) -> tuple[Decimal, str]:
+        """How much of the intent was refunded (by anyone), and the latest refund's reference."""
+
 
 def uses_intents(provider: PaymentProvider) -> bool:
     return hasattr(provider, "intent_create")

@@ -33,9 +33,9 @@ ZERO_DECIMAL = frozenset(
 )
 
 
-def to_minor(amount: Decimal, currency: str) -> int:
+def to_minor(amount: Decimal | str, currency: str) -> int:
     factor = 1 if currency.lower() in ZERO_DECIMAL else 100
-    return int((amount * factor).to_integral_value())
+    return int((Decimal(str(amount)) * factor).to_integral_value())
 
 
 def from_minor(amount: int, currency: str) -> Decimal:
@@ -120,6 +120,20 @@ class StripeProvider:
                     return intent
             return None
 
+    def refunded(self, *, intent_id: str) -> tuple[Decimal, str]:
+        """How much of the intent was refunded at Stripe (also from its dashboard), and the
+        latest refund's id."""
+        total, latest, currency = 0, "", "eur"
+        for found in self.client.v1.refunds.list(
+            params={"payment_intent": intent_id, "limit": 100}
+        ).auto_paging_iter():
+            refund = _plain(found)
+            if refund["status"] in ("succeeded", "pending"):
+                total += refund["amount"]
+                currency = refund["currency"]
+                latest = latest or refund["id"]
+        return from_minor(total, currency), latest
+
     def refund(
         self, *, reference: str, amount: Decimal, currency: str, idempotency_key: str
     ) -> PaymentResult:
@@ -145,7 +159,8 @@ class StripeProvider:
             records.append(
                 ProviderRecord(
                     kind="charge",
-                    idempotency_key=(intent.get("metadata") or {}).get("attempt", ""),
+                    # An intent this project did not create is known by its id.
+                    idempotency_key=(intent.get("metadata") or {}).get("attempt") or f"stripe-{intent['id']}",
                     status="approved",
                     reference=intent["id"],
                     amount=from_minor(intent["amount"], intent["currency"]),
@@ -160,7 +175,8 @@ class StripeProvider:
             records.append(
                 ProviderRecord(
                     kind="refund",
-                    idempotency_key=(refund.get("metadata") or {}).get("key", ""),
+                    # A refund made in Stripe's dashboard is known by its id.
+                    idempotency_key=(refund.get("metadata") or {}).get("key") or f"stripe-{refund['id']}",
                     status="approved",
                     reference=refund["id"],
                     amount=from_minor(refund["amount"], refund["currency"]),

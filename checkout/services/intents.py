@@ -27,6 +27,8 @@ from checkout.errors import (
 from checkout.models import Order, Payment, PaymentKind, PaymentStatus, ProviderEvent
 from checkout.payments import payment_provider, uses_intents
 from checkout.selectors.buyer import hold_get
+from checkout.services.orders import order_cancel
+from checkout.services.payments import payment_refund_record
 from checkout.services.purchase import refused_answer
 from checkout.services.recovery import payment_intent_resolve
 from ticketing.core.errors import NotFound
@@ -40,6 +42,7 @@ INTENT_EVENTS = frozenset(
         "payment_intent.payment_failed",
         "payment_intent.canceled",
         "payment_intent.requires_action",
+        "charge.refunded",
     }
 )
 
@@ -135,13 +138,45 @@ def provider_event_process(*, event_id: str, now: dt.datetime | None = None) -> 
     outcome = "ignored"
     if event.type in INTENT_EVENTS and event.intent_id:
         attempt = _attempt_of(event)
-        outcome = "unknown_intent" if attempt is None else payment_intent_resolve(attempt=attempt, now=now)
+        if attempt is None:
+            outcome = "unknown_intent"
+        elif event.type == "charge.refunded":
+            outcome = _refunded_at_provider(attempt=attempt, now=now)
+        else:
+            outcome = payment_intent_resolve(attempt=attempt, now=now)
     if outcome == "unresolved":
         return outcome  # the provider or the database could not be asked: stays due
     ProviderEvent.objects.filter(pk=event_id, processed_at__isnull=True).update(
         processed_at=now, outcome=outcome
     )
     return outcome
+
+
+def _refunded_at_provider(*, attempt: Payment, now: dt.datetime) -> str:
+    """A refund made in the provider's dashboard: an order refunded in full is recorded and
+    cancelled (tickets void, seats back on sale) without refunding again; a part refund is
+    left for a person (which tickets?). Amounts are read from the provider, not the event."""
+    if not attempt.order_id or attempt.status != PaymentStatus.APPROVED:
+        return "ignored"  # an attempt that never became an order is refunded by our own paths
+    try:
+        amount, reference = payment_provider().refunded(intent_id=attempt.intent_id)
+    except Exception:
+        logger.exception("provider refunds of %s could not be read", attempt.intent_id)
+        return "unresolved"
+    if amount < attempt.amount:
+        logger.error(
+            "order %s: partly refunded at the provider (%s); left for a person", attempt.order_id, amount
+        )
+        return "partly_refunded"
+    payment_refund_record(
+        charge=attempt,
+        key=f"refund-order-{attempt.order_id}",
+        reference=reference,
+        reason="provider",
+        now=now,
+    )
+    order_cancel(order_id=attempt.order_id, actor=None, now=now, reason="refunded_at_provider")
+    return "order_cancelled"
 
 
 def _attempt_of(event: ProviderEvent) -> Payment | None:

@@ -325,7 +325,8 @@ def _replay_refund(*, record: IdempotencyRecord, hold_id: int) -> None:
 def order_cancel(*, order_id: int, actor: Any, now: dt.datetime | None = None, reason: str = "") -> Order:
     """Cancel a paid order: refund, void its tickets, free its seats for the next buyer.
 
-    The buyer may cancel before the event starts; staff may cancel any time. Cancelling a
+    The buyer may cancel before the event starts; staff may cancel any time, and so may the
+    system (``actor=None``: the provider refunded the order from its dashboard). Cancelling a
     cancelled order changes nothing. ``reason`` goes into the audit row (default ``buyer`` or
     ``staff``; event cancellation passes ``event_cancelled``). Raises ``OrderNotFound`` (also
     for other buyers' orders), ``OrderNotCancellable``, ``PaymentFailed`` (refund refused: nothing changed) or
@@ -333,7 +334,7 @@ def order_cancel(*, order_id: int, actor: Any, now: dt.datetime | None = None, r
     concurrent cancels refund once.
     """
     now = now or timezone.now()
-    is_staff = bool(getattr(actor, "is_staff", False))
+    is_staff = actor is None or bool(getattr(actor, "is_staff", False))
     order = Order.objects.select_related("event").filter(pk=order_id).first()
     if order is None or (not is_staff and order.user_id != getattr(actor, "pk", None)):
         raise OrderNotFound(extra={"order_id": order_id})

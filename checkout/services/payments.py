@@ -236,6 +236,38 @@ def payment_refund(
     return refund
 
 
+def payment_refund_record(
+    *, charge: Payment, key: str, reference: str, reason: str, now: dt.datetime | None = None
+) -> Payment:
+    """Write down a refund the provider already made without us (Stripe's dashboard): an
+    approved refund row under ``key`` and the ``payment_refunded`` audit row, once. A later
+    ``payment_refund`` under the same key then finds it and calls nobody."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        existing = (
+            Payment.objects.select_for_update()
+            .filter(kind=PaymentKind.REFUND, idempotency_key=key)
+            .exclude(status=PaymentStatus.FAILED)
+            .first()
+        )
+        if existing is not None and existing.status == PaymentStatus.APPROVED:
+            return existing
+        refund = existing or Payment(kind=PaymentKind.REFUND, idempotency_key=key, created_at=now)
+        refund.hold_id, refund.order_id, refund.charge = charge.hold_id, charge.order_id, charge
+        refund.amount, refund.currency, refund.provider = charge.amount, charge.currency, charge.provider
+        refund.status, refund.reference, refund.resolved_at = PaymentStatus.APPROVED, reference, now
+        refund.save()
+        audit_record(
+            action=AuditAction.PAYMENT_REFUNDED,
+            at=now,
+            hold_id=charge.hold_id,
+            order_id=charge.order_id,
+            reason=reason,
+            data={"amount": str(charge.amount), "charge": charge.reference, "key": key, "refund": reference},
+        )
+    return refund
+
+
 def _refund_row(*, charge: Payment, key: str, now: dt.datetime) -> Payment:
     """The refund row for ``key``, committed pending. A failed earlier try stays on the books
     as it was; the new try gets its own row (under the same provider key)."""

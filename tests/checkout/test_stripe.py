@@ -367,3 +367,91 @@ def test_intents_endpoints_without_intents(api_client, user, event, unchanged):
     with unchanged():
         assert api_client.post(WEBHOOK, b"{}", HTTP_STRIPE_SIGNATURE="t=1,v1=0").status_code == 404
     assert intents.INTENT_EVENTS
+
+
+def charge_refunded_event(intent_id: str) -> bytes:
+    """``charge.refunded`` as Stripe sends it after a refund in its dashboard."""
+    intent = stripe_client().v1.payment_intents.retrieve(intent_id)
+    charge = intent.latest_charge  # localstripe expands it; Stripe sends its id
+    if isinstance(charge, str):
+        charge = stripe_client().v1.charges.retrieve(charge)
+    event = {
+        "id": f"evt_refunded_{intent_id}",
+        "object": "event",
+        "type": "charge.refunded",
+        "data": {"object": charge.to_dict()},
+    }
+    return json.dumps(event).encode()
+
+
+def test_refund_in_the_stripe_dashboard_voids_the_order_once(api_client, user, hold):
+    from checkout.models import SeatInventory, TicketStatus
+
+    assert pay(api_client, user, hold).status_code == 201
+    order = Order.objects.get()
+    intent_id = order.payments.get(kind="charge").intent_id
+    stripe_client().v1.refunds.create(params={"payment_intent": intent_id})  # by a person, at Stripe
+    body = charge_refunded_event(intent_id)
+    assert deliver_and_process(api_client, body) == "order_cancelled"
+    order.refresh_from_db()
+    assert order.status == "cancelled"
+    assert set(order.tickets.values_list("status", flat=True)) == {TicketStatus.VOID}
+    assert SeatInventory.objects.filter(order=order).count() == 0
+    refund = Payment.objects.get(kind="refund")
+    assert (refund.status, refund.charge.order_id) == ("approved", order.pk)
+    # Recorded, not refunded again; a repeat delivery changes nothing.
+    assert deliver(api_client, body).status_code == 200
+    assert len(list(stripe_client().v1.refunds.list(params={"limit": 10}).auto_paging_iter())) == 1
+    assert Payment.objects.filter(kind="refund").count() == 1
+
+
+def test_payment_after_hold_expiry_with_the_seats_still_free_is_sold(api_client, user, hold):
+    attempt = three_d_secure(api_client, user, hold)
+    authenticate(attempt.intent_id)
+    after = Hold.objects.get(pk=hold.pk).expires_at + dt.timedelta(minutes=5)
+    deliver(api_client, intent_event(attempt.intent_id))
+    event_id = f"evt_{attempt.intent_id}_payment_intent.succeeded"
+    assert intents.provider_event_process(event_id=event_id, now=after) == "completed"
+    assert Order.objects.get().tickets.count() == 2 and not Payment.objects.filter(kind="refund").exists()
+
+
+def test_payment_after_hold_expiry_with_the_seats_taken_is_refunded_through_stripe(
+    api_client, user, hold, event
+):
+    from tests.factories import UserFactory
+
+    attempt = three_d_secure(api_client, user, hold)
+    after = Hold.objects.get(pk=hold.pk).expires_at + dt.timedelta(seconds=1)
+    hold_create(user=UserFactory(), event_id=event.id, seat_ids=seat_ids(event)[:2], now=after)
+    authenticate(attempt.intent_id)
+    deliver(api_client, intent_event(attempt.intent_id))
+    event_id = f"evt_{attempt.intent_id}_payment_intent.succeeded"
+    assert intents.provider_event_process(event_id=event_id, now=after) == "refunded"
+    attempt.refresh_from_db()
+    assert (attempt.status, attempt.outcome, attempt.order_id) == ("approved", "HOLD_EXPIRED", None)
+    at_stripe = list(stripe_client().v1.refunds.list(params={"limit": 10}).auto_paging_iter())
+    assert [r.payment_intent for r in at_stripe] == [attempt.intent_id] and not Order.objects.exists()
+    response = api_client.post(f"/api/holds/{hold.pk}/payment-return")
+    assert response.status_code == 410 and response.json()["extra"]["refunded"] is True
+
+
+def test_reconcile_refunds_a_planted_paid_intent_without_an_order(stripe_settings):
+    from checkout.services.reconcile_payments import payments_reconcile
+
+    planted = stripe_client().v1.payment_intents.create(
+        params={
+            "amount": 4500,
+            "currency": "eur",
+            "payment_method": payment_method(CARD_OK),
+            "confirm": True,
+            "metadata": {"attempt": "charge-hold-0-lost"},
+        }
+    )
+    assert planted.status == "succeeded"
+    since = timezone.now() - dt.timedelta(hours=1)
+    report = payments_reconcile(since=since, until=timezone.now() + dt.timedelta(minutes=1))
+    assert [r["reference"] for r in report.problems["provider_charge_unaccounted"]] == [planted.id]
+    report = payments_reconcile(since=since, until=timezone.now() + dt.timedelta(minutes=1), fix=True)
+    assert report.ok and [f["outcome"] for f in report.fixed] == ["refunded"]
+    at_stripe = list(stripe_client().v1.refunds.list(params={"limit": 10}).auto_paging_iter())
+    assert [(r.payment_intent, r.amount) for r in at_stripe] == [(planted.id, 4500)]
