@@ -83,6 +83,8 @@ class StripeProvider:
                 "amount": to_minor(amount, currency),
                 "currency": currency.lower(),
                 "payment_method": payment_method,
+                # Cards only: confirmed on the server without a return_url, 3-D Secure in Stripe.js.
+                "payment_method_types": ["card"],
                 "metadata": {k: str(v) for k, v in metadata.items()},
             },
             options={"idempotency_key": f"{idempotency_key}-create"},

@@ -40,6 +40,7 @@ from ticketing.core.errors import ApplicationError
 logger = logging.getLogger(__name__)
 
 NEVER_CHARGED = "The provider has no charge under this key; the attempt was given up."
+INTENT_CANCELLED = "The payment was cancelled at the provider; nothing was charged."
 
 
 def payments_recover(
@@ -160,6 +161,14 @@ def payment_intent_resolve(*, attempt: Payment, now: dt.datetime) -> str:
         logger.exception("provider lookup of %s failed", attempt.idempotency_key)
         return "unresolved"
     if found is None or found.status == PaymentStatus.PENDING:
+        if attempt.status != PaymentStatus.PENDING:
+            return "already"
+        if found is None and attempt.intent_id:
+            # Its intent was cancelled (by recovery, or in the provider's dashboard): it can
+            # never charge, so the hold goes back to its buyer now.
+            cancelled = PaymentResult(PaymentStatus.FAILED, message=INTENT_CANCELLED)
+            done = purchase_abandon(attempt_id=attempt.pk, result=cancelled, now=now)
+            return "not_charged" if done else "already"
         return "pending"
     late = found.approved and attempt.status in (PaymentStatus.FAILED, PaymentStatus.DECLINED)
     if attempt.status != PaymentStatus.PENDING and not late:

@@ -228,6 +228,16 @@ def test_duplicate_and_out_of_order_deliveries_make_one_order(api_client, user, 
     assert Payment.objects.filter(kind="refund").count() == 0
 
 
+def test_intent_cancelled_in_the_dashboard_gives_the_hold_back(api_client, user, hold):
+    attempt = three_d_secure(api_client, user, hold)
+    stripe_client().v1.payment_intents.cancel(attempt.intent_id)
+    body = intent_event(attempt.intent_id, type="payment_intent.canceled")
+    assert deliver_and_process(api_client, body) == "not_charged"
+    attempt.refresh_from_db()
+    assert attempt.status == "failed" and Hold.objects.get(pk=hold.pk).status == HoldStatus.ACTIVE
+    assert pay(api_client, user, hold, key="k2").status_code == 201  # paid again: a new intent
+
+
 def test_forged_or_unsigned_webhook_is_refused_and_writes_nothing(api_client, user, hold, unchanged):
     attempt = three_d_secure(api_client, user, hold)
     authenticate(attempt.intent_id)
@@ -318,7 +328,7 @@ def test_recovery_cancels_an_abandoned_3ds_intent_so_it_cannot_charge_later(api_
     assert stripe_client().v1.payment_intents.retrieve(attempt.intent_id).status == "canceled"
     assert Hold.objects.get(pk=hold.pk).status in (HoldStatus.ACTIVE, HoldStatus.EXPIRED)
     # A delivery about it, however late, changes nothing.
-    assert deliver_and_process(api_client, intent_event(attempt.intent_id)) == "pending"
+    assert deliver_and_process(api_client, intent_event(attempt.intent_id)) == "already"
     assert not Order.objects.exists() and not Payment.objects.filter(kind="refund").exists()
 
 
