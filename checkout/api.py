@@ -178,7 +178,7 @@ def hold_payment_return(request: HttpRequest, hold_id: int):
     response={200: dict},
     summary="Stripe's webhook (payment_intent.succeeded, payment_intent.payment_failed)",
     description="Signed with STRIPE_WEBHOOK_SECRET; a repeated event answers 200 and changes nothing. "
-    "WEBHOOK_SIGNATURE_INVALID 400 (nothing stored).",
+    "WEBHOOK_SIGNATURE_INVALID 400 (nothing stored), NOT_FOUND 404 (the provider is not Stripe).",
 )
 def stripe_webhook(request: HttpRequest):
     created = intents.provider_event_receive(

@@ -190,6 +190,8 @@ class StripeProvider:
         return sorted(records, key=lambda r: r.created_at)
 
     def event_verify(self, *, payload: bytes, signature: str) -> dict:
+        if not settings.STRIPE_WEBHOOK_SECRET:  # an empty key would verify anyone's signature
+            raise ValueError("STRIPE_WEBHOOK_SECRET is not set")
         try:
             stripe.Webhook.construct_event(payload, signature, settings.STRIPE_WEBHOOK_SECRET)
         except stripe.SignatureVerificationError as exc:

@@ -238,7 +238,9 @@ def test_intent_cancelled_in_the_dashboard_gives_the_hold_back(api_client, user,
     assert pay(api_client, user, hold, key="k2").status_code == 201  # paid again: a new intent
 
 
-def test_forged_or_unsigned_webhook_is_refused_and_writes_nothing(api_client, user, hold, unchanged):
+def test_forged_or_unsigned_webhook_is_refused_and_writes_nothing(
+    api_client, user, hold, unchanged, stripe_settings
+):
     attempt = three_d_secure(api_client, user, hold)
     authenticate(attempt.intent_id)
     body = intent_event(attempt.intent_id)
@@ -246,7 +248,9 @@ def test_forged_or_unsigned_webhook_is_refused_and_writes_nothing(api_client, us
         forged = deliver(api_client, body, secret="whsec_someone_else")
         unsigned = api_client.post(WEBHOOK, body)
         stale = api_client.post(WEBHOOK, body, HTTP_STRIPE_SIGNATURE=signed(body, at=int(time.time()) - 3600))
-    for response in (forged, unsigned, stale):
+        stripe_settings.STRIPE_WEBHOOK_SECRET = ""  # not configured: nothing verifies
+        unconfigured = api_client.post(WEBHOOK, body, HTTP_STRIPE_SIGNATURE=signed(body, secret=""))
+    for response in (forged, unsigned, stale, unconfigured):
         assert response.status_code == 400
         assert response.json()["code"] == "WEBHOOK_SIGNATURE_INVALID" and set(response.json()) == {
             "code",
