@@ -6,11 +6,13 @@ from django import forms
 from django.contrib import admin, messages
 from django.db.models import Count
 
+from events.forms import EventForm, PriceForm
 from events.models import Event, Price, Seat, Section, Venue
 from events.services import catalog as services
 from events.services import venues
 from ticketing.core.errors import ApplicationError
 from ticketing.core.validation import SafeFormMixin, SafeModelForm
+from ticketing.core.venue_time import venue_display
 
 
 class SectionForm(SafeFormMixin, forms.ModelForm):
@@ -143,23 +145,22 @@ class SeatAdmin(admin.ModelAdmin):
 
 class PriceInline(admin.TabularInline):
     model = Price
-    form = SafeModelForm
+    form = PriceForm
     extra = 0
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
         if db_field.name == "section":
+            # Only the event's own venue's sections (the database refuses others as well).
             event_id = request.resolver_match.kwargs.get("object_id")
-            qs = Section.objects.select_related("venue")
-            if event_id:
-                qs = qs.filter(venue__events__pk=event_id)
-            kwargs["queryset"] = qs
+            venue_id = Event.objects.filter(pk=event_id).values_list("venue_id", flat=True).first()
+            kwargs["queryset"] = Section.objects.select_related("venue").filter(venue_id=venue_id)
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
 
 @admin.register(Event)
 class EventAdmin(admin.ModelAdmin):
-    form = SafeModelForm
-    list_display = ["title", "venue", "category", "starts_at", "status"]
+    form = EventForm
+    list_display = ["title", "venue", "category", "local_start", "status"]
     list_filter = ["status", "category", "venue__city", "venue"]
     search_fields = ["title", "description", "venue__name"]
     date_hierarchy = "starts_at"
@@ -175,6 +176,14 @@ class EventAdmin(admin.ModelAdmin):
         "sold_out",
         "sold_out_until",
     ]
+
+    @admin.display(description="Starts (venue time)", ordering="starts_at")
+    def local_start(self, obj: Event) -> str:
+        return venue_display(obj.starts_at, obj.timezone)
+
+    def get_inline_instances(self, request, obj=None):
+        # Prices need the venue's sections: offered once the event (and its venue) is saved.
+        return super().get_inline_instances(request, obj) if obj is not None else []
 
     def save_model(self, request, obj, form, change):
         if not obj.timezone:
