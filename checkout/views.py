@@ -32,6 +32,7 @@ from events.models import Event
 from events.views import with_times
 from ticketing.core.errors import ApplicationError, ValidationFailed
 from ticketing.core.validation import SafeFormMixin, column_length
+from ticketing.core.venue_time import venue_display
 from ticketing.server.version_prefetch import prefetched_event
 
 
@@ -162,7 +163,10 @@ def checkin(request: HttpRequest) -> HttpResponse:
     context = {
         "gate": request.POST.get("gate", request.GET.get("gate", "")),
         "event_id": request.POST.get("event_id", request.GET.get("event_id", "")),
-        "events": Event.objects.filter(ends_at__gt=timezone.now()).select_related("venue")[:50],
+        "events": [
+            (e, venue_display(e.starts_at, e.timezone))
+            for e in Event.objects.filter(ends_at__gt=timezone.now()).select_related("venue")[:50]
+        ],
         "result": None,
         "error": None,
     }

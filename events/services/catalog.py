@@ -130,7 +130,7 @@ def event_create(
     )
     try:
         event.full_clean(
-            exclude=["venue", *(f for f in raw if problems.fields.get(f) or times[f] is None)],
+            exclude=["venue", *problems.fields, *(f for f in raw if times[f] is None)],
             validate_unique=False,
             validate_constraints=False,
         )
