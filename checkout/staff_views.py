@@ -1,4 +1,4 @@
-"""Staff pages of an event's sales: the organizer dashboard and its CSV exports.
+"""Staff pages: an event's organizer dashboard and CSV exports, and the check-in scanner.
 
 Reached through the event admin (``checkout/admin.py`` wraps them in ``admin_view``, so
 only staff get in). The exports stream: rows are read a page at a time and written as they
@@ -12,14 +12,20 @@ from collections.abc import AsyncIterator, Callable, Iterator
 
 from asgiref.sync import sync_to_async
 from django.contrib import admin
+from django.contrib.admin.views.decorators import staff_member_required
 from django.core.handlers.asgi import ASGIRequest
-from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.utils.text import slugify
+from django.views.decorators.http import require_POST
 
 from checkout.selectors import dashboard
+from checkout.services.checkin import ticket_check_in
+from checkout.views import CheckInForm
 from events.models import Event
 from ticketing.core import svgchart
+from ticketing.core.errors import ApplicationError, Problems
+from ticketing.core.venue_time import venue_display
 
 
 class _Line:
@@ -76,3 +82,41 @@ def event_orders_csv(request: HttpRequest, object_id: int) -> StreamingHttpRespo
 def event_attendees_csv(request: HttpRequest, object_id: int) -> StreamingHttpResponse:
     event = get_object_or_404(Event, pk=object_id)
     return _stream(request, event, dashboard.ATTENDEE_COLUMNS, dashboard.attendees_export_page, "attendees")
+
+
+@staff_member_required
+@require_POST
+def checkin_scan(request: HttpRequest) -> JsonResponse:
+    """The check-in page's scanner (camera or typed code, ``static/js/checkin-scan.js``):
+    the same ``ticket_check_in`` as the form, answered as JSON so the camera keeps running.
+    A refused scan answers its error's status with ``{"code", "message", "extra"}``."""
+    form = CheckInForm(request.POST)
+    event_id = request.POST.get("event_id", "")
+    try:
+        if not form.is_valid():
+            problems = Problems()
+            for name, errors in form.errors.items():
+                for error in errors:
+                    problems.add(name, f"{name}: {error}")
+            problems.raise_if_any()
+        result = ticket_check_in(
+            code=form.cleaned_data["code"],
+            gate=form.cleaned_data["gate"],
+            event_id=int(event_id) if event_id.isascii() and event_id.isdigit() else None,
+            actor=request.user,
+        )
+    except ApplicationError as exc:
+        return JsonResponse(exc.as_dict(), status=exc.status)
+    event = Event.objects.only("timezone").get(pk=result.event_id)
+    return JsonResponse(
+        {
+            "code": "ADMITTED",
+            "message": f"Admit: {result.seat}",
+            "extra": {
+                "ticket_id": result.ticket_id,
+                "seat": result.seat,
+                "gate": result.gate,
+                "used_at": venue_display(result.used_at, event.timezone),
+            },
+        }
+    )

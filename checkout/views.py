@@ -176,8 +176,10 @@ def checkin(request: HttpRequest) -> HttpResponse:
         form = CheckInForm(request.POST)
         try:
             if not form.is_valid():
-                name, errors = next(iter(form.errors.items()))
-                raise ValidationFailed(f"{name}: {errors[0]}", extra={"fields": form.errors})
+                raise ValidationFailed(
+                    " ".join(f"{name}: {error}" for name, errors in form.errors.items() for error in errors),
+                    extra={"fields": form.errors},
+                )
             context["result"] = ticket_check_in(
                 code=form.cleaned_data["code"],
                 gate=form.cleaned_data["gate"],
@@ -187,6 +189,9 @@ def checkin(request: HttpRequest) -> HttpResponse:
         except ApplicationError as exc:
             context["error"] = exc
             status = exc.status
+        else:
+            tz = Event.objects.only("timezone").get(pk=context["result"].event_id).timezone
+            context["result_time"] = venue_display(context["result"].used_at, tz)
     return render(request, "ops/checkin.html", context, status=status)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 import string
 from dataclasses import dataclass, field
@@ -179,6 +180,39 @@ def section_seats_generate(*, section: Section, spec: SectionSpec) -> int:
         section.save(update_fields=["kind", "geometry"])
         seats = Seat.objects.bulk_create(_layout_seats(section, spec), batch_size=2000)
         return len(seats)
+
+
+def _to_local(geo: dict[str, Any], x: float, y: float) -> tuple[float, float]:
+    """Map point -> (u, v) in [0, 1] across the (rotated) rectangle."""
+    cx, cy = geo["x"] + geo["width"] / 2, geo["y"] + geo["height"] / 2
+    a = -math.radians(float(geo.get("rotation", 0) or 0))
+    dx, dy = x - cx, y - cy
+    lx, ly = dx * math.cos(a) - dy * math.sin(a), dx * math.sin(a) + dy * math.cos(a)
+    return lx / geo["width"] + 0.5, ly / geo["height"] + 0.5
+
+
+def _to_map(geo: dict[str, Any], u: float, v: float) -> tuple[float, float]:
+    cx, cy = geo["x"] + geo["width"] / 2, geo["y"] + geo["height"] / 2
+    a = math.radians(float(geo.get("rotation", 0) or 0))
+    lx, ly = (u - 0.5) * geo["width"], (v - 0.5) * geo["height"]
+    return cx + lx * math.cos(a) - ly * math.sin(a), cy + lx * math.sin(a) + ly * math.cos(a)
+
+
+def section_seats_move(*, section: Section, old_geometry: dict[str, Any]) -> int:
+    """Carry a section's seats along when it was moved, resized or rotated on the map: each
+    seat keeps its place relative to the rectangle. Returns the seats moved.
+
+    Seat coordinates are only where the seat map draws them, so this is safe on sale too.
+    """
+    old = _with_size({"x": 0, "y": 0, **(old_geometry or {})})
+    new = section.geometry
+    if layout.geometry_problems(old) or layout.geometry_problems(new) or old == new:
+        return 0
+    seats = list(section.seats.only("id", "x", "y"))
+    for seat in seats:
+        seat.x, seat.y = (round(c, 2) for c in _to_map(new, *_to_local(old, seat.x, seat.y)))
+    Seat.objects.bulk_update(seats, ["x", "y"], batch_size=2000)
+    return len(seats)
 
 
 def venue_create(
