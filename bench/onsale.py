@@ -582,15 +582,47 @@ def targets(data: dict, ping_label: str) -> list[dict]:
 
 
 def pg_cpu_seconds() -> float | None:
-    """CPU of the embedded PostgreSQL (postmaster, its live and reaped backends)."""
-    pgdata = Path(os.environ.get("TICKETING_PGDATA", ROOT / "var" / "bench-pgdata"))
-    try:
-        pid = int((pgdata / "postmaster.pid").read_text().split()[0])
-    except (OSError, ValueError, IndexError):
-        return None
-    if os.environ.get("DATABASE_URL"):
+    """CPU of the PostgreSQL server (postmaster, its live and reaped backends), from /proc.
+
+    The embedded server is found through its data directory's ``postmaster.pid``. An external
+    server (``DATABASE_URL``) on this machine is found through a backend of our own: its parent
+    is the postmaster. ``None`` when the server runs elsewhere (its processes are not in /proc).
+    """
+    pid = _postmaster_pid()
+    if pid is None:
         return None
     return sum(stack_mod._proc_cpu_seconds(p) for p in [pid, *stack_mod._children(pid)])
+
+
+_POSTMASTER: dict[str, int | None] = {}
+
+
+def _postmaster_pid() -> int | None:
+    url = os.environ.get("DATABASE_URL")
+    if not url:
+        pgdata = Path(os.environ.get("TICKETING_PGDATA", ROOT / "var" / "bench-pgdata"))
+        try:
+            return int((pgdata / "postmaster.pid").read_text().split()[0])
+        except (OSError, ValueError, IndexError):
+            return None
+    if url not in _POSTMASTER:
+        _POSTMASTER[url] = _external_postmaster_pid(url)
+    return _POSTMASTER[url]
+
+
+def _external_postmaster_pid(url: str) -> int | None:
+    try:
+        with psycopg.connect(url, connect_timeout=5) as conn:
+            backend = conn.execute("SELECT pg_backend_pid()").fetchone()[0]
+            stat = Path(f"/proc/{backend}/stat").read_text()
+    except (OSError, psycopg.Error):
+        return None
+    parent = int(stat.rsplit(")", 1)[1].split()[1])
+    try:
+        comm = Path(f"/proc/{parent}/comm").read_text().strip()
+    except OSError:
+        return None
+    return parent if comm.startswith("postgres") else None
 
 
 def main() -> int:
