@@ -2,18 +2,16 @@
 
 Reached through the event admin (``checkout/admin.py`` wraps them in ``admin_view``, so
 only staff get in). The exports stream: rows are read a page at a time and written as they
-go, under ASGI (daphne) through an async iterator so the server never buffers the file.
+go (``ticketing/server/handler.py`` sends each page as it is made), never the whole file.
 """
 
 from __future__ import annotations
 
 import csv
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import Callable, Iterator
 
-from asgiref.sync import sync_to_async
 from django.contrib import admin
 from django.contrib.admin.views.decorators import staff_member_required
-from django.core.handlers.asgi import ASGIRequest
 from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.utils.text import slugify
@@ -50,25 +48,17 @@ def event_dashboard_view(request: HttpRequest, object_id: int) -> HttpResponse:
     return render(request, "admin/events/event/dashboard.html", context)
 
 
-def _stream(
-    request: HttpRequest, event: Event, header: list[str], page: Callable, name: str
-) -> StreamingHttpResponse:
+def _stream(event: Event, header: list[str], page: Callable, name: str) -> StreamingHttpResponse:
     writer = csv.writer(_Line())
 
     def rows() -> Iterator[str]:
         yield "\ufeff" + writer.writerow(header)  # the BOM makes spreadsheets read UTF-8
-        for row in dashboard.export_rows(page, event=event):
-            yield writer.writerow(row)
-
-    async def rows_async() -> AsyncIterator[str]:
-        yield "\ufeff" + writer.writerow(header)
         after: int | None = 0
         while after is not None:
-            chunk, after = await sync_to_async(page)(event=event, after=after)
+            chunk, after = page(event=event, after=after)
             yield "".join(writer.writerow(row) for row in chunk)
 
-    content = rows_async() if isinstance(request, ASGIRequest) else rows()
-    response = StreamingHttpResponse(content, content_type="text/csv; charset=utf-8")
+    response = StreamingHttpResponse(rows(), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{slugify(event.title)}-{event.pk}-{name}.csv"'
     response["Cache-Control"] = "no-store"
     return response
@@ -76,12 +66,12 @@ def _stream(
 
 def event_orders_csv(request: HttpRequest, object_id: int) -> StreamingHttpResponse:
     event = get_object_or_404(Event, pk=object_id)
-    return _stream(request, event, dashboard.ORDER_COLUMNS, dashboard.orders_export_page, "orders")
+    return _stream(event, dashboard.ORDER_COLUMNS, dashboard.orders_export_page, "orders")
 
 
 def event_attendees_csv(request: HttpRequest, object_id: int) -> StreamingHttpResponse:
     event = get_object_or_404(Event, pk=object_id)
-    return _stream(request, event, dashboard.ATTENDEE_COLUMNS, dashboard.attendees_export_page, "attendees")
+    return _stream(event, dashboard.ATTENDEE_COLUMNS, dashboard.attendees_export_page, "attendees")
 
 
 @staff_member_required

@@ -11,7 +11,7 @@ sit in memory at once.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -246,13 +246,3 @@ def attendees_export_page(*, event: Event, after: int) -> tuple[list[list[str]],
     )
     out = [[_csv_safe(v) for v in (*r[:8], _local(r[8], tz), r[9])] for r in rows]
     return out, (rows[-1][0] if len(rows) == EXPORT_PAGE else None)
-
-
-def export_rows(
-    page: Callable[..., tuple[list[list[str]], int | None]], *, event: Event
-) -> Iterator[list[str]]:
-    """Every row of an export, one page at a time (for a synchronous response)."""
-    after: int | None = 0
-    while after is not None:
-        rows, after = page(event=event, after=after)
-        yield from rows

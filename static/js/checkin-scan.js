@@ -17,12 +17,14 @@
   const state = root.querySelector("[data-camera-state]");
   const startButton = root.querySelector("[data-camera-start]");
   const stopButton = root.querySelector("[data-camera-stop]");
-  const REPEAT_MS = 4000; // the same code held in front of the camera is one scan
+  // A code held in front of the camera is one scan: it counts again only after it has been
+  // out of view this long (or another code was scanned in between).
+  const GONE_MS = 1500;
   let stream = null;
   let detector = null;
   let timer = null;
   let busy = false;
-  let last = { code: "", at: 0 };
+  let last = { code: "", seenAt: 0 };
   let audio = null;
 
   function beep(ok) {
@@ -117,9 +119,10 @@
     try {
       const code = (await decode())?.trim();
       const now = Date.now();
-      if (code && !(code === last.code && now - last.at < REPEAT_MS)) {
-        last = { code, at: now };
-        await submit(code);
+      if (code) {
+        const again = code === last.code && now - last.seenAt < GONE_MS;
+        last = { code, seenAt: now };
+        if (!again) await submit(code);
       }
     } catch (err) {
       state.textContent = `Scanner error: ${err.message}`;
