@@ -14,6 +14,7 @@ from django.contrib import admin
 from django.contrib.admin.views.decorators import staff_member_required
 from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, render
+from django.utils import timezone
 from django.utils.text import slugify
 from django.views.decorators.http import require_POST
 
@@ -45,7 +46,8 @@ def event_dashboard_view(request: HttpRequest, object_id: int) -> HttpResponse:
         "day_chart": svgchart.bar_chart(board.per_day, title="Tickets per day"),
         "opts": Event._meta,
     }
-    return render(request, "admin/events/event/dashboard.html", context)
+    with timezone.override(event.timezone):  # every time on the page in the venue's zone
+        return render(request, "admin/events/event/dashboard.html", context)
 
 
 def _stream(event: Event, header: list[str], page: Callable, name: str) -> StreamingHttpResponse:

@@ -206,4 +206,5 @@ def event_figures_view(request: HttpRequest, object_id: int) -> HttpResponse:
         "audit": event_audit_recent(event=event),
         "opts": Event._meta,
     }
-    return render(request, "admin/events/event/figures.html", context)
+    with timezone.override(event.timezone):  # audit times in the venue's zone, like every staff page
+        return render(request, "admin/events/event/figures.html", context)

@@ -7,6 +7,7 @@ from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.db.models import Count
 from django.forms.models import BaseInlineFormSet
+from django.utils import timezone
 
 from events.forms import EventForm, PriceForm
 from events.models import Event, Price, Seat, Section, Venue
@@ -318,6 +319,17 @@ class EventAdmin(admin.ModelAdmin):
     @admin.display(description="Starts (venue time)", ordering="starts_at")
     def local_start(self, obj: Event) -> str:
         return venue_display(obj.starts_at, obj.timezone)
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        # Every time on the page (read-only ones too) in the venue's zone, as staff think.
+        # Rendered inside the override: a TemplateResponse would otherwise render after it.
+        pk = object_id if object_id and str(object_id).isdigit() else None
+        tz_name = Event.objects.filter(pk=pk).values_list("timezone", flat=True).first() if pk else None
+        with timezone.override(tz_name or timezone.get_current_timezone()):
+            response = super().changeform_view(request, object_id, form_url, extra_context)
+            if hasattr(response, "render") and not response.is_rendered:
+                response.render()
+        return response
 
     def get_inline_instances(self, request, obj=None):
         # Prices need the venue's sections: offered once the event (and its venue) is saved.
