@@ -218,13 +218,22 @@ class PaymentKind(models.TextChoices):
 
 
 class PaymentStatus(models.TextChoices):
+    PENDING = "pending", "Pending (provider call not yet answered)"
     APPROVED = "approved", "Approved"
     DECLINED = "declined", "Declined"
     FAILED = "failed", "Failed"
 
 
 class Payment(models.Model):
-    """Every call to the payment provider, approved or not, for accounting and audit."""
+    """Every call to the payment provider, approved or not, for accounting and audit.
+
+    A charge is written ``pending`` (with the provider idempotency key it will use) and
+    committed *before* the provider is called; a refund likewise. A crash therefore always
+    leaves a row that recovery can resolve by asking the provider (docs/payments.md).
+    ``buyer_name``/``buyer_email`` are kept only while a charge is pending (recovery needs
+    them to write the order); ``outcome`` is the error code the buyer was given when an
+    approved charge could not become an order (and was refunded).
+    """
 
     hold = models.ForeignKey(Hold, null=True, blank=True, on_delete=models.PROTECT, related_name="payments")
     order = models.ForeignKey(Order, null=True, blank=True, on_delete=models.PROTECT, related_name="payments")
@@ -237,9 +246,71 @@ class Payment(models.Model):
     idempotency_key = models.CharField(max_length=200, blank=True)
     message = models.CharField(max_length=300, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
+    # The buyer's request this charge serves (same-key retries resume it).
+    idempotency = models.ForeignKey(
+        "checkout.IdempotencyRecord", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    # For a refund: the charge it gives back.
+    charge = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="refunds"
+    )
+    buyer_name = models.CharField(max_length=200, blank=True)
+    buyer_email = models.CharField(max_length=254, blank=True)
+    outcome = models.CharField(max_length=30, blank=True)
+    seat_count = models.PositiveSmallIntegerField(default=0)  # a charge's seats, to see if any were lost
+    resolved_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            # One provider call in flight per hold: a second purchase waits for (or resumes) it.
+            models.UniqueConstraint(
+                fields=["hold"],
+                condition=Q(kind="charge", status="pending"),
+                name="payment_one_pending_charge_per_hold",
+            ),
+            models.UniqueConstraint(
+                # Failed rows are exempt: older books hold a failed refund and its retry under one key.
+                fields=["kind", "idempotency_key"],
+                condition=~Q(idempotency_key="") & ~Q(status="failed"),
+                name="payment_unique_kind_key",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["created_at"], condition=Q(status="pending"), name="payment_pending_idx"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.kind} {self.amount} {self.currency} ({self.status})"
+
+
+class OutboxMessage(models.Model):
+    """A message that must not be lost, written in the transaction of the change it reports.
+
+    ``checkout.tasks.outbox_send`` delivers it after commit; a failed delivery is tried again
+    with backoff until ``sent_at`` is set (once).
+    """
+
+    kind = models.CharField(max_length=40)
+    order = models.ForeignKey(Order, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+    next_attempt_at = models.DateTimeField(default=timezone.now)
+    claimed_until = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.CharField(max_length=300, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [
+            models.Index(
+                fields=["next_attempt_at"], condition=Q(sent_at__isnull=True), name="outbox_due_idx"
+            ),
+        ]
+        constraints = [
+            models.UniqueConstraint(fields=["kind", "order"], name="outbox_one_per_kind_order"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} #{self.pk} ({'sent' if self.sent_at else 'due'})"
 
 
 class IdempotencyRecord(models.Model):
@@ -266,6 +337,8 @@ class AuditAction(models.TextChoices):
     PURCHASED = "purchased"
     PURCHASE_REFUSED = "purchase_refused"
     PAYMENT_REFUNDED = "payment_refunded"
+    PAYMENT_RECOVERED = "payment_recovered"
+    PAYMENT_RECONCILED = "payment_reconciled"
     ORDER_CANCELLED = "order_cancelled"
     EVENT_PUBLISHED = "event_published"
     EVENT_CANCELLED = "event_cancelled"

@@ -1,5 +1,5 @@
-"""django-q2 tasks of the checkout app: the hold sweeper, confirmation e-mails and the
-refunds of a cancelled event.
+"""django-q2 tasks of the checkout app: the hold sweeper, payment recovery and the outbox
+(confirmation e-mails), and the refunds of a cancelled event.
 
 Tasks pick ids and call services; every service takes its own locks and re-checks, so a
 task that runs twice (django-q2 hands a task out again after ``retry`` seconds) is harmless.
@@ -7,6 +7,7 @@ task that runs twice (django-q2 hands a task out again after ``retry`` seconds) 
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import time
 from typing import Any
@@ -17,9 +18,12 @@ from django.core.mail import EmailMultiAlternatives, send_mail
 from django.template.loader import render_to_string
 from django.utils import timezone
 
-from checkout.models import Order, OrderStatus
+from checkout.models import Order, OrderStatus, OutboxMessage
 from checkout.services import reconcile
 from checkout.services.holds import holds_expire_due
+from checkout.services.outbox import outbox_deliver, outbox_due
+from checkout.services.reconcile_payments import payments_reconcile
+from checkout.services.recovery import payments_recover
 from checkout.services.retention import orders_anonymize
 from checkout.services.sales import event_orders_refund
 from events.models import EventStatus
@@ -28,6 +32,7 @@ from ticketing.ops.tasks import heartbeat_write, stop_on_interrupt
 logger = logging.getLogger(__name__)
 
 SWEEP_SCHEDULE_NAME = "checkout.holds_sweep"
+RECOVER_SCHEDULE_NAME = "checkout.payments_recover"
 # django-q2 starts a schedule at most once a minute and its scheduler looks only every ~30 s,
 # so the next run may start up to ~90 s after this one. One run therefore keeps sweeping about
 # every second until shortly before the cluster's timeout (95 s by default) would kill it: runs
@@ -68,8 +73,50 @@ def holds_sweep(budget_seconds: float | None = None) -> int:
             stopping.wait(SWEEP_INTERVAL_SECONDS)
 
 
-def order_confirmation_send(order_id: int) -> bool:
-    """E-mail the buyer their tickets. Returns False (and sends nothing) for a cancelled order."""
+# Shorter than the schedule's one-minute period, so runs never overlap: recovery keeps one
+# worker of the cluster, not two (the sweeper may take two; the rest stay for queued tasks).
+RECOVER_BUDGET_SECONDS = 55.0
+
+
+def payments_recover_run(budget_seconds: float | None = None) -> int:
+    """The recovery schedule: every sweep interval until ``budget_seconds`` (default 55 s, within
+    the cluster timeout) resolve stale payment attempts and owed refunds, and deliver due outbox
+    messages. Returns how many rows it acted on. Safe to run twice at once (every step
+    re-checks under locks)."""
+    budget = min(RECOVER_BUDGET_SECONDS, _sweep_budget()) if budget_seconds is None else budget_seconds
+    stop_at = time.monotonic() + budget
+    total = 0
+    while True:
+        try:
+            total += sum(payments_recover().values())
+            for message_id in outbox_due(now=timezone.now()):
+                total += outbox_send(message_id)
+        except Exception:  # the database is away, or a hiccup: try again next tick
+            logger.exception("payment recovery tick failed")
+        if time.monotonic() + SWEEP_INTERVAL_SECONDS >= stop_at:
+            return total
+        time.sleep(SWEEP_INTERVAL_SECONDS)
+
+
+SENDERS = {
+    "order_confirmation": lambda message: order_confirmation_send(message.order_id, message_id=message.pk)
+}
+
+
+def outbox_send(message_id: int) -> bool:
+    """Deliver one outbox message (queued on commit; re-tried by ``payments_recover_run``)."""
+    return outbox_deliver(message_id=message_id, send=_send)
+
+
+def _send(message: OutboxMessage) -> None:
+    SENDERS[message.kind](message)
+
+
+def order_confirmation_send(order_id: int, *, message_id: int | None = None) -> bool:
+    """E-mail the buyer their tickets. Returns False (and sends nothing) for a cancelled order.
+
+    Raises when the mail (or the database) cannot be reached; the outbox tries again. A
+    ``message_id`` gives the mail a stable ``Message-ID``, so a re-send is recognisable."""
     order = Order.objects.select_related("event", "event__venue").filter(pk=order_id).first()
     if order is None or order.status != OrderStatus.PAID:
         return False
@@ -83,6 +130,7 @@ def order_confirmation_send(order_id: int) -> bool:
         body=text,
         from_email=settings.DEFAULT_FROM_EMAIL,
         to=[order.buyer_email],
+        headers={"Message-ID": f"<outbox-{message_id}@ticketing>"} if message_id else None,
     )
     message.send()
     return True
@@ -128,12 +176,19 @@ def event_refunds_run(event_id: int, actor_id: int) -> dict:
 
 
 def reconcile_run() -> dict[str, Any]:
-    """The daily reconcile: repairs ghost holds, logs every other violation for a person."""
+    """The daily reconcile: repairs ghost holds, compares the last two days' payments with the
+    provider's books (reports only: ``manage.py reconcile --fix`` fixes), logs every other
+    violation for a person."""
     report = reconcile.reconcile_run()
-    heartbeat_write(name="reconcile", now=report.checked_at, data={"violations": report.counts()})
-    if not report.ok:
-        logger.error("reconcile found violations: %s", report.as_dict())
-    return report.as_dict()
+    money = payments_reconcile(since=report.checked_at - dt.timedelta(days=2), now=report.checked_at)
+    counts = {**report.counts(), **money.counts()}
+    heartbeat_write(name="reconcile", now=report.checked_at, data={"violations": counts})
+    data = report.as_dict()
+    data["violations"].update({k: v for k, v in money.problems.items() if v})
+    data["ok"] = report.ok and money.ok
+    if not data["ok"]:
+        logger.error("reconcile found violations: %s", data)
+    return data
 
 
 def retention_run() -> int:

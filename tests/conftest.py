@@ -84,6 +84,12 @@ def _empty_cache():
 
 
 @pytest.fixture(autouse=True)
+def _payment_books(settings, tmp_path):
+    """Each test gets empty provider books: test databases reuse ids, and keys with them."""
+    settings.TICKETING_TEST_PAYMENT_BOOKS = str(tmp_path / "payment-books.sqlite3")
+
+
+@pytest.fixture(autouse=True)
 def _realtime_pushes_inline(settings):
     """Seat-map pushes flush in the caller's thread: no background thread touches the test DB."""
     settings.TICKETING_REALTIME_COALESCE_MS = 0

@@ -21,6 +21,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
+from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from checkout.errors import (
@@ -40,6 +41,7 @@ from checkout.models import (
     Hold,
     HoldKind,
     HoldStatus,
+    Payment,
     SeatInventory,
     SeatStatus,
 )
@@ -376,7 +378,8 @@ def hold_release(*, user: Any, hold_id: int, now: dt.datetime | None = None) -> 
 
 def holds_expire_due(*, now: dt.datetime | None = None, limit: int = 200) -> int:
     """Expire up to ``limit`` live holds whose time is up (paying ones only after their
-    stretched window), in one transaction; returns how many. Also frees up to ``limit`` seats
+    stretched window, and never while their payment attempt is pending: recovery resolves
+    that first), in one transaction; returns how many. Also frees up to ``limit`` seats
     left pointing at already-ended holds.
 
     Safe to run concurrently: each run locks holds with ``SKIP LOCKED``, so two sweepers
@@ -386,7 +389,10 @@ def holds_expire_due(*, now: dt.datetime | None = None, limit: int = 200) -> int
     with busy_on_lock_timeout(), transaction.atomic():
         set_lock_timeout()
         due = lock_rows(
-            Hold.objects.filter(status__in=LIVE_HOLD_STATUSES, expires_at__lte=now),
+            Hold.objects.filter(status__in=LIVE_HOLD_STATUSES, expires_at__lte=now).exclude(
+                # Owned by payment recovery until its attempt is resolved: the card may be charged.
+                Exists(Payment.objects.filter(hold=OuterRef("pk"), kind="charge", status="pending"))
+            ),
             skip_locked=True,
             limit=limit,
         )

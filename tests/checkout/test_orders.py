@@ -141,17 +141,29 @@ def test_paying_stretches_a_nearly_expired_hold(hold, user, settings):
     assert Spy.seen["rows"] == {Spy.seen["expires_at"]}
 
 
-class SweepDuringCharge(payments.TestProvider):
-    """Charges, then lets the sweeper run after the payment window has passed."""
+class SeatsTakenDuringCharge(payments.TestProvider):
+    """Charges, then (the payment window long past) the sweeper runs and another buyer takes the seats."""
 
     def charge(self, **kwargs):
         result = super().charge(**kwargs)
-        holds.holds_expire_due(now=timezone.now() + dt.timedelta(hours=1))
+        later = timezone.now() + dt.timedelta(hours=1)
+        holds.holds_expire_due(now=later)
+        assert Hold.objects.get().status == HoldStatus.PAYING  # the sweeper leaves a pending payment alone
+        event_id = Hold.objects.get().event_id
+        hold_create(user=UserFactory(), event_id=event_id, seat_ids=seat_ids_of(event_id)[:2], now=later)
         return result
 
 
+def seat_ids_of(event_id):
+    return list(
+        SeatInventory.objects.filter(event_id=event_id)
+        .order_by("seat__row_rank", "seat__position")
+        .values_list("seat_id", flat=True)
+    )
+
+
 def test_hold_lost_during_payment_is_refunded(hold, user, settings):
-    settings.TICKETING_PAYMENT_PROVIDER = f"{__name__}.SweepDuringCharge"
+    settings.TICKETING_PAYMENT_PROVIDER = f"{__name__}.SeatsTakenDuringCharge"
     with pytest.raises(HoldExpired) as exc:
         buy(user, hold)
     assert exc.value.extra["refunded"] is True
@@ -162,8 +174,14 @@ def test_hold_lost_during_payment_is_refunded(hold, user, settings):
     assert Order.objects.count() == 0
     hold.refresh_from_db()
     assert hold.status == HoldStatus.EXPIRED
-    assert SeatInventory.objects.filter(status="available").count() == 10
+    assert SeatInventory.objects.filter(status="held").exclude(hold=hold).count() == 2
     assert AuditLog.objects.filter(action="payment_refunded").count() == 1
+    # The buyer's retry gets the same answer, and nothing is charged or refunded again.
+    settings.TICKETING_PAYMENT_PROVIDER = "checkout.payments.TestProvider"
+    with pytest.raises(HoldExpired) as again:
+        buy(user, hold)
+    assert again.value.extra["refunded"] is True
+    assert Payment.objects.count() == 2
 
 
 def test_purchase_query_budget(hold, user, django_assert_max_num_queries):

@@ -222,3 +222,84 @@ def test_lock_wait_is_bounded_and_busy_changes_nothing(settings, inventory_uncha
         done.set()
         blocker.join()
     assert hold_create(user=user, event_id=event.id, seat_ids=[seat])
+
+
+def _same_key_purchases(n: int, *, delay_ms: int, settings, record_first: bool = False):
+    from checkout.models import IdempotencyRecord
+    from checkout.services.orders import request_hash
+
+    settings.TICKETING_TEST_PAYMENT_DELAY_MS = delay_ms
+    event = make_event()
+    user = UserFactory()
+    hold = hold_create(user=user, event_id=event.id, seat_ids=seat_ids(event)[:2])
+    if record_first:  # else the first insert makes the others wait, whatever the locks
+        digest = request_hash(
+            hold_id=hold.pk, buyer_name="B", buyer_email="b@example.com", card_number=payments.CARD_APPROVE
+        )
+        IdempotencyRecord.objects.create(user=user, key="double-click", request_hash=digest)
+
+    def submit():
+        return order_purchase(
+            user=user,
+            hold_id=hold.pk,
+            buyer_name="B",
+            buyer_email="b@example.com",
+            card_number=payments.CARD_APPROVE,
+            idempotency_key="double-click",
+        )
+
+    return race([submit] * n)
+
+
+def _one_order_one_charge(results) -> list[str]:
+    """What the same-key contract says, as a list of the broken parts (empty when it holds)."""
+    broken = []
+    answers = {(kind, value.pk if kind == "ok" else type(value).__name__) for kind, value in results}
+    if len(answers) != 1 or next(iter(answers))[0] != "ok":
+        broken.append(f"answers differ: {sorted(map(str, answers))}")
+    if Order.objects.count() != 1:
+        broken.append(f"{Order.objects.count()} orders")
+    charges = Payment.objects.filter(kind="charge", status="approved").count()
+    books = payments.payment_provider().transactions(
+        since=timezone.now() - dt.timedelta(hours=1), until=timezone.now() + dt.timedelta(hours=1)
+    )
+    provider_charges = sum(1 for r in books if r.kind == "charge" and r.status == "approved")
+    if charges != 1 or provider_charges != 1:
+        broken.append(f"{charges} charges in our books, {provider_charges} at the provider")
+    if Payment.objects.filter(kind="refund").exists() or any(r.kind == "refund" for r in books):
+        broken.append("refunded")
+    return broken
+
+
+@pytest.mark.parametrize("delay_ms", [0, 50])
+def test_same_key_purchases_at_once_make_one_order_and_one_charge(big_pool, settings, delay_ms):
+    """Issue 15: begin locked record then hold, complete hold then record: they deadlocked,
+    one answered 503 and was refunded. One lock order now (docs/payments.md)."""
+    results = _same_key_purchases(12, delay_ms=delay_ms, settings=settings)
+    assert _one_order_one_charge(results) == []
+
+
+def test_control_same_key_purchases_without_the_locks_break_the_contract(big_pool, settings, monkeypatch):
+    """The same race with the record and hold locks reduced to plain reads: every request sees
+    the hold unpaid and starts its own payment, and the contract check above catches it."""
+    from checkout.services import orders
+
+    n = 4
+    everyone_read = threading.Barrier(n)
+    first_look = threading.local()
+
+    def read_record(qs):
+        return qs.order_by("pk").first()
+
+    def read_hold(user, hold_id):
+        hold = Hold.objects.get(pk=hold_id, user=user)
+        if not getattr(first_look, "done", False):  # later looks (waiting for the outcome) go on
+            first_look.done = True
+            everyone_read.wait(timeout=30)
+        return hold
+
+    monkeypatch.setattr(orders, "lock_one", read_record)
+    monkeypatch.setattr(orders, "hold_lock_own", read_hold)
+    results = _same_key_purchases(n, delay_ms=0, settings=settings, record_first=True)
+    broken = _one_order_one_charge(results)
+    assert broken != []

@@ -8,14 +8,16 @@ import importlib
 import pytest
 from django.apps import apps
 from django.core import mail
+from django.core.mail import EmailMultiAlternatives
 from django.utils import timezone
 from django_q.models import OrmQ, Schedule
 
-from checkout import payments
-from checkout.models import Hold, SeatInventory
+from checkout import payments, tasks
+from checkout.models import Hold, OutboxMessage, SeatInventory
 from checkout.services.holds import hold_create
 from checkout.services.orders import order_cancel, order_purchase
-from checkout.tasks import holds_sweep, order_confirmation_send
+from checkout.services.outbox import outbox_backoff, outbox_deliver, outbox_due
+from checkout.tasks import holds_sweep, order_confirmation_send, outbox_send
 from tests.checkout.conftest import seat_ids
 from tests.factories import UserFactory
 
@@ -56,9 +58,52 @@ def test_purchase_queues_the_confirmation_after_commit(event, user, django_captu
             card_number=payments.CARD_APPROVE,
             idempotency_key="k",
         )
+    message = OutboxMessage.objects.get(order=order)  # written in the purchase's transaction
     queued = OrmQ.objects.get()
-    assert queued.task["func"] == "checkout.tasks.order_confirmation_send"
-    assert queued.task["args"] == (order.pk,)
+    assert queued.task["func"] == "checkout.tasks.outbox_send"
+    assert queued.task["args"] == (message.pk,)
     order_cancel(order_id=order.pk, actor=user)
     assert order_confirmation_send(order.pk) is False  # cancelled before the mail went out
+    assert outbox_send(message.pk) is True  # done: nothing to say any more
     assert mail.outbox == []
+
+
+def _bought(event, user):
+    hold = hold_create(user=user, event_id=event.id, seat_ids=seat_ids(event)[:1])
+    return order_purchase(
+        user=user,
+        hold_id=hold.pk,
+        buyer_name="Ada",
+        buyer_email="ada@example.com",
+        card_number=payments.CARD_APPROVE,
+        idempotency_key="k",
+    )
+
+
+def test_outbox_retries_a_failed_send_with_backoff_and_sends_once(event, user, monkeypatch):
+    order = _bought(event, user)
+    message = OutboxMessage.objects.get(order=order)
+    real_send = EmailMultiAlternatives.send
+
+    def refuse(self, *args, **kwargs):
+        raise ConnectionRefusedError("SMTP down")
+
+    monkeypatch.setattr(EmailMultiAlternatives, "send", refuse)
+    now = timezone.now()
+    assert outbox_deliver(message_id=message.pk, send=tasks._send, now=now) is False
+    message.refresh_from_db()
+    assert (message.sent_at, message.attempts, message.last_error) == (None, 1, "SMTP down")
+    assert message.next_attempt_at == now + outbox_backoff(1)
+    assert outbox_due(now=now) == []  # backing off
+    assert outbox_due(now=message.next_attempt_at) == [message.pk]
+
+    monkeypatch.setattr(EmailMultiAlternatives, "send", real_send)
+    # The backoff has passed: the recovery schedule's tick delivers what is due.
+    OutboxMessage.objects.filter(pk=message.pk).update(next_attempt_at=timezone.now())
+    assert tasks.payments_recover_run(budget_seconds=0) == 1
+    (sent,) = mail.outbox
+    assert sent.extra_headers["Message-ID"] == f"<outbox-{message.pk}@ticketing>"
+    message.refresh_from_db()
+    assert message.sent_at is not None and message.attempts == 2
+    assert outbox_send(message.pk) is False  # sent once
+    assert len(mail.outbox) == 1

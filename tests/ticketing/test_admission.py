@@ -208,13 +208,34 @@ def test_api_pool_timeout_is_busy_not_a_server_error(api_client, monkeypatch):
 
 
 @pytest.mark.django_db
+@pytest.mark.parametrize("error", ["OperationalError", "InterfaceError"])
+def test_a_lost_database_is_busy_not_a_server_error(api_client, client, monkeypatch, error):
+    """Issue 16: while PostgreSQL is unreachable or restarting every request answers 503 BUSY."""
+    from django import db
+
+    from checkout.selectors import event_page
+    from events.selectors import catalog
+
+    def broken(**kwargs):
+        raise getattr(db, error)("server closed the connection unexpectedly")
+
+    monkeypatch.setattr(event_page, "event_detail_snapshot", broken)
+    monkeypatch.setattr(catalog, "venue_list_snapshot", broken)
+    response = api_client.get("/api/events/1")
+    assert response.status_code == 503 and response["Retry-After"] == "1"
+    assert response.json()["code"] == "BUSY"
+    page = client.get("/")
+    assert page.status_code == 503 and page["Retry-After"] == "1"
+
+
+@pytest.mark.django_db
 def test_other_database_errors_stay_server_errors(client, monkeypatch):
-    from django.db import OperationalError
+    from django.db import ProgrammingError
 
     from checkout.selectors import event_page
 
     def broken(**kwargs):
-        raise OperationalError("server closed the connection unexpectedly")
+        raise ProgrammingError("column does not exist")
 
     monkeypatch.setattr(event_page, "event_detail_snapshot", broken)
     client.raise_request_exception = False

@@ -6,7 +6,7 @@ import logging
 
 from django.core.exceptions import PermissionDenied, RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import OperationalError
+from django.db import InterfaceError, OperationalError
 from django.http import Http404, HttpRequest, HttpResponse
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, AuthorizationError, HttpError, Throttled
@@ -147,8 +147,12 @@ def _not_found(request: HttpRequest, exc: Http404) -> HttpResponse:
 
 
 @api.exception_handler(OperationalError)
-def _database_unavailable(request: HttpRequest, exc: OperationalError) -> HttpResponse:
-    """No pooled connection came free in time: overload, so a retryable 503, not a 500."""
+@api.exception_handler(InterfaceError)
+def _database_unavailable(request: HttpRequest, exc: OperationalError | InterfaceError) -> HttpResponse:
+    """No pooled connection came free in time (overload), or PostgreSQL is unreachable or
+    restarting (a lost connection): either way a retryable 503, not a 500. Whatever the
+    request wrote before is safe: payments are written down before the provider is called
+    (docs/payments.md), and a same-key retry finds them."""
     if not is_pool_timeout(exc):
-        raise exc
-    return error_response(request, Busy())
+        logger.warning("database unavailable: %s", str(exc).strip()[:200])
+    return error_response(request, Busy("The database is unavailable; please retry in a moment."))

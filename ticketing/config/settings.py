@@ -238,6 +238,13 @@ TICKETING_SITE_URL = os.environ.get("TICKETING_SITE_URL", "http://localhost:8000
 TICKETING_LOCK_TIMEOUT_MS = env_int("TICKETING_LOCK_TIMEOUT_MS", 2000)
 TICKETING_PAYMENT_PROVIDER = os.environ.get("TICKETING_PAYMENT_PROVIDER", "checkout.payments.TestProvider")
 TICKETING_TEST_PAYMENT_DELAY_MS = env_int("TICKETING_TEST_PAYMENT_DELAY_MS", 0)
+# The test provider's books: a file, so a killed web process cannot erase a charge it made.
+TICKETING_TEST_PAYMENT_BOOKS = os.environ.get(
+    "TICKETING_TEST_PAYMENT_BOOKS", str(BASE_DIR / "var" / "test-payment-books.sqlite3")
+)
+# A payment attempt still pending after this long is resolved by the recovery task (it asks
+# the provider). Must exceed the longest provider call; a same-key retry resumes sooner.
+TICKETING_PAYMENT_RECOVERY_SECONDS = env_int("TICKETING_PAYMENT_RECOVERY_SECONDS", 30)
 TICKETING_RETENTION_DAYS = env_int("TICKETING_RETENTION_DAYS", 365)
 
 # --- Operations (docs/operations.md) ----------------------------------------------------

@@ -22,7 +22,7 @@ import json
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
-from django.db import OperationalError
+from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse
 from psycopg_pool import PoolTimeout
 
@@ -173,7 +173,8 @@ class BusyOnPoolTimeout:
         return self.get_response(request)
 
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
-        if not is_pool_timeout(exception):
+        # Also PostgreSQL unreachable or restarting (a lost connection): retryable, not a 500.
+        if not isinstance(exception, OperationalError | InterfaceError | PoolTimeout):
             return None
         retry_after = Busy().extra["retry_after"]
         response = HttpResponse(BUSY_PAGE, status=503, content_type="text/html; charset=utf-8")

@@ -1,0 +1,99 @@
+"""The outbox: messages that must not be lost, written in the transaction of the change.
+
+A row is added inside the change's transaction (so a rolled-back purchase mails nothing, and
+a committed one always has its row); after commit a task is queued to deliver it. Delivery
+claims the row for a while (committed), sends outside every transaction, then marks it
+sent. A failure (an SMTP or database hiccup) is tried again with backoff by the recovery
+schedule, never dropped; a row marked sent is never sent again. A crash between sending and
+marking re-sends after the claim lapses; the stable ``Message-ID`` lets mail systems fold
+that duplicate.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Callable
+from functools import partial
+
+from django.db import transaction
+from django.utils import timezone
+
+from checkout.models import Order, OutboxMessage
+from ticketing.core.locks import lock_rows
+
+logger = logging.getLogger(__name__)
+
+CLAIM_SECONDS = 120
+# The task queued on commit normally delivers at once; the recovery schedule takes a row
+# only after this, so the two rarely meet (when they do, the claim lets one of them send).
+FIRST_SWEEP_AFTER = dt.timedelta(seconds=30)
+BACKOFF_MAX_SECONDS = 900
+
+
+def outbox_add(*, kind: str, order: Order) -> OutboxMessage:
+    """Write the message. Precondition: inside the transaction of the change it reports."""
+    message = OutboxMessage.objects.create(
+        kind=kind,
+        order=order,
+        created_at=order.created_at,
+        next_attempt_at=timezone.now() + FIRST_SWEEP_AFTER,
+    )
+    transaction.on_commit(partial(_queue, message.pk))
+    return message
+
+
+def _queue(message_id: int) -> None:
+    from django_q.tasks import async_task
+
+    try:
+        async_task("checkout.tasks.outbox_send", message_id, task_name=f"outbox-{message_id}")
+    except Exception:  # the row stays due: the recovery schedule sends it
+        logger.exception("could not queue outbox message %s", message_id)
+
+
+def outbox_backoff(attempts: int) -> dt.timedelta:
+    return dt.timedelta(seconds=min(BACKOFF_MAX_SECONDS, 5 * 2 ** max(0, attempts - 1)))
+
+
+def outbox_deliver(
+    *, message_id: int, send: Callable[[OutboxMessage], object], now: dt.datetime | None = None
+) -> bool:
+    """Send one due message with ``send`` (called outside any transaction); True when sent now.
+
+    Returns False when it is sent already, claimed by another worker, or the send failed
+    (then it is due again after a backoff). Precondition: no transaction open.
+    """
+    now = now or timezone.now()
+    with transaction.atomic():
+        rows = lock_rows(OutboxMessage.objects.filter(pk=message_id, sent_at__isnull=True), skip_locked=True)
+        if not rows or (rows[0].claimed_until and rows[0].claimed_until > now):
+            return False
+        message = rows[0]
+        message.attempts += 1
+        message.claimed_until = now + dt.timedelta(seconds=CLAIM_SECONDS)
+        message.save(update_fields=["attempts", "claimed_until"])
+    try:
+        send(message)
+    except Exception as exc:
+        logger.warning("outbox message %s: attempt %s failed: %s", message_id, message.attempts, exc)
+        OutboxMessage.objects.filter(pk=message_id).update(
+            claimed_until=None,
+            last_error=str(exc)[:300],
+            next_attempt_at=now + outbox_backoff(message.attempts),
+        )
+        return False
+    OutboxMessage.objects.filter(pk=message_id).update(
+        sent_at=timezone.now(), claimed_until=None, last_error=""
+    )
+    return True
+
+
+def outbox_due(*, now: dt.datetime, limit: int = 100) -> list[int]:
+    """Ids of unsent messages whose next try is due and that nobody is sending."""
+    return list(
+        OutboxMessage.objects.filter(sent_at__isnull=True, next_attempt_at__lte=now)
+        .exclude(claimed_until__gt=now)
+        .order_by("next_attempt_at", "pk")
+        .values_list("pk", flat=True)[:limit]
+    )

@@ -1,0 +1,224 @@
+"""Payments: the project's side of every provider call, written down before the call is made.
+
+A charge is a ``Payment`` row committed ``pending`` (with the provider idempotency key it will
+use) before the provider is called; a refund likewise. The call's answer settles the row.
+If the process dies in between, the row stays ``pending`` and recovery asks the provider what
+happened (``checkout/services/recovery.py``). See docs/payments.md for the state machine.
+
+``payment_refund`` is the one way money goes back, from every path (a hold lost while paying,
+an order cancelled, an event cancelled, recovery, reconcile).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import secrets
+from decimal import Decimal
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from checkout.models import (
+    AuditAction,
+    Hold,
+    IdempotencyRecord,
+    Payment,
+    PaymentKind,
+    PaymentStatus,
+)
+from checkout.payments import PaymentResult, payment_provider
+from checkout.services.common import audit_record
+
+logger = logging.getLogger(__name__)
+
+
+def payment_attempt_start(
+    *,
+    hold: Hold,
+    record: IdempotencyRecord,
+    amount: Decimal,
+    currency: str,
+    seat_count: int,
+    buyer_name: str,
+    buyer_email: str,
+    now: dt.datetime,
+) -> Payment:
+    """Write the pending charge of ``hold``. Precondition: inside the transaction that moves
+    the locked hold to paying, so the attempt commits with it (no extra round trip).
+
+    The key is random so that no two databases (or a restored one) ever reuse a key the
+    provider already knows.
+    """
+    return Payment.objects.create(
+        hold=hold,
+        idempotency=record,
+        kind=PaymentKind.CHARGE,
+        status=PaymentStatus.PENDING,
+        amount=amount,
+        currency=currency,
+        provider=payment_provider().name,
+        idempotency_key=f"charge-hold-{hold.pk}-{secrets.token_hex(6)}",
+        buyer_name=buyer_name,
+        buyer_email=buyer_email,
+        seat_count=seat_count,
+        created_at=now,
+    )
+
+
+def payment_charge(*, attempt: Payment, card_number: str) -> PaymentResult:
+    """Call the provider for a pending attempt (no transaction, no lock).
+
+    An exception from the provider is ambiguous (the charge may have been made and the answer
+    lost), so the provider's books are asked once; if they cannot be asked either, the
+    answer is ``pending``: the attempt stays pending for a retry or recovery to resolve.
+    """
+    provider = payment_provider()
+    try:
+        return provider.charge(
+            amount=attempt.amount,
+            currency=attempt.currency,
+            card_number=card_number,
+            idempotency_key=attempt.idempotency_key,
+            description=f"Tickets, hold {attempt.hold_id}",
+        )
+    except Exception as exc:
+        logger.exception("payment provider failed on %s", attempt.idempotency_key)
+        message = str(exc)[:300]
+    try:
+        found = provider.charge_lookup(idempotency_key=attempt.idempotency_key)
+    except Exception:
+        logger.exception("payment provider lookup failed on %s", attempt.idempotency_key)
+        return PaymentResult(PaymentStatus.PENDING, message=message)
+    return found or PaymentResult(PaymentStatus.FAILED, message=message)
+
+
+def payment_resume(*, attempt: Payment, card_number: str) -> PaymentResult:
+    """A same-key retry of a purchase whose attempt is still pending: what the provider booked
+    under the attempt's key, or (never charged) a charge under that same key, so that a first
+    request still in flight and this one make one charge between them."""
+    try:
+        found = payment_provider().charge_lookup(idempotency_key=attempt.idempotency_key)
+    except Exception:
+        logger.exception("payment provider lookup failed on %s", attempt.idempotency_key)
+        return PaymentResult(PaymentStatus.PENDING, message="The payment provider could not be asked.")
+    if found is not None:
+        return found
+    return payment_charge(attempt=attempt, card_number=card_number)
+
+
+def payment_settle(
+    *,
+    attempt: Payment,
+    result: PaymentResult,
+    now: dt.datetime,
+    order_id: int | None = None,
+    outcome: str = "",
+) -> None:
+    """Write the provider's answer on a charge attempt. Precondition: inside the transaction
+    that acts on it, with the attempt locked (after its hold: see docs/payments.md)."""
+    attempt.status = result.status
+    attempt.reference = result.reference or attempt.reference
+    attempt.message = result.message[:300]
+    attempt.order_id = order_id or attempt.order_id
+    attempt.outcome = outcome
+    attempt.resolved_at = now
+    attempt.buyer_name = attempt.buyer_email = ""  # kept only while the order may still be written
+    attempt.save(
+        update_fields=[
+            "status",
+            "reference",
+            "message",
+            "order",
+            "outcome",
+            "resolved_at",
+            "buyer_name",
+            "buyer_email",
+        ]
+    )
+
+
+def payment_refund(
+    *,
+    charge: Payment,
+    reason: str,
+    now: dt.datetime | None = None,
+    actor: Any = None,
+    key: str | None = None,
+) -> Payment:
+    """Give an approved charge back; returns the refund row (``status`` says whether it worked).
+
+    The one refund path of the project. The refund row is committed ``pending`` before the
+    provider is called (a crash leaves it for recovery, which asks again under the same key);
+    the answer settles it, and an approved refund writes the ``payment_refunded`` audit row in
+    the same transaction. Idempotent: the same ``key`` (default: one per charge) refunds once.
+    Precondition: no transaction open (the provider is called outside every lock).
+    """
+    now = now or timezone.now()
+    key = key or f"refund-{charge.idempotency_key}"
+    refund = _refund_row(charge=charge, key=key, now=now)
+    if refund.status == PaymentStatus.APPROVED:
+        return refund
+    try:
+        result = payment_provider().refund(
+            reference=charge.reference, amount=charge.amount, currency=charge.currency, idempotency_key=key
+        )
+    except Exception as exc:
+        logger.exception("refund %s failed", key)
+        result = PaymentResult(PaymentStatus.FAILED, message=str(exc)[:300])
+    with transaction.atomic():
+        Payment.objects.filter(pk=refund.pk).update(
+            status=result.status,
+            reference=result.reference or charge.reference,
+            message=result.message[:300],
+            resolved_at=now,
+        )
+        if result.approved:
+            audit_record(
+                action=AuditAction.PAYMENT_REFUNDED,
+                at=now,
+                actor=actor,
+                hold_id=charge.hold_id,
+                order_id=charge.order_id,
+                reason=reason,
+                data={"amount": str(charge.amount), "charge": charge.reference, "key": key},
+            )
+    if not result.approved:
+        logger.error("refund of %s NOT approved: %s; recovery will retry", charge.reference, result.message)
+    refund.refresh_from_db()
+    return refund
+
+
+def _refund_row(*, charge: Payment, key: str, now: dt.datetime) -> Payment:
+    """The refund row for ``key``, committed pending. A failed earlier try stays on the books
+    as it was; the new try gets its own row (under the same provider key)."""
+    fields = {
+        "hold_id": charge.hold_id,
+        "order_id": charge.order_id,
+        "charge": charge,
+        "amount": charge.amount,
+        "currency": charge.currency,
+        "provider": charge.provider,
+        "reference": charge.reference,
+    }
+    for _ in range(2):
+        existing = (
+            Payment.objects.filter(kind=PaymentKind.REFUND, idempotency_key=key)
+            .exclude(status=PaymentStatus.FAILED)
+            .first()
+        )
+        if existing is not None:
+            return existing
+        try:
+            with transaction.atomic():
+                return Payment.objects.create(
+                    kind=PaymentKind.REFUND,
+                    status=PaymentStatus.PENDING,
+                    idempotency_key=key,
+                    created_at=now,
+                    **fields,
+                )
+        except IntegrityError:  # a concurrent refund of the same charge wrote it first
+            continue
+    raise RuntimeError(f"refund row {key} could not be written")
