@@ -12,18 +12,23 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 
-import segno
 from django import forms
 from django.conf import settings
 from django.contrib import admin
 from django.contrib.admin.views.decorators import staff_member_required
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.csrf import ensure_csrf_cookie
 
-from checkout.models import LIVE_HOLD_STATUSES, Ticket
+from checkout.documents import ticket_scannable
+from checkout.documents.ics import order_ics
+from checkout.documents.pdf import order_pdf
+from checkout.documents.qr import qr_svg
+from checkout.errors import OrderNotFound
+from checkout.models import LIVE_HOLD_STATUSES, Order, Ticket
 from checkout.selectors import buyer as selectors
 from checkout.selectors import event_page as event_page_selectors
 from checkout.selectors.figures import event_audit_recent, event_figures
@@ -114,18 +119,20 @@ def hold_detail(request: HttpRequest, hold_id: int) -> HttpResponse:
     )
 
 
-def _qr_svg(code: str) -> str:
-    # Rendered on the server: the ticket page works without any script, and offline once loaded.
-    return segno.make(code, error="m").svg_inline(
-        scale=4, border=2, omitsize=True, title=f"Ticket code {code}"
-    )
-
-
-def _for_page(orders: list, now: dt.datetime) -> list:
+def _for_page(orders: list, now: dt.datetime, *, token: str | None = None) -> list:
+    """Adds what the page shows beside the rows: whether the buyer may cancel, the download
+    links (through the order link when ``token`` is given), and a QR code for each ticket that
+    is scannable (never for a void or used one: ``documents.ticket_scannable``)."""
     for order in orders:
-        order.cancellable = selectors.order_cancellable(order=order, now=now)
+        order.cancellable = token is None and selectors.order_cancellable(order=order, now=now)
+        if token is None:
+            order.pdf_url = reverse("checkout:order_pdf", args=[order.pk])
+            order.ics_url = reverse("checkout:order_ics", args=[order.pk])
+        else:
+            order.pdf_url = reverse("checkout:order_link_pdf", args=[order.pk, token])
+            order.ics_url = reverse("checkout:order_link_ics", args=[order.pk, token])
         for ticket in order.tickets.all():
-            ticket.qr_svg = _qr_svg(ticket.code)
+            ticket.qr_svg = qr_svg(ticket.code) if ticket_scannable(ticket, order) else ""
     return orders
 
 
@@ -146,6 +153,73 @@ def order_detail(request: HttpRequest, order_id: int) -> HttpResponse:
     except ApplicationError as exc:
         return _error_page(request, exc)
     return render(request, "checkout/order.html", {"order": _for_page([order], timezone.now())[0]})
+
+
+def _order_by_link(order_id: int, token: str) -> Order:
+    try:
+        return selectors.order_by_link(order_id=order_id, token=token)
+    except OrderNotFound as exc:
+        raise Http404(exc.message) from exc
+
+
+@ensure_csrf_cookie
+def order_by_link(request: HttpRequest, order_id: int, token: str) -> HttpResponse:
+    """The order opened by the link from its e-mail, without signing in: the link's secret is
+    the key (192 random bits, compared in constant time); a wrong one is a 404 like a missing
+    order. Read-only: cancelling needs the buyer signed in."""
+    try:
+        order = selectors.order_by_link(order_id=order_id, token=token)
+    except ApplicationError as exc:
+        return _error_page(request, exc)
+    response = render(
+        request,
+        "checkout/order.html",
+        {"order": _for_page([order], timezone.now(), token=token)[0], "by_link": True},
+    )
+    # The link is the key: keep it out of other sites' Referer headers and shared caches.
+    response["Referrer-Policy"] = "no-referrer"
+    response["Cache-Control"] = "private, no-store"
+    return response
+
+
+def _pdf_response(order: Order) -> HttpResponse:
+    response = HttpResponse(order_pdf(order), content_type="application/pdf")
+    response["Content-Disposition"] = f'attachment; filename="tickets-order-{order.pk}.pdf"'
+    response["Cache-Control"] = "private, no-store"
+    return response
+
+
+def _ics_response(order: Order) -> HttpResponse:
+    response = HttpResponse(order_ics(order), content_type="text/calendar; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="event-order-{order.pk}.ics"'
+    response["Cache-Control"] = "private, no-store"
+    return response
+
+
+def _own_order(request: HttpRequest, order_id: int) -> Order:
+    try:
+        return selectors.order_get(user=request.user, order_id=order_id)
+    except OrderNotFound as exc:
+        raise Http404(exc.message) from exc
+
+
+@login_required
+def order_pdf_download(request: HttpRequest, order_id: int) -> HttpResponse:
+    """The order's PDF tickets (one page per ticket; void ones marked, without a QR code)."""
+    return _pdf_response(_own_order(request, order_id))
+
+
+@login_required
+def order_ics_download(request: HttpRequest, order_id: int) -> HttpResponse:
+    return _ics_response(_own_order(request, order_id))
+
+
+def order_link_pdf(request: HttpRequest, order_id: int, token: str) -> HttpResponse:
+    return _pdf_response(_order_by_link(order_id, token))
+
+
+def order_link_ics(request: HttpRequest, order_id: int, token: str) -> HttpResponse:
+    return _ics_response(_order_by_link(order_id, token))
 
 
 # --- staff pages: the gate check-in form and the per-event figures in the admin ------------
