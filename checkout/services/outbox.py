@@ -97,3 +97,10 @@ def outbox_due(*, now: dt.datetime, limit: int = 100) -> list[int]:
         .order_by("next_attempt_at", "pk")
         .values_list("pk", flat=True)[:limit]
     )
+
+
+def outbox_retry_now(*, message_ids: list[int], now: dt.datetime | None = None) -> int:
+    """Make unsent messages due at once (staff, after fixing the mail server); a sent one is
+    never sent again. Returns how many were made due; the recovery schedule sends them."""
+    now = now or timezone.now()
+    return OutboxMessage.objects.filter(pk__in=message_ids, sent_at__isnull=True).update(next_attempt_at=now)

@@ -167,3 +167,29 @@ def test_mail_file_backend_path_comes_from_the_environment(tmp_path):
         timeout=120,
     )
     assert out.stdout.strip() == str(tmp_path / "mails")
+
+
+def test_the_admin_shows_sent_and_failed_messages_and_makes_failed_ones_due(client, monkeypatch):
+    from tests.factories import staff_user
+
+    sent_order, failing_order = _order(seats=1), _order(seats=1)
+    sent = OutboxMessage.objects.get(order=sent_order)
+    failing = OutboxMessage.objects.get(order=failing_order)
+    assert outbox_send(sent.pk) is True
+    OutboxMessage.objects.filter(pk=failing.pk).update(
+        attempts=3, last_error="SMTP 451", next_attempt_at=timezone.now() + dt.timedelta(minutes=5)
+    )
+    client.force_login(staff_user(is_superuser=True))
+    html = client.get("/admin/checkout/outboxmessage/").content.decode()
+    assert "failed (retry 3)" in html and "SMTP 451" in html and ">sent<" in html
+    failing_only = client.get("/admin/checkout/outboxmessage/?state=failing").content.decode()
+    assert "SMTP 451" in failing_only and ">sent<" not in failing_only
+    r = client.post(
+        "/admin/checkout/outboxmessage/",
+        {"action": "retry_now", "_selected_action": [sent.pk, failing.pk]},
+    )
+    assert r.status_code == 302
+    failing.refresh_from_db()
+    assert failing.next_attempt_at <= timezone.now()
+    assert outbox_send(failing.pk) is True
+    assert outbox_send(sent.pk) is False  # sent once, whatever staff click
