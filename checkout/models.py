@@ -313,7 +313,12 @@ class OutboxMessage(models.Model):
             ),
         ]
         constraints = [
-            models.UniqueConstraint(fields=["kind", "order"], name="outbox_one_per_kind_order"),
+            # One confirmation per order, ever (the buyer's resends are rows of their own kind).
+            models.UniqueConstraint(
+                fields=["kind", "order"],
+                condition=Q(kind="order_confirmation"),
+                name="outbox_one_confirmation_per_order",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -100,7 +100,9 @@ def payments_recover_run(budget_seconds: float | None = None) -> int:
 
 
 SENDERS = {
-    "order_confirmation": lambda message: order_confirmation_send(message.order_id, message_id=message.pk)
+    "order_confirmation": lambda message: order_confirmation_send(message.order_id, message_id=message.pk),
+    # The buyer asked for the tickets again: the same mail under its own Message-ID.
+    "order_resend": lambda message: order_confirmation_send(message.order_id, message_id=message.pk),
 }
 
 

@@ -14,14 +14,16 @@ import uuid
 
 from django import forms
 from django.conf import settings
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.admin.views.decorators import staff_member_required
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from django.views.decorators.csrf import ensure_csrf_cookie
+from django.views.decorators.http import require_POST
 
 from checkout.documents import ticket_scannable
 from checkout.documents.ics import order_ics
@@ -33,6 +35,8 @@ from checkout.selectors import buyer as selectors
 from checkout.selectors import event_page as event_page_selectors
 from checkout.selectors.figures import event_audit_recent, event_figures
 from checkout.services.checkin import ticket_check_in
+from checkout.services.orders import order_cancel
+from checkout.services.tickets import order_resend
 from events.models import Event
 from events.views import with_times
 from ticketing.core.errors import ApplicationError, ValidationFailed
@@ -128,9 +132,14 @@ def _for_page(orders: list, now: dt.datetime, *, token: str | None = None) -> li
         if token is None:
             order.pdf_url = reverse("checkout:order_pdf", args=[order.pk])
             order.ics_url = reverse("checkout:order_ics", args=[order.pk])
+            order.resend_url = reverse("checkout:order_resend", args=[order.pk])
         else:
             order.pdf_url = reverse("checkout:order_link_pdf", args=[order.pk, token])
             order.ics_url = reverse("checkout:order_link_ics", args=[order.pk, token])
+            order.resend_url = reverse("checkout:order_link_resend", args=[order.pk, token])
+            # By link, cancelling is a plain form (the JSON API needs a signed-in buyer).
+            if selectors.order_cancellable(order=order, now=now):
+                order.link_cancel_url = reverse("checkout:order_link_cancel", args=[order.pk, token])
         for ticket in order.tickets.all():
             ticket.qr_svg = qr_svg(ticket.code) if ticket_scannable(ticket, order) else ""
     return orders
@@ -220,6 +229,51 @@ def order_link_pdf(request: HttpRequest, order_id: int, token: str) -> HttpRespo
 
 def order_link_ics(request: HttpRequest, order_id: int, token: str) -> HttpResponse:
     return _ics_response(_order_by_link(order_id, token))
+
+
+def _resend(request: HttpRequest, order: Order, back: str) -> HttpResponse:
+    try:
+        order_resend(order_id=order.pk)
+    except ApplicationError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(
+            request, _("Your tickets are on their way to %(email)s.") % {"email": order.buyer_email}
+        )
+    return redirect(back)
+
+
+@login_required
+@require_POST
+def order_resend_view(request: HttpRequest, order_id: int) -> HttpResponse:
+    """E-mail the tickets again (rate limited: ``services.tickets.order_resend``)."""
+    order = _own_order(request, order_id)
+    return _resend(request, order, reverse("checkout:order", args=[order.pk]))
+
+
+@require_POST
+def order_link_resend(request: HttpRequest, order_id: int, token: str) -> HttpResponse:
+    order = _order_by_link(order_id, token)
+    return _resend(request, order, reverse("checkout:order_link", args=[order.pk, token]))
+
+
+@require_POST
+def order_link_cancel(request: HttpRequest, order_id: int, token: str) -> HttpResponse:
+    """Cancel by the order link: the link stands for its buyer (it opens their tickets), so
+    the service runs as the order's own user with the buyer's rules (before the start, no
+    ticket used). The form asks for an explicit confirmation."""
+    order = _order_by_link(order_id, token)
+    back = reverse("checkout:order_link", args=[order.pk, token])
+    if request.POST.get("confirm") != "yes":
+        messages.error(request, _("Tick the box to confirm the cancellation."))
+        return redirect(back)
+    try:
+        order_cancel(order_id=order.pk, actor=order.user)
+    except ApplicationError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, _("Your order is cancelled and refunded."))
+    return redirect(back)
 
 
 # --- staff pages: the gate check-in form and the per-event figures in the admin ------------

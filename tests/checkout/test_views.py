@@ -274,7 +274,7 @@ def test_the_order_link_opens_the_order_without_signing_in_and_a_wrong_token_is_
     r = client.get(link)
     assert r.status_code == 200 and r["Referrer-Policy"] == "no-referrer"
     html = r.content.decode()
-    assert order.tickets.get().code in html and "Cancel this order" not in html
+    assert order.tickets.get().code in html and "data-link-cancel" in html and "data-cancel-url" not in html
     assert f'href="{link}tickets.pdf"' in html
     assert client.get(f"{link}tickets.pdf").status_code == 200
     assert client.get(f"{link}event.ics").status_code == 200
@@ -288,3 +288,40 @@ def test_the_order_link_opens_the_order_without_signing_in_and_a_wrong_token_is_
         r = client.get(url)
         assert r.status_code == 404, url
         assert order.tickets.get().code.encode() not in r.content
+
+
+def test_resend_by_page_and_link_is_rate_limited_and_refused_for_a_cancelled_order(client, mailoutbox):
+    from checkout.models import OutboxMessage
+    from checkout.tasks import outbox_send
+
+    user = UserFactory()
+    order = _order(user, make_event(), seats=1)
+    client.force_login(user)
+    r = client.post(f"/orders/{order.id}/resend", follow=True)
+    assert "on their way to" in r.content.decode()
+    (resend,) = OutboxMessage.objects.filter(order=order, kind="order_resend")
+    assert outbox_send(resend.pk) is True and len(mailoutbox) == 1
+    assert mailoutbox[0].extra_headers["Message-ID"] == f"<outbox-{resend.pk}@ticketing>"
+    client.logout()
+    link = f"/orders/{order.id}/{order.access_token}/"
+    r = client.post(f"{link}resend", follow=True)
+    assert "sent a moment ago" in r.content.decode()
+    assert OutboxMessage.objects.filter(order=order, kind="order_resend").count() == 1
+    assert client.post(f"/orders/{order.id}/wrong-token/resend").status_code == 404
+    assert client.get(f"{link}resend").status_code == 405
+
+
+def test_the_order_link_cancels_with_a_confirmation_and_then_shows_void_tickets(client):
+    user = UserFactory()
+    order = _order(user, make_event(), seats=2)
+    link = f"/orders/{order.id}/{order.access_token}/"
+    r = client.post(f"{link}cancel", follow=True)
+    assert "Tick the box" in r.content.decode()
+    order.refresh_from_db()
+    assert order.status == "paid"
+    r = client.post(f"{link}cancel", {"confirm": "yes"}, follow=True)
+    html = r.content.decode()
+    order.refresh_from_db()
+    assert order.status == "cancelled" and "cancelled and refunded" in html
+    assert "<svg" not in html and html.count("data-no-qr") == 2 and "data-link-cancel" not in html
+    assert "E-mail the tickets again" not in html
