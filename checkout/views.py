@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from urllib.parse import urlencode
 
 from django import forms
 from django.conf import settings
@@ -36,7 +37,7 @@ from checkout.selectors import event_page as event_page_selectors
 from checkout.selectors.figures import event_audit_recent, event_figures
 from checkout.services.checkin import ticket_check_in
 from checkout.services.orders import order_cancel
-from checkout.services.tickets import order_resend
+from checkout.services.tickets import guest_orders_claim, order_resend
 from events.models import Event
 from events.views import with_times
 from ticketing.core.errors import ApplicationError, ValidationFailed
@@ -118,7 +119,7 @@ def hold_detail(request: HttpRequest, hold_id: int) -> HttpResponse:
             # response is the same attempt, so the server charges at most once.
             "idempotency_key": uuid.uuid4(),
             "buyer_name": request.user.name,
-            "buyer_email": request.user.email,
+            "buyer_email": request.user.contact_email,
         },
     )
 
@@ -161,7 +162,8 @@ def order_detail(request: HttpRequest, order_id: int) -> HttpResponse:
         order = selectors.order_get(user=request.user, order_id=order_id)
     except ApplicationError as exc:
         return _error_page(request, exc)
-    return render(request, "checkout/order.html", {"order": _for_page([order], timezone.now())[0]})
+    context = {"order": _for_page([order], timezone.now())[0], "guest": request.user.is_guest}
+    return render(request, "checkout/order.html", context)
 
 
 def _order_by_link(order_id: int, token: str) -> Order:
@@ -180,10 +182,20 @@ def order_by_link(request: HttpRequest, order_id: int, token: str) -> HttpRespon
         order = selectors.order_by_link(order_id=order_id, token=token)
     except ApplicationError as exc:
         return _error_page(request, exc)
+    # A guest who has since signed up (or in) with the order's address: the link proves the
+    # mailbox, so their guest orders move into the account.
+    if request.user.is_authenticated and guest_orders_claim(user=request.user, order=order):
+        messages.success(request, _("Your guest orders are now in your account."))
+        return redirect("checkout:order", order_id=order.pk)
     response = render(
         request,
         "checkout/order.html",
-        {"order": _for_page([order], timezone.now(), token=token)[0], "by_link": True},
+        {
+            "order": _for_page([order], timezone.now(), token=token)[0],
+            "by_link": True,
+            "claimable": order.user.is_guest and not request.user.is_authenticated,
+            "signup_url": reverse("signup") + "?" + urlencode({"next": request.path}),
+        },
     )
     # The link is the key: keep it out of other sites' Referer headers and shared caches.
     response["Referrer-Policy"] = "no-referrer"

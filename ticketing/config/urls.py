@@ -14,6 +14,7 @@ urlpatterns = [
     path("metrics", metrics.metrics_view, name="metrics"),
     path("staff/checkin/", checkout_views.checkin, name="staff-checkin"),
     path("accounts/signup/", views.signup, name="signup"),
+    path("accounts/guest/", views.guest_start, name="guest"),
     path("accounts/login/", views.LoginView.as_view(), name="login"),
     path("accounts/logout/", views.LogoutView.as_view(), name="logout"),
     path("", include("events.urls")),
