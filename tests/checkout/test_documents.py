@@ -193,3 +193,21 @@ def test_the_admin_shows_sent_and_failed_messages_and_makes_failed_ones_due(clie
     assert failing.next_attempt_at <= timezone.now()
     assert outbox_send(failing.pk) is True
     assert outbox_send(sent.pk) is False  # sent once, whatever staff click
+
+
+def test_a_void_ticket_in_a_paid_order_gets_no_qr_in_the_mail_or_the_pdf(mailoutbox):
+    from checkout.models import Ticket
+
+    order = _order(seats=2)
+    void, valid = list(order.tickets.all())
+    Ticket.objects.filter(pk=void.pk).update(status="void")
+    order = order_with_tickets(order_id=order.pk)
+    assert order_confirmation_send(order.pk) is True
+    (sent,) = mailoutbox
+    images = [p for p in _parts(sent) if p.get_content_type() == "image/png"]
+    assert [decode_qr(p.get_payload(decode=True)) for p in images] == [[valid.code]]
+    ((html, _),) = sent.alternatives
+    assert void.code not in sent.body and void.code not in html and "VOID" in sent.body and "VOID" in html
+    pages = PdfReader(io.BytesIO(order_pdf(order))).pages
+    assert "VOID" in pages[0].extract_text() and list(pages[0].images) == []
+    assert decode_qr(pages[1].images[0].data) == [valid.code]
