@@ -131,10 +131,12 @@ def _for_page(orders: list, now: dt.datetime, *, token: str | None = None) -> li
     for order in orders:
         order.cancellable = token is None and selectors.order_cancellable(order=order, now=now)
         if token is None:
+            order.page_url = reverse("checkout:order", args=[order.pk])
             order.pdf_url = reverse("checkout:order_pdf", args=[order.pk])
             order.ics_url = reverse("checkout:order_ics", args=[order.pk])
             order.resend_url = reverse("checkout:order_resend", args=[order.pk])
         else:
+            order.page_url = reverse("checkout:order_link", args=[order.pk, token])
             order.pdf_url = reverse("checkout:order_link_pdf", args=[order.pk, token])
             order.ics_url = reverse("checkout:order_link_ics", args=[order.pk, token])
             order.resend_url = reverse("checkout:order_link_resend", args=[order.pk, token])
