@@ -5,6 +5,9 @@ Thin by design: the reads are the selectors the JSON API uses, so a page and the
 the same data under the same ownership rules (another buyer's hold or order is "not found"
 on both). Every change (hold, extend, release, purchase, cancel) goes through the JSON API
 from ``static/js/``, so the browser and API clients share one path and one error format.
+The exceptions are the order link's pages (``/orders/<id>/<token>/``), whose visitor has no
+session the API would accept: they post plain forms (resend, cancel) to views that call the
+same services.
 """
 
 from __future__ import annotations
@@ -179,7 +182,7 @@ def _order_by_link(order_id: int, token: str) -> Order:
 def order_by_link(request: HttpRequest, order_id: int, token: str) -> HttpResponse:
     """The order opened by the link from its e-mail, without signing in: the link's secret is
     the key (192 random bits, compared in constant time); a wrong one is a 404 like a missing
-    order. Read-only: cancelling needs the buyer signed in."""
+    order. Downloads, resend and cancel (a plain form) work by the link too."""
     try:
         order = selectors.order_by_link(order_id=order_id, token=token)
     except ApplicationError as exc:
