@@ -5,9 +5,9 @@ Thin by design: the reads are the selectors the JSON API uses, so a page and the
 the same data under the same ownership rules (another buyer's hold or order is "not found"
 on both). Every change (hold, extend, release, purchase, cancel) goes through the JSON API
 from ``static/js/``, so the browser and API clients share one path and one error format.
-The exceptions are the order link's pages (``/orders/<id>/<token>/``), whose visitor has no
-session the API would accept: they post plain forms (resend, cancel) to views that call the
-same services.
+The exceptions post plain forms to views that call the services: "e-mail the tickets again"
+(no JSON answer to show), and the order link's pages (``/orders/<id>/<token>/``), whose visitor
+has no session the API would accept (resend, cancel).
 """
 
 from __future__ import annotations
