@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.utils.translation import gettext_lazy as _
 
-from ticketing.core.errors import ApplicationError, Busy, Conflict, NotFound, ValidationFailed
+from ticketing.core.errors import ApplicationError, Busy, Conflict, NotFound, RateLimited, ValidationFailed
 
 __all__ = [
     "Busy",
@@ -16,9 +16,12 @@ __all__ = [
     "IdempotencyConflict",
     "OrderNotCancellable",
     "OrderNotFound",
+    "OrderNotPaid",
+    "PaymentActionRequired",
     "PaymentDeclined",
     "PaymentFailed",
     "PurchaseInProgress",
+    "ResendLimited",
     "SalesClosed",
     "SeatsNotFound",
     "SeatsUnavailable",
@@ -28,6 +31,7 @@ __all__ = [
     "TicketWrongEvent",
     "TooManySeats",
     "ValidationFailed",
+    "WebhookSignatureInvalid",
 ]
 
 
@@ -104,6 +108,22 @@ class PaymentDeclined(ApplicationError):
     message = _("The card was declined; your seats are still held.")
 
 
+class PaymentActionRequired(ApplicationError):
+    """The card needs the buyer (3-D Secure): ``extra["client_secret"]`` is what Stripe.js
+    confirms; then ``POST /api/holds/{id}/payment-return`` finishes the purchase (or the
+    provider's webhook does, whichever comes first)."""
+
+    code = "PAYMENT_ACTION_REQUIRED"
+    status = 402
+    message = _("Your bank asks you to confirm this payment.")
+
+
+class WebhookSignatureInvalid(ApplicationError):
+    code = "WEBHOOK_SIGNATURE_INVALID"
+    status = 400
+    message = _("The webhook's signature does not verify.")
+
+
 class PaymentFailed(ApplicationError):
     """The provider could not be reached or errored; nothing was charged."""
 
@@ -119,6 +139,18 @@ class OrderNotFound(NotFound):
 class OrderNotCancellable(Conflict):
     code = "ORDER_NOT_CANCELLABLE"
     message = _("This order cannot be cancelled.")
+
+
+class OrderNotPaid(Conflict):
+    code = "ORDER_NOT_PAID"
+    message = _("This order is cancelled; its tickets are void.")
+
+
+class ResendLimited(RateLimited):
+    """``extra["retry_after"]`` is the number of seconds until the next resend is allowed."""
+
+    code = "RESEND_LIMITED"
+    message = _("The tickets were sent a moment ago; please check your inbox (and spam folder) first.")
 
 
 class TicketUnknown(ApplicationError):

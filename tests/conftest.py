@@ -5,6 +5,8 @@ from pathlib import Path
 import pytest
 from ninja.testing import TestClient  # noqa: F401  (re-exported for tests)
 
+pytest_plugins = ["tests.stripe.fixtures"]
+
 
 def pytest_configure(config):
     # The .mo files are build output: a plain ``pytest`` compiles them too (the app server of
