@@ -52,7 +52,7 @@ from checkout.services.common import audit_record, audit_refusal, inventory_chan
 from events.errors import EventNotFound
 from events.models import Event
 from ticketing.core.errors import ValidationFailed
-from ticketing.core.locks import busy_on_lock_timeout, lock_one, lock_rows, set_lock_timeout
+from ticketing.core.locks import busy_on_lock_timeout, lock_rows, lock_rows_sql, set_lock_timeout
 from ticketing.ops import metrics
 
 
@@ -297,14 +297,36 @@ def holds_end(
     return holds
 
 
+_HOLD_FIELDS = [f.attname for f in Hold._meta.concrete_fields]
+# What the purchase needs of the hold's event, read with the hold's lock (one round trip).
+# In the model's field order, as ``Model.from_db`` expects for a partial row.
+_HOLD_EVENT_FIELDS = [
+    f.attname
+    for f in Event._meta.concrete_fields
+    if f.attname in {"id", "status", "starts_at", "title", "sold_out", "sold_out_until"}
+]
+
+
 def hold_lock_own(user: Any, hold_id: int) -> Hold:
     """Lock ``user``'s hold ``hold_id`` (caller's transaction). Raises ``HoldNotFound``.
 
-    Someone else's hold answers exactly like a missing one: ids reveal nothing.
+    Someone else's hold answers exactly like a missing one: ids reveal nothing. The hold's
+    ``event`` comes with it (``_HOLD_EVENT_FIELDS``; other event fields load on access).
     """
-    hold = lock_one(Hold.objects.filter(pk=hold_id, user=user))
-    if hold is None:
+    found = lock_rows_sql(
+        table="checkout_hold",
+        columns=", ".join(
+            [f"checkout_hold.{f}" for f in _HOLD_FIELDS] + [f"e.{f}" for f in _HOLD_EVENT_FIELDS]
+        ),
+        joins="JOIN events_event e ON e.id = checkout_hold.event_id",
+        where="checkout_hold.id = %s AND checkout_hold.user_id = %s",
+        params=[hold_id, getattr(user, "pk", user)],
+    )
+    if not found:
         raise HoldNotFound(extra={"hold_id": hold_id})
+    values = found[0]
+    hold = Hold.from_db("default", _HOLD_FIELDS, values[: len(_HOLD_FIELDS)])
+    hold.event = Event.from_db("default", _HOLD_EVENT_FIELDS, values[len(_HOLD_FIELDS) :])
     return hold
 
 
