@@ -32,10 +32,18 @@ class _PreparedCursor(psycopg.Cursor):
         return super().execute(query, params, prepare=prepare, binary=binary)
 
 
+class _DebugWrapper(CursorDebugWrapper):
+    """Logs the statement as written (Django would ask psycopg for the text it sent, which a
+    prepared statement does not keep)."""
+
+    def debug_sql(self, sql=None, params=None, use_last_executed_query=False, many=False):
+        return super().debug_sql(sql, params, use_last_executed_query=False, many=many)
+
+
 def _cursor() -> CursorWrapper:
     connection.ensure_connection()
     raw = _PreparedCursor(connection.connection)
-    wrapper = CursorDebugWrapper if connection.queries_logged else CursorWrapper
+    wrapper = _DebugWrapper if connection.queries_logged else CursorWrapper
     return wrapper(raw, connection)
 
 
