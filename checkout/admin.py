@@ -7,6 +7,7 @@ from django.utils.html import format_html
 
 from checkout.models import AuditLog, Hold, Order, OrderStatus, Payment, SeatInventory, Ticket
 from checkout.services import sales
+from checkout.staff_views import event_attendees_csv, event_dashboard_view, event_orders_csv
 from checkout.views import event_figures_view
 from events.admin import EventAdmin
 from events.models import Event
@@ -82,15 +83,26 @@ class EventSalesAdmin(EventAdmin):
     readonly_fields = [*EventAdmin.readonly_fields, "figures_link"]
 
     def get_urls(self):
-        view = self.admin_site.admin_view(event_figures_view)
-        return [path("<int:object_id>/figures/", view, name="events_event_figures"), *super().get_urls()]
+        wrap = self.admin_site.admin_view
+        return [
+            path("<int:object_id>/figures/", wrap(event_figures_view), name="events_event_figures"),
+            path("<int:object_id>/dashboard/", wrap(event_dashboard_view), name="events_event_dashboard"),
+            path("<int:object_id>/orders.csv", wrap(event_orders_csv), name="events_event_orders_csv"),
+            path(
+                "<int:object_id>/attendees.csv", wrap(event_attendees_csv), name="events_event_attendees_csv"
+            ),
+            *super().get_urls(),
+        ]
 
     @admin.display(description="Figures")
     def figures_link(self, obj: Event) -> str:
         if not obj.pk:
             return "-"
-        url = reverse("admin:events_event_figures", args=[obj.pk])
-        return format_html('<a href="{}">Sales figures and on-sale readiness</a>', url)
+        return format_html(
+            '<a href="{}">Dashboard</a> · <a href="{}">Sales figures and on-sale readiness</a>',
+            reverse("admin:events_event_dashboard", args=[obj.pk]),
+            reverse("admin:events_event_figures", args=[obj.pk]),
+        )
 
     @admin.action(description="Publish (put on sale and create inventory)")
     def publish(self, request, queryset):

@@ -32,6 +32,7 @@ from events.models import Event
 from events.views import with_times
 from ticketing.core.errors import ApplicationError, ValidationFailed
 from ticketing.core.validation import SafeFormMixin, column_length
+from ticketing.core.venue_time import venue_display
 from ticketing.server.version_prefetch import prefetched_event
 
 
@@ -162,7 +163,10 @@ def checkin(request: HttpRequest) -> HttpResponse:
     context = {
         "gate": request.POST.get("gate", request.GET.get("gate", "")),
         "event_id": request.POST.get("event_id", request.GET.get("event_id", "")),
-        "events": Event.objects.filter(ends_at__gt=timezone.now()).select_related("venue")[:50],
+        "events": [
+            (e, venue_display(e.starts_at, e.timezone))
+            for e in Event.objects.filter(ends_at__gt=timezone.now()).select_related("venue")[:50]
+        ],
         "result": None,
         "error": None,
     }
@@ -172,8 +176,10 @@ def checkin(request: HttpRequest) -> HttpResponse:
         form = CheckInForm(request.POST)
         try:
             if not form.is_valid():
-                name, errors = next(iter(form.errors.items()))
-                raise ValidationFailed(f"{name}: {errors[0]}", extra={"fields": form.errors})
+                raise ValidationFailed(
+                    " ".join(f"{name}: {error}" for name, errors in form.errors.items() for error in errors),
+                    extra={"fields": form.errors},
+                )
             context["result"] = ticket_check_in(
                 code=form.cleaned_data["code"],
                 gate=form.cleaned_data["gate"],
@@ -183,6 +189,9 @@ def checkin(request: HttpRequest) -> HttpResponse:
         except ApplicationError as exc:
             context["error"] = exc
             status = exc.status
+        else:
+            tz = Event.objects.only("timezone").get(pk=context["result"].event_id).timezone
+            context["result_time"] = venue_display(context["result"].used_at, tz)
     return render(request, "ops/checkin.html", context, status=status)
 
 
@@ -197,4 +206,5 @@ def event_figures_view(request: HttpRequest, object_id: int) -> HttpResponse:
         "audit": event_audit_recent(event=event),
         "opts": Event._meta,
     }
-    return render(request, "admin/events/event/figures.html", context)
+    with timezone.override(event.timezone):  # audit times in the venue's zone, like every staff page
+        return render(request, "admin/events/event/figures.html", context)

@@ -19,6 +19,7 @@ from events.services import catalog as services
 from events.services import venues
 from ticketing.accounts.auth import require_staff
 from ticketing.core.validation import InputSchema, Multiline, column_length
+from ticketing.core.venue_time import venue_local
 from ticketing.server.version_prefetch import prefetched_catalog
 
 router = Router()
@@ -104,16 +105,22 @@ class PriceIn(InputSchema):
     amount: Decimal = Field(ge=0, max_digits=10, decimal_places=2)
 
 
+_LOCAL_TIME = (
+    "ISO 8601. Without an offset, the venue's wall-clock time in its IANA zone; a time the "
+    "daylight-saving change skips or repeats is refused (give the offset for a repeated one)."
+)
+
+
 class EventIn(InputSchema):
     venue_id: int
     title: str = Field(min_length=1, max_length=column_length(Event, "title"))
     slug: str = Field("", max_length=column_length(Event, "slug"))
     description: Annotated[str, Multiline()] = Field("", max_length=20_000)
     category: str = Field(max_length=column_length(Event, "category"))
-    starts_at: dt.datetime
-    ends_at: dt.datetime
-    sales_open_at: dt.datetime | None = None
-    sales_close_at: dt.datetime | None = None
+    starts_at: dt.datetime = Field(description=_LOCAL_TIME)
+    ends_at: dt.datetime = Field(description=_LOCAL_TIME)
+    sales_open_at: dt.datetime | None = Field(None, description=_LOCAL_TIME)
+    sales_close_at: dt.datetime | None = Field(None, description=_LOCAL_TIME)
     currency: str = Field("EUR", min_length=3, max_length=3)
     prices: list[PriceIn] = Field(default_factory=list, max_length=1000)
 
@@ -125,6 +132,8 @@ class PriceOut(Schema):
 
 
 class EventOut(Schema):
+    """Times are ISO 8601 at the venue's offset; ``timezone`` is the venue's IANA zone."""
+
     id: int
     title: str
     slug: str
@@ -154,8 +163,14 @@ def _venue_out(venue) -> dict:
     return {**{f: getattr(venue, f) for f in VenueOut.model_fields if f != "sections"}, "sections": sections}
 
 
+_EVENT_TIMES = ("starts_at", "ends_at", "sales_open_at", "sales_close_at")
+
+
 def event_out(event) -> dict:
+    """The event with every time at the venue's offset (``timezone`` names the zone)."""
     data = {f: getattr(event, f) for f in EventOut.model_fields if f != "prices"}
+    for name in _EVENT_TIMES:
+        data[name] = venue_local(data[name], event.timezone)
     data["prices"] = list(event.prices.values("section_id", "amount", "currency"))
     return data
 

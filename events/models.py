@@ -30,6 +30,9 @@ class Venue(models.Model):
     city = models.CharField(max_length=100, db_index=True)
     country = models.CharField(max_length=2, help_text="ISO 3166-1 alpha-2 code")
     timezone = models.CharField(max_length=64, validators=[validate_timezone])
+    # The stage (or field) marker on the venue map, in the sections' map units:
+    # ``{"x", "y", "width", "height", "label"}``; drawn by the section editor.
+    stage = models.JSONField(default=dict, blank=True)
 
     class Meta:
         ordering = ["name"]
@@ -64,7 +67,9 @@ class Section(models.Model):
     class Meta:
         ordering = ["venue_id", "display_order", "id"]
         constraints = [
-            models.UniqueConstraint(fields=["venue", "name"], name="section_name_unique_per_venue")
+            models.UniqueConstraint(fields=["venue", "name"], name="section_name_unique_per_venue"),
+            # The target of Price's composite key (section, venue): see Price.
+            models.UniqueConstraint(fields=["id", "venue"], name="section_id_venue_unique"),
         ]
 
     def __str__(self) -> str:
@@ -145,11 +150,27 @@ class Event(models.Model):
     sold_out = models.BooleanField(default=False)
     sold_out_until = models.DateTimeField(null=True, blank=True)
     search_vector = SearchVectorField(null=True, editable=False)
+    # Set by publishing (checkout.services.sales.event_publish) to one seat of the event's
+    # inventory. With the CHECK below and the composite foreign key (id, inventory_seat) ->
+    # checkout_seatinventory (event_id, seat_id) that checkout's migration 0006 adds, the
+    # database itself refuses an on-sale event without inventory, raw SQL included.
+    inventory_seat = models.ForeignKey(
+        Seat, null=True, blank=True, editable=False, on_delete=models.PROTECT, related_name="+"
+    )
 
     class Meta:
         ordering = ["starts_at", "id"]
         indexes = [GinIndex(fields=["search_vector"], name="event_search_gin")]
         constraints = [
+            models.CheckConstraint(
+                condition=~Q(status="on_sale") | Q(inventory_seat__isnull=False),
+                name="event_on_sale_has_inventory",
+                violation_error_message=(
+                    "An event goes on sale only by publishing it (the Publish action creates its inventory)."
+                ),
+            ),
+            # The target of Price's composite key (event, venue): see Price.
+            models.UniqueConstraint(fields=["id", "venue"], name="event_id_venue_unique"),
             models.UniqueConstraint(
                 fields=["venue", "starts_at", "title"], name="event_unique_venue_start_title"
             ),
@@ -195,10 +216,16 @@ class CatalogVersion(models.Model):
 
 
 class Price(models.Model):
-    """What a section costs at one event."""
+    """What a section costs at one event.
+
+    ``venue`` is the event's venue, copied so the database can refuse a price for another
+    venue's section: migration 0003 adds the composite foreign keys (event, venue) ->
+    event (id, venue) and (section, venue) -> section (id, venue), so both must agree.
+    """
 
     event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="prices")
     section = models.ForeignKey(Section, on_delete=models.PROTECT, related_name="prices")
+    venue = models.ForeignKey(Venue, on_delete=models.PROTECT, related_name="+", editable=False)
     amount = models.DecimalField(max_digits=10, decimal_places=2)
     currency = models.CharField(max_length=3, default="EUR")
 

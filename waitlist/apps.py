@@ -8,9 +8,11 @@ class WaitlistConfig(AppConfig):
     def ready(self) -> None:
         # Checkout sits below the waitlist and may not import it: the waitlist subscribes to
         # the inventory changes it reacts to. This is the one place these reactions are wired.
+        from checkout.selectors import dashboard
         from checkout.services import hooks
-        from waitlist import services
+        from waitlist import selectors, services
 
         hooks.subscribe(hooks.SEATS_RELEASED, services.waitlist_seats_released)
         hooks.subscribe(hooks.OFFER_BOUGHT, services.waitlist_offer_bought)
         hooks.subscribe(hooks.EVENT_CANCELLED, services.waitlist_event_close)
+        dashboard.panel_register(selectors.waitlist_dashboard_figures)

@@ -6,6 +6,8 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
+from django.db.models import Count, Q
+
 from checkout.models import LIVE_HOLD_STATUSES
 from checkout.selectors.buyer import holds_seat_ids
 from waitlist.models import EntryStatus, WaitlistEntry
@@ -85,3 +87,15 @@ def user_event_titles(*, user_id: int) -> dict[int, str]:
         .values_list("event_id", "event__title")
         .distinct()
     )
+
+
+def waitlist_dashboard_figures(event_id: int) -> list[tuple[str, object]]:
+    """The waitlist's figures on checkout's organizer dashboard (``dashboard.panel_register``)."""
+    counts = WaitlistEntry.objects.filter(event_id=event_id).aggregate(
+        waiting=Count("id", filter=Q(status=EntryStatus.WAITING)),
+        fulfilled=Count("id", filter=Q(status=EntryStatus.FULFILLED)),
+    )
+    return [
+        ("waiting on the waitlist", counts["waiting"]),
+        ("waitlist entries that bought", counts["fulfilled"]),
+    ]

@@ -112,14 +112,19 @@ def taken_seats(*, event_id: int, now: dt.datetime) -> list[tuple[int, dt.dateti
 
 
 def section_availability(*, event_id: int, now: dt.datetime) -> dict[int, dict[str, int]]:
-    """``{section_id: {"free": n, "total": n}}`` for one event at ``now``, in one grouped scan."""
+    """``{section_id: {"free": n, "sold": n, "total": n}}`` for one event at ``now``, in one
+    grouped scan. Held by a live hold is the rest: ``total - free - sold``."""
     rows = (
         SeatInventory.objects.filter(event_id=event_id)
         .values("section_id")
-        .annotate(total=Count("id"), free=Count("id", filter=free_q(now)))
+        .annotate(
+            total=Count("id"),
+            free=Count("id", filter=free_q(now)),
+            sold=Count("id", filter=Q(status=SeatStatus.SOLD)),
+        )
         .order_by("section_id")
     )
-    return {r["section_id"]: {"free": r["free"], "total": r["total"]} for r in rows}
+    return {r["section_id"]: {"free": r["free"], "sold": r["sold"], "total": r["total"]} for r in rows}
 
 
 def section_availability_cached(*, event_id: int, now: dt.datetime) -> dict[int, dict[str, int]]:

@@ -18,6 +18,7 @@ from checkout.models import AuditAction, Ticket, TicketStatus
 from checkout.services.common import audit_record
 from ticketing.core.errors import ApplicationError, Busy
 from ticketing.core.locks import lock_one, set_lock_timeout
+from ticketing.core.venue_time import venue_display
 from ticketing.ops import metrics
 
 
@@ -32,7 +33,7 @@ class CheckIn:
 
 def _ticket_for_scan(code: str) -> Ticket | None:
     """The scanned ticket, locked. Kept separate so the race test can show what happens without the lock."""
-    return lock_one(Ticket.objects.select_related("seat__section").filter(code=code))
+    return lock_one(Ticket.objects.select_related("seat__section", "event").filter(code=code))
 
 
 def ticket_check_in(
@@ -60,7 +61,7 @@ def ticket_check_in(
             if ticket.status == TicketStatus.USED:
                 raise TicketAlreadyUsed(
                     f"Already used{f' at {ticket.used_gate}' if ticket.used_gate else ''} "
-                    f"({ticket.used_at:%Y-%m-%d %H:%M:%S} UTC).",
+                    f"({venue_display(ticket.used_at, ticket.event.timezone)}).",
                     extra={
                         "ticket_id": ticket.pk,
                         "used_at": ticket.used_at.isoformat(),

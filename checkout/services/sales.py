@@ -16,7 +16,15 @@ from typing import Any
 from django.db import connection, transaction
 from django.utils import timezone
 
-from checkout.models import LIVE_HOLD_STATUSES, AuditAction, Hold, HoldStatus, Order, OrderStatus
+from checkout.models import (
+    LIVE_HOLD_STATUSES,
+    AuditAction,
+    Hold,
+    HoldStatus,
+    Order,
+    OrderStatus,
+    SeatInventory,
+)
 from checkout.services import hooks
 from checkout.services.common import audit_record, inventory_changed
 from checkout.services.holds import holds_end
@@ -85,9 +93,16 @@ def event_publish(*, event_id: int, actor=None, now: dt.datetime | None = None) 
             # New seats can bring a sold-out event back.
             transaction.on_commit(lambda: event_availability_refresh(event_id=event_id))
         if newly:
+            # The anchor the database checks: an on-sale event names one of its own
+            # inventory rows (events migration 0003), so it cannot be on sale without them.
+            event.inventory_seat_id = (
+                SeatInventory.objects.filter(event_id=event.pk)
+                .order_by("seat_id")
+                .values_list("seat_id", flat=True)
+            ).first()
             event.status = EventStatus.ON_SALE
             event.published_at = now
-            event.save(update_fields=["status", "published_at", "updated_at"])
+            event.save(update_fields=["status", "published_at", "inventory_seat", "updated_at"])
     return event
 
 

@@ -17,17 +17,51 @@ from django.utils.text import slugify
 
 from events.errors import DuplicateEvent, VenueNotFound
 from events.models import Category, Event, Price, Seat, Section, Venue
-from ticketing.core.errors import ValidationFailed, validation_error_from_django
+from ticketing.core.errors import Problems, validation_error_from_django
+from ticketing.core.venue_time import LocalTimeProblem, venue_localize
 
 
-def _parse_amount(value: Any, where: str) -> Decimal:
+def _parse_amount(value: Any) -> Decimal | None:
     try:
         amount = Decimal(str(value))
-    except (InvalidOperation, ValueError) as exc:
-        raise ValidationFailed(f"{where}: '{value}' is not an amount.") from exc
+    except (InvalidOperation, ValueError):
+        return None
     if not amount.is_finite() or amount < 0 or amount != amount.quantize(Decimal("0.01")):
-        raise ValidationFailed(f"{where}: amounts are non-negative with at most two decimals.")
+        return None
     return amount
+
+
+def event_times_localize(
+    *, times: dict[str, dt.datetime | None], tz_name: str, problems: Problems
+) -> dict[str, dt.datetime | None]:
+    """Each time as an instant; one without an offset is venue wall-clock time.
+
+    A time the daylight-saving change skips or repeats is a problem of its field.
+    """
+    out: dict[str, dt.datetime | None] = {}
+    for name, value in times.items():
+        if value is None:
+            out[name] = None
+            continue
+        try:
+            out[name] = venue_localize(value, tz_name)
+        except LocalTimeProblem as exc:
+            problems.add(name, str(exc))
+            out[name] = None
+    return out
+
+
+def event_times_check(*, times: dict[str, dt.datetime | None], problems: Problems) -> None:
+    """The order of an event's times: ends after it starts, sales close after they open and
+    by the start. Times already refused (``None``) are skipped, so one mistake is reported once."""
+    starts, ends = times.get("starts_at"), times.get("ends_at")
+    opens, closes = times.get("sales_open_at"), times.get("sales_close_at")
+    if starts and ends and ends <= starts:
+        problems.add("ends_at", "The event must end after it starts.")
+    if opens and closes and closes <= opens:
+        problems.add("sales_close_at", "Sales must close after they open.")
+    if closes and starts and closes > starts:
+        problems.add("sales_close_at", "Sales must close by the time the event starts.")
 
 
 def event_create(
@@ -46,56 +80,71 @@ def event_create(
 ) -> Event:
     """Create a draft event with its prices (``{section_id: amount}``), or nothing at all.
 
-    Raises ``VenueNotFound``, ``ValidationFailed`` or ``DuplicateEvent``.
+    Times without an offset are the venue's wall-clock time. Every problem of the request
+    is reported at once. Raises ``VenueNotFound``, ``ValidationFailed`` or ``DuplicateEvent``.
     """
     venue = Venue.objects.filter(pk=venue_id).first()
     if venue is None:
         raise VenueNotFound(extra={"venue_id": venue_id})
+    problems = Problems()
     if category not in Category.values:
-        raise ValidationFailed(
-            f"Unknown category '{category}'.", extra={"fields": {"category": list(Category.values)}}
-        )
-    for name, value in (("starts_at", starts_at), ("ends_at", ends_at)):
-        if value is None or timezone.is_naive(value):
-            raise ValidationFailed(f"{name} needs a time zone offset.")
-    if ends_at <= starts_at:
-        raise ValidationFailed("The event must end after it starts.")
-    if sales_open_at and sales_close_at and sales_close_at <= sales_open_at:
-        raise ValidationFailed("Sales must close after they open.")
-    if sales_close_at and sales_close_at > starts_at:
-        raise ValidationFailed("Sales must close by the time the event starts.")
+        problems.add("category", f"Unknown category '{category}' (one of {', '.join(Category.values)}).")
+    raw = {
+        "starts_at": starts_at,
+        "ends_at": ends_at,
+        "sales_open_at": sales_open_at,
+        "sales_close_at": sales_close_at,
+    }
+    for name in ("starts_at", "ends_at"):
+        if raw[name] is None:
+            problems.add(name, "This time is required.")
+    times = event_times_localize(times=raw, tz_name=venue.timezone, problems=problems)
+    event_times_check(times=times, problems=problems)
     currency = (currency or "").upper()
     if not re.fullmatch(r"[A-Z]{3}", currency):
-        raise ValidationFailed("currency must be a three-letter ISO code.")
+        problems.add("currency", "currency must be a three-letter ISO code.")
     section_ids = set(venue.sections.values_list("id", flat=True))
     prices = prices or {}
     unknown = sorted(set(map(int, prices)) - section_ids)
     if unknown:
-        raise ValidationFailed("Prices name sections of another venue.", extra={"section_ids": unknown})
-    amounts = {int(sid): _parse_amount(v, f"Price of section {sid}") for sid, v in prices.items()}
+        problems.add("prices", f"Prices name sections of another venue: {', '.join(map(str, unknown))}.")
+    amounts: dict[int, Decimal] = {}
+    for sid, value in prices.items():
+        amount = _parse_amount(value)
+        if amount is None:
+            problems.add("prices", f"Price of section {sid}: non-negative, at most two decimals.")
+        else:
+            amounts[int(sid)] = amount
 
     event = Event(
         venue=venue,
         title=title.strip(),
-        slug=slug or slugify(f"{title}-{starts_at:%Y-%m-%d}")[:220],
+        slug=slug or slugify(f"{title}-{(times['starts_at'] or timezone.now()):%Y-%m-%d}")[:220],
         description=description,
         category=category,
-        starts_at=starts_at,
-        ends_at=ends_at,
+        starts_at=times["starts_at"],
+        ends_at=times["ends_at"],
         timezone=venue.timezone,
-        sales_open_at=sales_open_at,
-        sales_close_at=sales_close_at,
+        sales_open_at=times["sales_open_at"],
+        sales_close_at=times["sales_close_at"],
     )
     try:
-        event.full_clean(exclude=["venue"], validate_unique=False, validate_constraints=False)
+        event.full_clean(
+            exclude=["venue", *problems.fields, *(f for f in raw if times[f] is None)],
+            validate_unique=False,
+            validate_constraints=False,
+        )
     except ValidationError as exc:
-        raise validation_error_from_django(exc) from exc
+        for name, messages in validation_error_from_django(exc).extra["fields"].items():
+            for message in messages:
+                problems.add(name, message)
+    problems.raise_if_any()
     try:
         with transaction.atomic():
             event.save()
             Price.objects.bulk_create(
                 [
-                    Price(event=event, section_id=sid, amount=amt, currency=currency)
+                    Price(event=event, venue=venue, section_id=sid, amount=amt, currency=currency)
                     for sid, amt in amounts.items()
                 ]
             )

@@ -122,7 +122,8 @@ function draw() {
     const group = el("g", { class: "section", "data-section": section.id }, svg);
     const rect = el(
       "rect",
-      { x: g.x, y: g.y, width: g.width, height: g.height, rx: 4, fill: colour, class: "section-area" },
+      // Rotated about its centre like the section editor draws it (seats are placed rotated).
+      { x: g.x, y: g.y, width: g.width, height: g.height, rx: 4, fill: colour, class: "section-area", transform: `rotate(${g.rotation || 0} ${g.x + g.width / 2} ${g.y + g.height / 2})` },
       group,
     );
     const asBlock = section.kind === "general" || (state.overview && state.view === null);

@@ -273,7 +273,10 @@ def test_exact_counts_after_every_kind_of_change():
     assert counts(event, now=expiry) == (8, [2, 6])
     by_section = availability.section_availability(event_id=event.pk, now=NOW)
     _, first_expiry = availability.taken_by_section(event_id=event.pk, now=NOW)
-    assert by_section == {front.id: {"total": 4, "free": 2}, floor.id: {"total": 6, "free": 3}}
+    assert by_section == {
+        front.id: {"total": 4, "free": 2, "sold": 0},
+        floor.id: {"total": 6, "free": 3, "sold": 0},
+    }
     assert first_expiry == expiry
     inventory.sweep(h2, now=expiry)
     assert counts(event, now=expiry) == (8, [2, 6])

@@ -22,7 +22,9 @@ def test_cached_availability_is_reused_within_a_version_and_refreshed_by_a_chang
     event = make_event()
     section_id = event.venue.sections.get().id
     now = timezone.now()
-    assert section_availability_cached(event_id=event.id, now=now) == {section_id: {"free": 10, "total": 10}}
+    assert section_availability_cached(event_id=event.id, now=now) == {
+        section_id: {"free": 10, "sold": 0, "total": 10}
+    }
     with django_assert_num_queries(1):  # the version only
         section_availability_cached(event_id=event.id, now=now)
 

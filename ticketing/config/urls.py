@@ -1,6 +1,7 @@
 from django.contrib import admin
 from django.urls import include, path
 
+from checkout import staff_views as checkout_staff_views
 from checkout import views as checkout_views
 from ticketing.accounts import views
 from ticketing.config.api import api
@@ -13,6 +14,7 @@ urlpatterns = [
     path("readyz", health.readyz, name="readyz"),
     path("metrics", metrics.metrics_view, name="metrics"),
     path("staff/checkin/", checkout_views.checkin, name="staff-checkin"),
+    path("staff/checkin/scan", checkout_staff_views.checkin_scan, name="staff-checkin-scan"),
     path("accounts/signup/", views.signup, name="signup"),
     path("accounts/login/", views.LoginView.as_view(), name="login"),
     path("accounts/logout/", views.LogoutView.as_view(), name="logout"),

@@ -127,3 +127,30 @@ def validation_error_from_django(exc: Any) -> ValidationFailed:
         fields = {"__all__": [str(m) for m in exc.messages]}
     first = next(iter(fields.values()))[0] if fields else "The request is not valid."
     return ValidationFailed(first, extra={"fields": fields})
+
+
+class Problems:
+    """Every problem of one form or request, collected so they are reported together.
+
+    ``add`` as many as are found, then ``raise_if_any``: one ``ValidationFailed`` whose
+    message lists them all and whose ``extra.fields`` maps each field to its messages
+    (``__all__`` for the request as a whole), the shape ninja's validation errors have.
+    """
+
+    def __init__(self) -> None:
+        self.fields: dict[str, list[str]] = {}
+
+    def add(self, field: str, message: str) -> None:
+        self.fields.setdefault(field or "__all__", []).append(message)
+
+    def __bool__(self) -> bool:
+        return bool(self.fields)
+
+    def messages(self) -> list[str]:
+        return [m for ms in self.fields.values() for m in ms]
+
+    def raise_if_any(self) -> None:
+        if self.fields:
+            raise ValidationFailed(
+                " ".join(self.messages()), extra={"fields": self.fields, "problems": self.messages()}
+            )

@@ -11,8 +11,10 @@ Here the event loop reads the body, then one call on a pool thread does what Dja
 handler does (signal, request, the synchronous middleware chain, view, buffered body,
 ``close()`` and with it ``request_finished``, which returns the database connection to the
 pool), and the loop sends the answer. The pool is sized to ``AdmissionLimiter``'s limit, so
-threads are made once and reused. Streaming responses (WhiteNoise's static files) are
-buffered on the thread: this application streams nothing large.
+threads are made once and reused. File responses (WhiteNoise's static files) are buffered on
+the thread. Other streaming responses (staff CSV exports of 20,000 rows) are generated on the
+pool thread, every database read included, and each chunk is sent as it is made: the thread
+waits for the loop to send it, so a slow client slows the export instead of filling memory.
 """
 
 from __future__ import annotations
@@ -48,12 +50,16 @@ class ASGIHandler(django_asgi.ASGIHandler):
         # A copy of the loop's context per request: nothing one request activates on a
         # reused thread (asgiref Locals) leaks into the next.
         context = contextvars.copy_context()
+        stream = _Stream(self, loop, send)
         response, body = await loop.run_in_executor(
-            self.executor, context.run, self._respond, scope, body_file
+            self.executor, context.run, self._respond, scope, body_file, stream
         )
+        if body is None:  # streamed from the thread; only the end is left to send
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
+            return
         await self._send(response, body, send)
 
-    def _respond(self, scope: dict, body_file) -> tuple[HttpResponseBase, bytes]:
+    def _respond(self, scope: dict, body_file, stream: _Stream) -> tuple[HttpResponseBase, bytes | None]:
         """On a pool thread: the whole Django side of one request, ``close()`` included."""
         response = None
         try:
@@ -67,7 +73,11 @@ class ASGIHandler(django_asgi.ASGIHandler):
                 return response, response.content
             if isinstance(response, FileResponse):
                 response.block_size = self.chunk_size
-            return response, b"".join(response.streaming_content)
+                return response, b"".join(response.streaming_content)
+            stream.start(response)
+            for chunk in response.streaming_content:
+                stream.body(chunk)
+            return response, None
         finally:
             # close() fires request_finished (the database connection goes back to the pool)
             # and runs the request's own closers; without a response, fire it directly.
@@ -78,6 +88,12 @@ class ASGIHandler(django_asgi.ASGIHandler):
             body_file.close()
 
     async def _send(self, response: HttpResponseBase, body: bytes, send) -> None:
+        await self._start(response, send)
+        for chunk, last in self.chunk_bytes(body):
+            await send({"type": "http.response.body", "body": chunk, "more_body": not last})
+
+    @staticmethod
+    async def _start(response: HttpResponseBase, send) -> None:
         headers = []
         for name, value in response.items():
             headers.append(
@@ -89,5 +105,23 @@ class ASGIHandler(django_asgi.ASGIHandler):
         for cookie in response.cookies.values():
             headers.append((b"Set-Cookie", cookie.output(header="").encode("ascii").strip()))
         await send({"type": "http.response.start", "status": response.status_code, "headers": headers})
-        for chunk, last in self.chunk_bytes(body):
-            await send({"type": "http.response.body", "body": chunk, "more_body": not last})
+
+
+class _Stream:
+    """Sends a streaming response from the pool thread that generates it, through the loop."""
+
+    def __init__(self, handler: ASGIHandler, loop: asyncio.AbstractEventLoop, send) -> None:
+        self.loop = loop
+        self.send = send
+        self.handler = handler
+
+    def _run(self, coroutine) -> None:
+        # Waits until the loop has handed the message on: backpressure for the generator.
+        asyncio.run_coroutine_threadsafe(coroutine, self.loop).result()
+
+    def start(self, response: HttpResponseBase) -> None:
+        self._run(self.handler._start(response, self.send))
+
+    def body(self, chunk: bytes) -> None:
+        if chunk:
+            self._run(self.send({"type": "http.response.body", "body": chunk, "more_body": True}))
