@@ -28,7 +28,6 @@ from checkout.models import (
     Hold,
     HoldKind,
     HoldStatus,
-    IdempotencyRecord,
     Order,
     OrderStatus,
     Payment,
@@ -127,7 +126,12 @@ _EVENT_FIELDS = [
 def _complete(*, attempt: Payment, result: PaymentResult, now: dt.datetime) -> Order:
     with busy_on_lock_timeout(), transaction.atomic():
         set_lock_timeout()
-        record = lock_one(IdempotencyRecord.objects.filter(pk=attempt.idempotency_id))
+        record = lock_rows_sql(
+            table="checkout_idempotencyrecord",
+            columns="checkout_idempotencyrecord.id",
+            where="checkout_idempotencyrecord.id = %s",
+            params=[attempt.idempotency_id],
+        )
         # The event's status comes with the hold. event_cancel commits the status, then ends
         # live holds waiting for this lock: either it ends this hold after we commit (and
         # refunds the order), or we see the cancellation here.
@@ -145,7 +149,9 @@ def _complete(*, attempt: Payment, result: PaymentResult, now: dt.datetime) -> O
         seats = _seats_lock(hold.pk)
         if not seats or len(seats) != attempt.seat_count:
             raise _Lost(HoldExpired.code)  # some seats were taken after the hold expired
-        order = _order_write(hold=hold, attempt=attempt, seats=seats, record_id=record and record.pk, now=now)
+        order = _order_write(
+            hold=hold, attempt=attempt, seats=seats, record_id=record[0][0] if record else None, now=now
+        )
         payment_settle(attempt=attempt, result=result, now=now, order_id=order.pk)
         outbox_add(kind="order_confirmation", order=order)
         seat_ids = sorted(seat.seat_id for seat in seats)
