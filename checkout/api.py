@@ -11,7 +11,7 @@ from ninja import Field, Header, Router, Schema, Status
 
 from checkout.models import IdempotencyRecord, Order
 from checkout.selectors import buyer as selectors
-from checkout.services import holds, orders
+from checkout.services import holds, intents, orders
 from ticketing.core.validation import Email, InputSchema, SafeStr, column_length
 from ticketing.server.throttles import hold_throttles
 
@@ -52,7 +52,11 @@ class PurchaseIn(InputSchema):
 
     buyer_name: str = Field(min_length=1, max_length=column_length(Order, "buyer_name"))
     buyer_email: Email = Field(min_length=3, max_length=column_length(Order, "buyer_email"))
-    card_number: str = Field(min_length=1, max_length=40, description="Test cards: see docs/checkout.md")
+    card_number: str = Field(
+        min_length=1,
+        max_length=40,
+        description="Test provider: a test card (docs/checkout.md); Stripe: a PaymentMethod id (Stripe.js)",
+    )
 
 
 class TicketOut(Schema):
@@ -133,7 +137,8 @@ def hold_extend(request: HttpRequest, hold_id: int):
     summary="Pay for a hold; needs an Idempotency-Key header",
     description="Repeating a request with the same Idempotency-Key returns the same order and charges once. "
     "IDEMPOTENCY_CONFLICT 409, PAYMENT_DECLINED 402, PAYMENT_FAILED 502, HOLD_EXPIRED 410, "
-    "PURCHASE_IN_PROGRESS 409 (Retry-After), BUSY 503. " + ERRORS,
+    "PURCHASE_IN_PROGRESS 409 (Retry-After), PAYMENT_ACTION_REQUIRED 402 (Stripe: 3-D Secure; "
+    "confirm extra.client_secret with Stripe.js, then POST payment-return), BUSY 503. " + ERRORS,
 )
 def hold_purchase(
     request: HttpRequest,
@@ -152,6 +157,34 @@ def hold_purchase(
         idempotency_key=idempotency_key,
     )
     return Status(201, selectors.order_answer(user=request.auth, order=order))
+
+
+@router.post(
+    "/holds/{hold_id}/payment-return",
+    response={201: OrderOut},
+    summary="Back from Stripe.js (3-D Secure): finish the hold's card payment",
+    description="Returns the order, also when the provider's webhook made it first. "
+    "PAYMENT_ACTION_REQUIRED 402 (still waiting for the buyer), PAYMENT_DECLINED 402, PAYMENT_FAILED 502, "
+    "HOLD_EXPIRED 410 (charged, then refunded), PURCHASE_IN_PROGRESS 409, BUSY 503. " + ERRORS,
+)
+def hold_payment_return(request: HttpRequest, hold_id: int):
+    order = intents.payment_return(user=request.auth, hold_id=hold_id)
+    return Status(201, selectors.order_detail(selectors.order_get(user=request.auth, order_id=order.pk)))
+
+
+@router.post(
+    "/payments/stripe/webhook",
+    auth=None,
+    response={200: dict},
+    summary="Stripe's webhook (payment_intent.succeeded, payment_intent.payment_failed)",
+    description="Signed with STRIPE_WEBHOOK_SECRET; a repeated event answers 200 and changes nothing. "
+    "WEBHOOK_SIGNATURE_INVALID 400 (nothing stored), NOT_FOUND 404 (the provider is not Stripe).",
+)
+def stripe_webhook(request: HttpRequest):
+    created = intents.provider_event_receive(
+        payload=request.body, signature=request.headers.get("Stripe-Signature", "")
+    )
+    return {"received": True, "duplicate": not created}
 
 
 @router.get("/orders", response=list[OrderOut], summary="My orders, newest first")

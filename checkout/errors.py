@@ -14,6 +14,7 @@ __all__ = [
     "IdempotencyConflict",
     "OrderNotCancellable",
     "OrderNotFound",
+    "PaymentActionRequired",
     "PaymentDeclined",
     "PaymentFailed",
     "PurchaseInProgress",
@@ -26,6 +27,7 @@ __all__ = [
     "TicketWrongEvent",
     "TooManySeats",
     "ValidationFailed",
+    "WebhookSignatureInvalid",
 ]
 
 
@@ -100,6 +102,22 @@ class PaymentDeclined(ApplicationError):
     code = "PAYMENT_DECLINED"
     status = 402
     message = "The card was declined; your seats are still held."
+
+
+class PaymentActionRequired(ApplicationError):
+    """The card needs the buyer (3-D Secure): ``extra["client_secret"]`` is what Stripe.js
+    confirms; then ``POST /api/holds/{id}/payment-return`` finishes the purchase (or the
+    provider's webhook does, whichever comes first)."""
+
+    code = "PAYMENT_ACTION_REQUIRED"
+    status = 402
+    message = "Your bank asks you to confirm this payment."
+
+
+class WebhookSignatureInvalid(ApplicationError):
+    code = "WEBHOOK_SIGNATURE_INVALID"
+    status = 400
+    message = "The webhook's signature does not verify."
 
 
 class PaymentFailed(ApplicationError):

@@ -259,6 +259,10 @@ class Payment(models.Model):
     outcome = models.CharField(max_length=30, blank=True)
     seat_count = models.PositiveSmallIntegerField(default=0)  # a charge's seats, to see if any were lost
     resolved_at = models.DateTimeField(null=True, blank=True)
+    # A provider that confirms in two steps (Stripe): the PaymentIntent this attempt confirms,
+    # committed before it is confirmed. Unique: one intent per attempt and one attempt (so one
+    # order) per intent, whichever of the browser, the webhook or recovery resolves it.
+    intent_id = models.CharField(max_length=100, blank=True)
 
     class Meta:
         constraints = [
@@ -274,6 +278,9 @@ class Payment(models.Model):
                 condition=~Q(idempotency_key="") & ~Q(status="failed"),
                 name="payment_unique_kind_key",
             ),
+            models.UniqueConstraint(
+                fields=["intent_id"], condition=~Q(intent_id=""), name="payment_unique_intent"
+            ),
         ]
         indexes = [
             models.Index(fields=["created_at"], condition=Q(status="pending"), name="payment_pending_idx"),
@@ -281,6 +288,33 @@ class Payment(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} {self.amount} {self.currency} ({self.status})"
+
+
+class ProviderEvent(models.Model):
+    """A webhook event from the payment provider, stored once by its id before it is acted on.
+
+    A provider retries and duplicates deliveries; the primary key makes a repeat a no-op, and
+    ``processed_at`` says whether the attempt it names has been resolved from it.
+    """
+
+    event_id = models.CharField(max_length=100, primary_key=True)
+    provider = models.CharField(max_length=50)
+    type = models.CharField(max_length=100)
+    intent_id = models.CharField(max_length=100, blank=True, db_index=True)
+    payload = models.JSONField()
+    received_at = models.DateTimeField(default=timezone.now)
+    processed_at = models.DateTimeField(null=True, blank=True)
+    outcome = models.CharField(max_length=30, blank=True)
+
+    class Meta:
+        indexes = [
+            models.Index(
+                fields=["received_at"], condition=Q(processed_at__isnull=True), name="provider_event_due_idx"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.provider} {self.type} {self.event_id}"
 
 
 class OutboxMessage(models.Model):

@@ -32,6 +32,8 @@ class PaymentResult:
     status: str
     reference: str = ""
     message: str = ""
+    # A pending intent that needs the buyer (3-D Secure): what Stripe.js confirms it with.
+    client_secret: str = ""
 
     @property
     def approved(self) -> bool:
@@ -65,13 +67,41 @@ class PaymentProvider(Protocol):
     ) -> PaymentResult:
         """Refund (part of) an approved charge. Idempotent on ``idempotency_key``."""
 
-    def charge_lookup(self, *, idempotency_key: str) -> PaymentResult | None:
-        """What became of the charge made with ``idempotency_key``; ``None`` if the provider
-        never made one (Stripe: retrieve the PaymentIntent by its idempotency key/metadata).
-        Raises when the provider cannot be asked (the caller tries again later)."""
+    def charge_lookup(self, *, idempotency_key: str, intent_id: str = "") -> PaymentResult | None:
+        """What became of the charge made with ``idempotency_key`` (an intent provider:
+        ``intent_id``, when the attempt has one); ``None`` if the provider never made one, a
+        ``pending`` result while an intent still waits for the buyer. Raises when the provider
+        cannot be asked (the caller tries again later)."""
 
     def transactions(self, *, since: dt.datetime, until: dt.datetime) -> list[ProviderRecord]:
         """The provider's charges and refunds made in ``[since, until)``, for reconciliation."""
+
+
+class IntentProvider(PaymentProvider, Protocol):
+    """A provider that charges in two steps (Stripe's PaymentIntents): the intent is created,
+    its id committed on the attempt, and only then confirmed; the buyer's browser may have to
+    finish it (3-D Secure), and the provider's webhook reports the outcome too."""
+
+    def intent_create(
+        self, *, amount: Decimal, currency: str, payment_method: str, idempotency_key: str, metadata: dict
+    ) -> str:
+        """Create an unconfirmed intent for ``payment_method``; returns its id."""
+
+    def intent_confirm(self, *, intent_id: str) -> PaymentResult:
+        """Confirm it: approved, declined, or pending with ``client_secret`` (the buyer must act)."""
+
+    def intent_cancel(self, *, intent_id: str) -> PaymentResult | None:
+        """Cancel an intent that was not charged (``None``); if it was charged after all, its result."""
+
+    def event_verify(self, *, payload: bytes, signature: str) -> dict:
+        """A webhook event, its signature checked; raises ``ValueError`` when it does not verify."""
+
+    def refunded(self, *, intent_id: str) -> tuple[Decimal, str]:
+        """How much of the intent was refunded (by anyone), and the latest refund's reference."""
+
+
+def uses_intents(provider: PaymentProvider) -> bool:
+    return hasattr(provider, "intent_create")
 
 
 # Test cards, modelled on the well-known provider test numbers.
@@ -183,7 +213,7 @@ class TestProvider:
         self._delay()
         return result
 
-    def charge_lookup(self, *, idempotency_key: str) -> PaymentResult | None:
+    def charge_lookup(self, *, idempotency_key: str, intent_id: str = "") -> PaymentResult | None:
         conn = self._db()
         try:
             return self._read(conn, idempotency_key)

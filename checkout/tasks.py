@@ -19,8 +19,9 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 
 from checkout.models import Order, OrderStatus, OutboxMessage
-from checkout.services import reconcile
+from checkout.services import intents, reconcile
 from checkout.services.holds import holds_expire_due
+from checkout.services.intents import provider_events_due
 from checkout.services.outbox import outbox_deliver, outbox_due
 from checkout.services.reconcile_payments import payments_reconcile
 from checkout.services.recovery import payments_recover
@@ -76,6 +77,8 @@ def holds_sweep(budget_seconds: float | None = None) -> int:
 # Shorter than the schedule's one-minute period, so runs never overlap: recovery keeps one
 # worker of the cluster, not two (the sweeper may take two; the rest stay for queued tasks).
 RECOVER_BUDGET_SECONDS = 55.0
+# A webhook event not processed this long after it arrived lost its queued task.
+PROVIDER_EVENT_GRACE = dt.timedelta(seconds=60)
 
 
 def payments_recover_run(budget_seconds: float | None = None) -> int:
@@ -89,6 +92,8 @@ def payments_recover_run(budget_seconds: float | None = None) -> int:
     while True:
         try:
             total += sum(payments_recover().values())
+            for event_id in provider_events_due(older_than=timezone.now() - PROVIDER_EVENT_GRACE):
+                total += provider_event_process(event_id) not in ("already", "unresolved")
             for message_id in outbox_due(now=timezone.now()):
                 total += outbox_send(message_id)
         except Exception:  # the database is away, or a hiccup: try again next tick
@@ -96,6 +101,11 @@ def payments_recover_run(budget_seconds: float | None = None) -> int:
         if time.monotonic() + SWEEP_INTERVAL_SECONDS >= stop_at:
             return total
         time.sleep(SWEEP_INTERVAL_SECONDS)
+
+
+def provider_event_process(event_id: str) -> str:
+    """Resolve the payment attempt a stored webhook event names (queued on its receipt)."""
+    return intents.provider_event_process(event_id=event_id)
 
 
 SENDERS = {

@@ -24,6 +24,7 @@ from django.utils import timezone
 from django.views.decorators.csrf import ensure_csrf_cookie
 
 from checkout.models import LIVE_HOLD_STATUSES, Ticket
+from checkout.payments import payment_provider, uses_intents
 from checkout.selectors import buyer as selectors
 from checkout.selectors import event_page as event_page_selectors
 from checkout.selectors.figures import event_audit_recent, event_figures
@@ -111,6 +112,9 @@ def hold_detail(request: HttpRequest, hold_id: int) -> HttpResponse:
             "idempotency_key": uuid.uuid4(),
             "buyer_name": request.user.name,
             "buyer_email": request.user.email,
+            # Stripe: the card goes into Stripe.js's card element, never to this server.
+            "stripe_key": settings.STRIPE_PUBLISHABLE_KEY if uses_intents(payment_provider()) else "",
+            "stripe_js": settings.STRIPE_JS_URL,
         },
     )
 

@@ -3,6 +3,8 @@ from __future__ import annotations
 import pytest
 from ninja.testing import TestClient  # noqa: F401  (re-exported for tests)
 
+pytest_plugins = ["tests.stripe.fixtures"]
+
 
 @pytest.fixture
 def user(db):

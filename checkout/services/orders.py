@@ -24,6 +24,7 @@ import datetime as dt
 import hashlib
 import json
 import logging
+import re
 import time
 from decimal import Decimal
 from typing import Any
@@ -59,6 +60,7 @@ from checkout.models import (
     SeatStatus,
     TicketStatus,
 )
+from checkout.payments import payment_provider, uses_intents
 from checkout.services.common import audit_refusal, inventory_changed
 from checkout.services.holds import hold_lock_own
 from checkout.services.payments import payment_attempt_start, payment_charge, payment_refund, payment_resume
@@ -78,6 +80,8 @@ from ticketing.core.locks import (
 from ticketing.ops import metrics
 
 logger = logging.getLogger(__name__)
+
+_PAYMENT_METHOD = re.compile(r"(pm|card)_[A-Za-z0-9]{1,36}")
 
 # How long a second submit of the same purchase waits for the first one's outcome; a same-key
 # retry whose attempt is older than this resumes it instead of waiting.
@@ -101,7 +105,11 @@ def _validate(
     except ValidationError as exc:
         raise ValidationFailed("Give a valid e-mail address for the tickets.") from exc
     card = "".join(ch for ch in card_number or "" if not ch.isspace() and ch != "-")
-    if not card.isdigit():
+    if uses_intents(payment_provider()):
+        # The card itself never reaches this server: Stripe.js sends its PaymentMethod id.
+        if not _PAYMENT_METHOD.fullmatch(card):
+            raise ValidationFailed("Pay with the card form (a payment method id is expected).")
+    elif not card.isdigit():
         raise ValidationFailed("The card number has digits only.")
     if not idempotency_key or len(idempotency_key) > 200:
         raise ValidationFailed("An Idempotency-Key header (1-200 characters) is required.")
@@ -374,7 +382,8 @@ def _replay_refund(*, record: IdempotencyRecord, hold_id: int) -> None:
 def order_cancel(*, order_id: int, actor: Any, now: dt.datetime | None = None, reason: str = "") -> Order:
     """Cancel a paid order: refund, void its tickets, free its seats for the next buyer.
 
-    The buyer may cancel before the event starts; staff may cancel any time. Cancelling a
+    The buyer may cancel before the event starts; staff may cancel any time, and so may the
+    system (``actor=None``: the provider refunded the order from its dashboard). Cancelling a
     cancelled order changes nothing. ``reason`` goes into the audit row (default ``buyer`` or
     ``staff``; event cancellation passes ``event_cancelled``). Raises ``OrderNotFound`` (also
     for other buyers' orders), ``OrderNotCancellable``, ``PaymentFailed`` (refund refused: nothing changed) or
@@ -382,7 +391,7 @@ def order_cancel(*, order_id: int, actor: Any, now: dt.datetime | None = None, r
     concurrent cancels refund once.
     """
     now = now or timezone.now()
-    is_staff = bool(getattr(actor, "is_staff", False))
+    is_staff = actor is None or bool(getattr(actor, "is_staff", False))
     order = Order.objects.select_related("event").filter(pk=order_id).first()
     if order is None or (not is_staff and order.user_id != getattr(actor, "pk", None)):
         raise OrderNotFound(extra={"order_id": order_id})

@@ -28,7 +28,7 @@ from checkout.models import (
     PaymentKind,
     PaymentStatus,
 )
-from checkout.payments import PaymentResult, payment_provider
+from checkout.payments import PaymentResult, payment_provider, uses_intents
 from checkout.services.common import audit_record
 from ticketing.core import sql
 
@@ -77,7 +77,8 @@ def payment_attempt_start(
 
 
 def payment_charge(*, attempt: Payment, card_number: str) -> PaymentResult:
-    """Call the provider for a pending attempt (no transaction, no lock).
+    """Call the provider for a pending attempt (no transaction, no lock). ``card_number`` is a
+    PaymentMethod id from Stripe.js for a provider that uses intents.
 
     An exception from the provider is ambiguous (the charge may have been made and the answer
     lost), so the provider's books are asked once; if they cannot be asked either, the
@@ -85,6 +86,9 @@ def payment_charge(*, attempt: Payment, card_number: str) -> PaymentResult:
     """
     provider = payment_provider()
     try:
+        if uses_intents(provider):
+            intent_id = payment_intent_bind(attempt=attempt, payment_method=card_number)
+            return provider.intent_confirm(intent_id=intent_id)
         return provider.charge(
             amount=attempt.amount,
             currency=attempt.currency,
@@ -96,19 +100,61 @@ def payment_charge(*, attempt: Payment, card_number: str) -> PaymentResult:
         logger.exception("payment provider failed on %s", attempt.idempotency_key)
         message = str(exc)[:300]
     try:
-        found = provider.charge_lookup(idempotency_key=attempt.idempotency_key)
+        found = provider.charge_lookup(idempotency_key=attempt.idempotency_key, intent_id=attempt.intent_id)
     except Exception:
         logger.exception("payment provider lookup failed on %s", attempt.idempotency_key)
         return PaymentResult(PaymentStatus.PENDING, message=message)
     return found or PaymentResult(PaymentStatus.FAILED, message=message)
 
 
+def payment_intent_bind(*, attempt: Payment, payment_method: str) -> str:
+    """The attempt's intent: created at the provider, its id committed on the attempt before
+    anyone confirms it. Precondition: no transaction open.
+
+    Stripe's Idempotency-Key (derived from the attempt's key) makes a retried create return
+    the same intent; the attempt's unique ``intent_id`` is the project's own guard: when two
+    requests for one attempt both created one (a same-key retry racing a slow first request,
+    or a provider that ignores the header), the loser cancels its intent and uses the
+    winner's. Raises ``RuntimeError`` when the attempt was resolved meanwhile.
+    """
+    if attempt.intent_id:
+        return attempt.intent_id
+    provider = payment_provider()
+    intent_id = provider.intent_create(
+        amount=attempt.amount,
+        currency=attempt.currency,
+        payment_method=payment_method,
+        idempotency_key=attempt.idempotency_key,
+        metadata={
+            "attempt": attempt.idempotency_key,
+            "hold": attempt.hold_id,
+            "event": Hold.objects.values_list("event_id", flat=True).get(pk=attempt.hold_id),
+            "buyer": attempt.buyer_email,
+        },
+    )
+    bound = Payment.objects.filter(pk=attempt.pk, intent_id="", status=PaymentStatus.PENDING).update(
+        intent_id=intent_id
+    )
+    if not bound:
+        provider.intent_cancel(intent_id=intent_id)
+        intent_id = Payment.objects.values_list("intent_id", flat=True).get(pk=attempt.pk)
+        if not intent_id:
+            raise RuntimeError(f"payment attempt {attempt.pk} was resolved before its intent was bound")
+    attempt.intent_id = intent_id
+    return intent_id
+
+
 def payment_resume(*, attempt: Payment, card_number: str) -> PaymentResult:
     """A same-key retry of a purchase whose attempt is still pending: what the provider booked
     under the attempt's key, or (never charged) a charge under that same key, so that a first
     request still in flight and this one make one charge between them."""
+    provider = payment_provider()
     try:
-        found = payment_provider().charge_lookup(idempotency_key=attempt.idempotency_key)
+        found = provider.charge_lookup(idempotency_key=attempt.idempotency_key, intent_id=attempt.intent_id)
+        unconfirmed = found is not None and found.message == "requires_confirmation"
+        if unconfirmed and found.status == PaymentStatus.PENDING:
+            # The first request died between binding the intent and confirming it.
+            return provider.intent_confirm(intent_id=found.reference)
     except Exception:
         logger.exception("payment provider lookup failed on %s", attempt.idempotency_key)
         return PaymentResult(PaymentStatus.PENDING, message="The payment provider could not be asked.")
@@ -201,6 +247,38 @@ def payment_refund(
     if not result.approved:
         logger.error("refund of %s NOT approved: %s; recovery will retry", charge.reference, result.message)
     refund.refresh_from_db()
+    return refund
+
+
+def payment_refund_record(
+    *, charge: Payment, key: str, reference: str, reason: str, now: dt.datetime | None = None
+) -> Payment:
+    """Write down a refund the provider already made without us (Stripe's dashboard): an
+    approved refund row under ``key`` and the ``payment_refunded`` audit row, once. A later
+    ``payment_refund`` under the same key then finds it and calls nobody."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        existing = (
+            Payment.objects.select_for_update()
+            .filter(kind=PaymentKind.REFUND, idempotency_key=key)
+            .exclude(status=PaymentStatus.FAILED)
+            .first()
+        )
+        if existing is not None and existing.status == PaymentStatus.APPROVED:
+            return existing
+        refund = existing or Payment(kind=PaymentKind.REFUND, idempotency_key=key, created_at=now)
+        refund.hold_id, refund.order_id, refund.charge = charge.hold_id, charge.order_id, charge
+        refund.amount, refund.currency, refund.provider = charge.amount, charge.currency, charge.provider
+        refund.status, refund.reference, refund.resolved_at = PaymentStatus.APPROVED, reference, now
+        refund.save()
+        audit_record(
+            action=AuditAction.PAYMENT_REFUNDED,
+            at=now,
+            hold_id=charge.hold_id,
+            order_id=charge.order_id,
+            reason=reason,
+            data={"amount": str(charge.amount), "charge": charge.reference, "key": key, "refund": reference},
+        )
     return refund
 
 

@@ -22,7 +22,14 @@ from typing import Any, NamedTuple
 
 from django.db import DatabaseError, transaction
 
-from checkout.errors import HoldExpired, PaymentDeclined, PaymentFailed, PurchaseInProgress, SalesClosed
+from checkout.errors import (
+    HoldExpired,
+    PaymentActionRequired,
+    PaymentDeclined,
+    PaymentFailed,
+    PurchaseInProgress,
+    SalesClosed,
+)
 from checkout.models import (
     AuditAction,
     Hold,
@@ -61,12 +68,23 @@ class _Lost(Exception):
 def purchase_finish(*, attempt: Payment, result: PaymentResult, now: dt.datetime) -> Order:
     """Act on the provider's answer for charge ``attempt`` (as read before the call); returns the order.
 
-    Precondition: no transaction open. Raises ``PaymentDeclined``, ``PaymentFailed``,
+    Precondition: no transaction open. Raises ``PaymentActionRequired`` (the buyer must
+    confirm in Stripe.js; the attempt stays pending), ``PaymentDeclined``, ``PaymentFailed``,
     ``HoldExpired`` / ``SalesClosed`` (the charge was refunded: ``extra["refunded"]``),
     ``PurchaseInProgress`` (the provider could not be asked: the attempt stays pending, a
     same-key retry or recovery resolves it) and ``Busy``. A database error leaves the attempt
     pending too (the answer is 503; the retry finds it).
     """
+    if result.status == PaymentStatus.PENDING and result.client_secret:
+        # 3-D Secure: the attempt stays pending while the buyer confirms in Stripe.js; the
+        # browser's return, the webhook or recovery resolves it.
+        raise PaymentActionRequired(
+            extra={
+                "hold_id": attempt.hold_id,
+                "client_secret": result.client_secret,
+                "intent_id": result.reference,
+            }
+        )
     if result.status == PaymentStatus.PENDING:
         raise PurchaseInProgress(
             "The payment provider did not answer; retry with the same Idempotency-Key for the outcome."

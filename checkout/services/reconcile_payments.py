@@ -144,9 +144,9 @@ def _orders_unknown(*, since: dt.datetime, until: dt.datetime, known: set[str]) 
     for order_id, charge in sorted(charges.items()):
         if charge.idempotency_key in known:
             continue
-        at_provider = provider.charge_lookup(
-            idempotency_key=charge.idempotency_key
-        )  # just outside the period?
+        at_provider = provider.charge_lookup(  # just outside the period?
+            idempotency_key=charge.idempotency_key, intent_id=charge.intent_id
+        )
         if at_provider is None or not at_provider.approved:
             found.append({"order_id": order_id, "payment_id": charge.pk, "key": charge.idempotency_key})
     return found

@@ -22,9 +22,16 @@ from django.db import transaction
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
-from checkout.errors import HoldExpired, PaymentDeclined, PaymentFailed, PurchaseInProgress, SalesClosed
+from checkout.errors import (
+    HoldExpired,
+    PaymentActionRequired,
+    PaymentDeclined,
+    PaymentFailed,
+    PurchaseInProgress,
+    SalesClosed,
+)
 from checkout.models import AuditAction, Payment, PaymentKind, PaymentStatus
-from checkout.payments import PaymentResult, payment_provider
+from checkout.payments import PaymentResult, payment_provider, uses_intents
 from checkout.services.common import audit_record
 from checkout.services.payments import payment_refund
 from checkout.services.purchase import purchase_abandon, purchase_finish
@@ -33,6 +40,7 @@ from ticketing.core.errors import ApplicationError
 logger = logging.getLogger(__name__)
 
 NEVER_CHARGED = "The provider has no charge under this key; the attempt was given up."
+INTENT_CANCELLED = "The payment was cancelled at the provider; nothing was charged."
 
 
 def payments_recover(
@@ -93,9 +101,11 @@ def payment_attempt_recover(*, attempt_id: int, now: dt.datetime) -> str:
     if attempt.status != PaymentStatus.PENDING:
         return "already"
     try:
-        found = payment_provider().charge_lookup(idempotency_key=attempt.idempotency_key)
+        found = _intent_or_charge(attempt=attempt, now=now)
     except Exception:
         logger.exception("recovery: provider lookup of %s failed", attempt.idempotency_key)
+        return "unresolved"
+    if found is not None and found.status == PaymentStatus.PENDING:
         return "unresolved"
     if found is None:
         done = purchase_abandon(
@@ -116,6 +126,56 @@ def payment_attempt_recover(*, attempt_id: int, now: dt.datetime) -> str:
     return outcome
 
 
+def _intent_or_charge(*, attempt: Payment, now: dt.datetime) -> PaymentResult | None:
+    """What the provider has under the attempt. An intent still waiting (for the buyer's
+    3-D Secure, or never confirmed because its request died) is left alone while the buyer's
+    payment window lasts, then cancelled: cancelled means never charged; an intent that
+    cannot be cancelled any more was charged (or declined) meanwhile, and that is the answer."""
+    provider = payment_provider()
+    found = provider.charge_lookup(idempotency_key=attempt.idempotency_key, intent_id=attempt.intent_id)
+    if found is None or found.status != PaymentStatus.PENDING or not uses_intents(provider):
+        return found
+    window = dt.timedelta(seconds=settings.TICKETING_PAYMENT_WINDOW_SECONDS)
+    if now - attempt.created_at < window:
+        return found
+    return provider.intent_cancel(intent_id=found.reference)
+
+
+def payment_intent_resolve(*, attempt: Payment, now: dt.datetime) -> str:
+    """Resolve a charge attempt from its intent's state at the provider, as a webhook or the
+    buyer's return says it changed; returns what became of it (as ``payment_attempt_recover``,
+    plus ``pending``: the intent still waits).
+
+    The intent is read again rather than trusting the event: a duplicated, late or out-of-order
+    delivery then cannot move an attempt backwards. A success that arrives after the attempt
+    was given up (never charged, declined) is refunded by ``purchase_finish``; anything else
+    already resolved is left as it is, so the order is made at most once.
+    """
+    if attempt.order_id:
+        return "already"
+    try:
+        found = payment_provider().charge_lookup(
+            idempotency_key=attempt.idempotency_key, intent_id=attempt.intent_id
+        )
+    except Exception:
+        logger.exception("provider lookup of %s failed", attempt.idempotency_key)
+        return "unresolved"
+    if found is None or found.status == PaymentStatus.PENDING:
+        if attempt.status != PaymentStatus.PENDING:
+            return "already"
+        if found is None and attempt.intent_id:
+            # Its intent was cancelled (by recovery, or in the provider's dashboard): it can
+            # never charge, so the hold goes back to its buyer now.
+            cancelled = PaymentResult(PaymentStatus.FAILED, message=INTENT_CANCELLED)
+            done = purchase_abandon(attempt_id=attempt.pk, result=cancelled, now=now)
+            return "not_charged" if done else "already"
+        return "pending"
+    late = found.approved and attempt.status in (PaymentStatus.FAILED, PaymentStatus.DECLINED)
+    if attempt.status != PaymentStatus.PENDING and not late:
+        return "already"
+    return _finish(attempt=attempt, result=found, now=now)
+
+
 def _finish(*, attempt: Payment, result: PaymentResult, now: dt.datetime) -> str:
     try:
         purchase_finish(attempt=attempt, result=result, now=now)
@@ -123,7 +183,7 @@ def _finish(*, attempt: Payment, result: PaymentResult, now: dt.datetime) -> str
         return "declined"
     except (HoldExpired, SalesClosed, PaymentFailed) as exc:
         return "refunded" if "refunded" in exc.extra else "failed"
-    except PurchaseInProgress:
+    except (PurchaseInProgress, PaymentActionRequired):
         return "unresolved"
     except ApplicationError as exc:  # Busy: the next run tries again
         logger.warning("recovery of payment attempt %s: %s", attempt.pk, exc.code)

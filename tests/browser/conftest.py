@@ -203,6 +203,25 @@ def short_hold_server(_test_db_url, tmp_path_factory) -> Iterator[AppServer]:
     server.stop()
 
 
+@pytest.fixture(scope="session")
+def stripe_server(_test_db_url, localstripe_base, tmp_path_factory) -> Iterator[AppServer]:
+    """The app paying through Stripe, pointed at the session's localstripe (tests/stripe/)."""
+    from tests.stripe import fixtures
+
+    _require_chromium()
+    env = _server_env(
+        _test_db_url,
+        STRIPE_SECRET_KEY=fixtures.SECRET_KEY,
+        STRIPE_PUBLISHABLE_KEY=fixtures.PUBLISHABLE_KEY,
+        STRIPE_WEBHOOK_SECRET=fixtures.WEBHOOK_SECRET,
+        STRIPE_API_BASE=localstripe_base,
+    )
+    server = AppServer(env=env, log_path=tmp_path_factory.mktemp("daphne-stripe") / "app.log")
+    server.start()
+    yield server
+    server.stop()
+
+
 @contextmanager
 def _chromium() -> Iterator:
     """Playwright and Chromium for one test.
@@ -224,7 +243,7 @@ def _chromium() -> Iterator:
 
 @pytest.fixture(autouse=True)
 def _browser_test_setup(request, monkeypatch):
-    if not {"site", "short_hold_site"} & set(request.fixturenames):
+    if not {"site", "short_hold_site", "stripe_site"} & set(request.fixturenames):
         return
     from playwright.sync_api import expect
 
@@ -303,6 +322,14 @@ def site(transactional_db, app_server, request) -> Iterator[Site]:
 @pytest.fixture
 def short_hold_site(transactional_db, short_hold_server, request) -> Iterator[Site]:
     yield from _make_site(short_hold_server, request)
+
+
+@pytest.fixture
+def stripe_site(transactional_db, stripe_server, localstripe_base, request) -> Iterator[Site]:
+    from tests.stripe.fixtures import localstripe_reset
+
+    localstripe_reset(localstripe_base)
+    yield from _make_site(stripe_server, request)
 
 
 @pytest.hookimpl(wrapper=True, tryfirst=True)

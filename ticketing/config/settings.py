@@ -239,7 +239,22 @@ TICKETING_OFFER_SECONDS = env_int("TICKETING_OFFER_SECONDS", 600)
 # Absolute links in e-mails (offers) point here.
 TICKETING_SITE_URL = os.environ.get("TICKETING_SITE_URL", "http://localhost:8000")
 TICKETING_LOCK_TIMEOUT_MS = env_int("TICKETING_LOCK_TIMEOUT_MS", 2000)
-TICKETING_PAYMENT_PROVIDER = os.environ.get("TICKETING_PAYMENT_PROVIDER", "checkout.payments.TestProvider")
+# Stripe (docs/payments.md#stripe). With a secret key the provider defaults to Stripe; the
+# built-in test provider (no key) is for development and tests only.
+STRIPE_SECRET_KEY = os.environ.get("STRIPE_SECRET_KEY", "")
+STRIPE_PUBLISHABLE_KEY = os.environ.get("STRIPE_PUBLISHABLE_KEY", "")
+STRIPE_WEBHOOK_SECRET = os.environ.get("STRIPE_WEBHOOK_SECRET", "")
+# Empty: Stripe itself. Tests and staging point it at localstripe (http://127.0.0.1:8420).
+STRIPE_API_BASE = os.environ.get("STRIPE_API_BASE", "")
+# Stripe.js must be loaded from Stripe (its rules); localstripe serves a stand-in.
+STRIPE_JS_URL = os.environ.get(
+    "STRIPE_JS_URL",
+    f"{STRIPE_API_BASE}/js.stripe.com/v3/" if STRIPE_API_BASE else "https://js.stripe.com/v3/",
+)
+TICKETING_PAYMENT_PROVIDER = os.environ.get(
+    "TICKETING_PAYMENT_PROVIDER",
+    "checkout.payments_stripe.StripeProvider" if STRIPE_SECRET_KEY else "checkout.payments.TestProvider",
+)
 TICKETING_TEST_PAYMENT_DELAY_MS = env_int("TICKETING_TEST_PAYMENT_DELAY_MS", 0)
 # The test provider's books: a file, so a killed web process cannot erase a charge it made.
 TICKETING_TEST_PAYMENT_BOOKS = os.environ.get(
