@@ -5,8 +5,9 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 
-from checkout.models import AuditLog, Hold, Order, OrderStatus, Payment, SeatInventory, Ticket
+from checkout.models import AuditLog, Hold, Order, OrderStatus, OutboxMessage, Payment, SeatInventory, Ticket
 from checkout.services import sales
+from checkout.services.outbox import outbox_retry_now
 from checkout.staff_views import event_attendees_csv, event_dashboard_view, event_orders_csv
 from checkout.views import event_figures_view
 from events.admin import EventAdmin
@@ -64,6 +65,47 @@ class PaymentAdmin(ReadOnlyAdmin):
     list_display = ["id", "kind", "status", "amount", "currency", "provider", "reference", "created_at"]
     list_filter = ["kind", "status", "provider"]
     search_fields = ["reference", "idempotency_key"]
+
+
+class OutboxStateFilter(admin.SimpleListFilter):
+    title = "state"
+    parameter_name = "state"
+
+    def lookups(self, request, model_admin):
+        return [("sent", "Sent"), ("failing", "Failed, retrying"), ("due", "Not sent yet")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "sent":
+            return queryset.filter(sent_at__isnull=False)
+        if self.value() == "failing":
+            return queryset.filter(sent_at__isnull=True).exclude(last_error="")
+        if self.value() == "due":
+            return queryset.filter(sent_at__isnull=True, last_error="")
+        return queryset
+
+
+@admin.register(OutboxMessage)
+class OutboxMessageAdmin(ReadOnlyAdmin):
+    """The e-mails that must not be lost: whether each went out, how often it was tried, why it
+    failed. Staff may make failed ones due at once; sending stays the outbox task's job."""
+
+    list_display = ["id", "kind", "order", "state", "attempts", "last_error", "next_attempt_at", "sent_at"]
+    list_filter = [OutboxStateFilter, "kind"]
+    search_fields = ["order__id", "order__buyer_email"]
+    list_select_related = ["order"]
+    raw_id_fields = ["order"]
+    actions = ["retry_now"]
+
+    @admin.display(description="State")
+    def state(self, obj: OutboxMessage) -> str:
+        if obj.sent_at:
+            return "sent"
+        return f"failed (retry {obj.attempts})" if obj.last_error else "due"
+
+    @admin.action(description="Send again now (unsent only)")
+    def retry_now(self, request, queryset):
+        count = outbox_retry_now(message_ids=list(queryset.values_list("pk", flat=True)))
+        self.message_user(request, f"{count} messages due now; the recovery schedule sends them.")
 
 
 @admin.register(AuditLog)

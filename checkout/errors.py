@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ticketing.core.errors import ApplicationError, Busy, Conflict, NotFound, ValidationFailed
+from ticketing.core.errors import ApplicationError, Busy, Conflict, NotFound, RateLimited, ValidationFailed
 
 __all__ = [
     "Busy",
@@ -14,10 +14,12 @@ __all__ = [
     "IdempotencyConflict",
     "OrderNotCancellable",
     "OrderNotFound",
+    "OrderNotPaid",
     "PaymentActionRequired",
     "PaymentDeclined",
     "PaymentFailed",
     "PurchaseInProgress",
+    "ResendLimited",
     "SalesClosed",
     "SeatsNotFound",
     "SeatsUnavailable",
@@ -135,6 +137,18 @@ class OrderNotFound(NotFound):
 class OrderNotCancellable(Conflict):
     code = "ORDER_NOT_CANCELLABLE"
     message = "This order cannot be cancelled."
+
+
+class OrderNotPaid(Conflict):
+    code = "ORDER_NOT_PAID"
+    message = "This order is cancelled; its tickets are void."
+
+
+class ResendLimited(RateLimited):
+    """``extra["retry_after"]`` is the number of seconds until the next resend is allowed."""
+
+    code = "RESEND_LIMITED"
+    message = "The tickets were sent a moment ago; please check your inbox (and spam folder) first."
 
 
 class TicketUnknown(ApplicationError):

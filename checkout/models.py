@@ -21,6 +21,11 @@ def new_ticket_code() -> str:
     return secrets.token_urlsafe(20)
 
 
+def new_order_token() -> str:
+    # 192 random bits: the secret of the order's link, which opens it without signing in.
+    return secrets.token_urlsafe(24)
+
+
 class HoldStatus(models.TextChoices):
     ACTIVE = "active", "Active"
     PAYING = "paying", "Payment in progress"
@@ -166,6 +171,8 @@ class Order(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
     cancelled_at = models.DateTimeField(null=True, blank=True)
     anonymized_at = models.DateTimeField(null=True, blank=True)
+    # The order link's secret (``/orders/<id>/<token>/``), compared in constant time.
+    access_token = models.CharField(max_length=64, default=new_order_token, editable=False)
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -340,7 +347,12 @@ class OutboxMessage(models.Model):
             ),
         ]
         constraints = [
-            models.UniqueConstraint(fields=["kind", "order"], name="outbox_one_per_kind_order"),
+            # One confirmation per order, ever (the buyer's resends are rows of their own kind).
+            models.UniqueConstraint(
+                fields=["kind", "order"],
+                condition=Q(kind="order_confirmation"),
+                name="outbox_one_confirmation_per_order",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -14,11 +14,12 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.core.mail import EmailMultiAlternatives, send_mail
-from django.template.loader import render_to_string
+from django.core.mail import send_mail
 from django.utils import timezone
 
+from checkout.documents.mail import confirmation_email
 from checkout.models import Order, OrderStatus, OutboxMessage
+from checkout.selectors.buyer import order_with_tickets
 from checkout.services import intents, reconcile
 from checkout.services.holds import holds_expire_due
 from checkout.services.intents import provider_events_due
@@ -109,7 +110,9 @@ def provider_event_process(event_id: str) -> str:
 
 
 SENDERS = {
-    "order_confirmation": lambda message: order_confirmation_send(message.order_id, message_id=message.pk)
+    "order_confirmation": lambda message: order_confirmation_send(message.order_id, message_id=message.pk),
+    # The buyer asked for the tickets again: the same mail under its own Message-ID.
+    "order_resend": lambda message: order_confirmation_send(message.order_id, message_id=message.pk),
 }
 
 
@@ -128,26 +131,15 @@ def _send(message: OutboxMessage) -> None:
 
 
 def order_confirmation_send(order_id: int, *, message_id: int | None = None) -> bool:
-    """E-mail the buyer their tickets. Returns False (and sends nothing) for a cancelled order.
+    """E-mail the buyer their tickets (text + HTML, QR codes, PDF, calendar file). Returns False
+    (and sends nothing) for a cancelled or anonymised order.
 
     Raises when the mail (or the database) cannot be reached; the outbox tries again. A
     ``message_id`` gives the mail a stable ``Message-ID``, so a re-send is recognisable."""
-    order = Order.objects.select_related("event", "event__venue").filter(pk=order_id).first()
-    if order is None or order.status != OrderStatus.PAID:
+    order = order_with_tickets(order_id=order_id)
+    if order is None or order.status != OrderStatus.PAID or not order.buyer_email:
         return False
-    tickets = list(
-        order.tickets.select_related("seat", "section").order_by("section__display_order", "seat_id")
-    )
-    context = {"order": order, "event": order.event, "tickets": tickets}
-    text = render_to_string("checkout/email/confirmation.txt", context)
-    message = EmailMultiAlternatives(
-        subject=f"Your tickets: {order.event.title}",
-        body=text,
-        from_email=settings.DEFAULT_FROM_EMAIL,
-        to=[order.buyer_email],
-        headers={"Message-ID": f"<outbox-{message_id}@ticketing>"} if message_id else None,
-    )
-    message.send()
+    confirmation_email(order, message_id=message_id).send()
     return True
 
 

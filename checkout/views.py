@@ -5,30 +5,43 @@ Thin by design: the reads are the selectors the JSON API uses, so a page and the
 the same data under the same ownership rules (another buyer's hold or order is "not found"
 on both). Every change (hold, extend, release, purchase, cancel) goes through the JSON API
 from ``static/js/``, so the browser and API clients share one path and one error format.
+The exceptions post plain forms to views that call the services: "e-mail the tickets again"
+(no JSON answer to show), and the order link's pages (``/orders/<id>/<token>/``), whose visitor
+has no session the API would accept (resend, cancel).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import uuid
+from urllib.parse import urlencode
 
-import segno
 from django import forms
 from django.conf import settings
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.admin.views.decorators import staff_member_required
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from django.views.decorators.csrf import ensure_csrf_cookie
+from django.views.decorators.http import require_POST
 
-from checkout.models import LIVE_HOLD_STATUSES, Ticket
+from checkout.documents import ticket_scannable
+from checkout.documents.ics import order_ics
+from checkout.documents.pdf import order_pdf
+from checkout.documents.qr import qr_svg
+from checkout.errors import OrderNotFound
+from checkout.models import LIVE_HOLD_STATUSES, Order, Ticket
 from checkout.payments import payment_provider, uses_intents
 from checkout.selectors import buyer as selectors
 from checkout.selectors import event_page as event_page_selectors
 from checkout.selectors.figures import event_audit_recent, event_figures
 from checkout.services.checkin import ticket_check_in
+from checkout.services.orders import order_cancel
+from checkout.services.tickets import guest_orders_claim, order_resend
 from events.models import Event
 from events.views import with_times
 from ticketing.core.errors import ApplicationError, ValidationFailed
@@ -111,7 +124,7 @@ def hold_detail(request: HttpRequest, hold_id: int) -> HttpResponse:
             # response is the same attempt, so the server charges at most once.
             "idempotency_key": uuid.uuid4(),
             "buyer_name": request.user.name,
-            "buyer_email": request.user.email,
+            "buyer_email": request.user.contact_email,
             # Stripe: the card goes into Stripe.js's card element, never to this server.
             "stripe_key": settings.STRIPE_PUBLISHABLE_KEY if uses_intents(payment_provider()) else "",
             "stripe_js": settings.STRIPE_JS_URL,
@@ -119,18 +132,27 @@ def hold_detail(request: HttpRequest, hold_id: int) -> HttpResponse:
     )
 
 
-def _qr_svg(code: str) -> str:
-    # Rendered on the server: the ticket page works without any script, and offline once loaded.
-    return segno.make(code, error="m").svg_inline(
-        scale=4, border=2, omitsize=True, title=f"Ticket code {code}"
-    )
-
-
-def _for_page(orders: list, now: dt.datetime) -> list:
+def _for_page(orders: list, now: dt.datetime, *, token: str | None = None) -> list:
+    """Adds what the page shows beside the rows: whether the buyer may cancel, the download
+    links (through the order link when ``token`` is given), and a QR code for each ticket that
+    is scannable (never for a void or used one: ``documents.ticket_scannable``)."""
     for order in orders:
-        order.cancellable = selectors.order_cancellable(order=order, now=now)
+        order.cancellable = token is None and selectors.order_cancellable(order=order, now=now)
+        if token is None:
+            order.page_url = reverse("checkout:order", args=[order.pk])
+            order.pdf_url = reverse("checkout:order_pdf", args=[order.pk])
+            order.ics_url = reverse("checkout:order_ics", args=[order.pk])
+            order.resend_url = reverse("checkout:order_resend", args=[order.pk])
+        else:
+            order.page_url = reverse("checkout:order_link", args=[order.pk, token])
+            order.pdf_url = reverse("checkout:order_link_pdf", args=[order.pk, token])
+            order.ics_url = reverse("checkout:order_link_ics", args=[order.pk, token])
+            order.resend_url = reverse("checkout:order_link_resend", args=[order.pk, token])
+            # By link, cancelling is a plain form (the JSON API needs a signed-in buyer).
+            if selectors.order_cancellable(order=order, now=now):
+                order.link_cancel_url = reverse("checkout:order_link_cancel", args=[order.pk, token])
         for ticket in order.tickets.all():
-            ticket.qr_svg = _qr_svg(ticket.code)
+            ticket.qr_svg = qr_svg(ticket.code) if ticket_scannable(ticket, order) else ""
     return orders
 
 
@@ -150,7 +172,130 @@ def order_detail(request: HttpRequest, order_id: int) -> HttpResponse:
         order = selectors.order_get(user=request.user, order_id=order_id)
     except ApplicationError as exc:
         return _error_page(request, exc)
-    return render(request, "checkout/order.html", {"order": _for_page([order], timezone.now())[0]})
+    context = {"order": _for_page([order], timezone.now())[0], "guest": request.user.is_guest}
+    return render(request, "checkout/order.html", context)
+
+
+def _order_by_link(order_id: int, token: str) -> Order:
+    try:
+        return selectors.order_by_link(order_id=order_id, token=token)
+    except OrderNotFound as exc:
+        raise Http404(exc.message) from exc
+
+
+@ensure_csrf_cookie
+def order_by_link(request: HttpRequest, order_id: int, token: str) -> HttpResponse:
+    """The order opened by the link from its e-mail, without signing in: the link's secret is
+    the key (192 random bits, compared in constant time); a wrong one is a 404 like a missing
+    order. Downloads, resend and cancel (a plain form) work by the link too."""
+    try:
+        order = selectors.order_by_link(order_id=order_id, token=token)
+    except ApplicationError as exc:
+        return _error_page(request, exc)
+    # A guest who has since signed up (or in) with the order's address: the link proves the
+    # mailbox, so their guest orders move into the account.
+    if request.user.is_authenticated and guest_orders_claim(user=request.user, order=order):
+        messages.success(request, _("Your guest orders are now in your account."))
+        return redirect("checkout:order", order_id=order.pk)
+    response = render(
+        request,
+        "checkout/order.html",
+        {
+            "order": _for_page([order], timezone.now(), token=token)[0],
+            "by_link": True,
+            "claimable": order.user.is_guest and not request.user.is_authenticated,
+            "signup_url": reverse("signup") + "?" + urlencode({"next": request.path}),
+        },
+    )
+    # The link is the key: keep it out of other sites' Referer headers and shared caches.
+    response["Referrer-Policy"] = "no-referrer"
+    response["Cache-Control"] = "private, no-store"
+    return response
+
+
+def _pdf_response(order: Order) -> HttpResponse:
+    response = HttpResponse(order_pdf(order), content_type="application/pdf")
+    response["Content-Disposition"] = f'attachment; filename="tickets-order-{order.pk}.pdf"'
+    response["Cache-Control"] = "private, no-store"
+    return response
+
+
+def _ics_response(order: Order) -> HttpResponse:
+    response = HttpResponse(order_ics(order), content_type="text/calendar; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="event-order-{order.pk}.ics"'
+    response["Cache-Control"] = "private, no-store"
+    return response
+
+
+def _own_order(request: HttpRequest, order_id: int) -> Order:
+    try:
+        return selectors.order_get(user=request.user, order_id=order_id)
+    except OrderNotFound as exc:
+        raise Http404(exc.message) from exc
+
+
+@login_required
+def order_pdf_download(request: HttpRequest, order_id: int) -> HttpResponse:
+    """The order's PDF tickets (one page per ticket; void ones marked, without a QR code)."""
+    return _pdf_response(_own_order(request, order_id))
+
+
+@login_required
+def order_ics_download(request: HttpRequest, order_id: int) -> HttpResponse:
+    return _ics_response(_own_order(request, order_id))
+
+
+def order_link_pdf(request: HttpRequest, order_id: int, token: str) -> HttpResponse:
+    return _pdf_response(_order_by_link(order_id, token))
+
+
+def order_link_ics(request: HttpRequest, order_id: int, token: str) -> HttpResponse:
+    return _ics_response(_order_by_link(order_id, token))
+
+
+def _resend(request: HttpRequest, order: Order, back: str) -> HttpResponse:
+    try:
+        order_resend(order_id=order.pk)
+    except ApplicationError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(
+            request, _("Your tickets are on their way to %(email)s.") % {"email": order.buyer_email}
+        )
+    return redirect(back)
+
+
+@login_required
+@require_POST
+def order_resend_view(request: HttpRequest, order_id: int) -> HttpResponse:
+    """E-mail the tickets again (rate limited: ``services.tickets.order_resend``)."""
+    order = _own_order(request, order_id)
+    return _resend(request, order, reverse("checkout:order", args=[order.pk]))
+
+
+@require_POST
+def order_link_resend(request: HttpRequest, order_id: int, token: str) -> HttpResponse:
+    order = _order_by_link(order_id, token)
+    return _resend(request, order, reverse("checkout:order_link", args=[order.pk, token]))
+
+
+@require_POST
+def order_link_cancel(request: HttpRequest, order_id: int, token: str) -> HttpResponse:
+    """Cancel by the order link: the link stands for its buyer (it opens their tickets), so
+    the service runs as the order's own user with the buyer's rules (before the start, no
+    ticket used). The form asks for an explicit confirmation."""
+    order = _order_by_link(order_id, token)
+    back = reverse("checkout:order_link", args=[order.pk, token])
+    if request.POST.get("confirm") != "yes":
+        messages.error(request, _("Tick the box to confirm the cancellation."))
+        return redirect(back)
+    try:
+        order_cancel(order_id=order.pk, actor=order.user)
+    except ApplicationError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, _("Your order is cancelled and refunded."))
+    return redirect(back)
 
 
 # --- staff pages: the gate check-in form and the per-event figures in the admin ------------

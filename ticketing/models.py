@@ -34,6 +34,11 @@ class User(AbstractBaseUser, PermissionsMixin):
     is_staff = models.BooleanField(default=False)
     is_active = models.BooleanField(default=True)
     date_joined = models.DateTimeField(default=timezone.now)
+    # A guest buyer (checkout with only a name and an address): an account of its own that
+    # cannot sign in (no password), so every checkout service runs unchanged for it. Its
+    # ``email`` is a placeholder; the buyer's address is ``guest_email``.
+    is_guest = models.BooleanField(default=False)
+    guest_email = models.EmailField(blank=True)
 
     objects = UserManager()
 
@@ -46,6 +51,11 @@ class User(AbstractBaseUser, PermissionsMixin):
 
     def __str__(self) -> str:
         return self.email
+
+    @property
+    def contact_email(self) -> str:
+        """Where mail for this buyer goes: the guest's address, or the account's."""
+        return self.guest_email if self.is_guest else self.email
 
 
 class ApiToken(models.Model):

@@ -41,7 +41,7 @@ def offer_email_send(entry_id: int) -> bool:
         subject=f"Seats for {event.title} are held for you",
         message="\n".join(lines),
         from_email=None,
-        recipient_list=[entry.user.email],
+        recipient_list=[entry.user.contact_email],
     )
     return True
 
@@ -62,7 +62,7 @@ def closed_email_send(entry_id: int) -> bool:
             ]
         ),
         from_email=None,
-        recipient_list=[entry.user.email],
+        recipient_list=[entry.user.contact_email],
     )
     return True
 

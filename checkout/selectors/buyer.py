@@ -6,6 +6,7 @@ Every selector takes the buyer and filters by them: another buyer's id reads as 
 from __future__ import annotations
 
 import datetime as dt
+import secrets
 from decimal import Decimal
 from typing import Any
 
@@ -134,12 +135,15 @@ def hold_detail(*, hold: Hold, now: dt.datetime | None = None) -> dict[str, Any]
 
 
 def _orders(user: Any) -> QuerySet[Order]:
+    return _with_tickets(Order.objects.filter(user=user))
+
+
+def _with_tickets(orders: QuerySet[Order]) -> QuerySet[Order]:
     tickets = Ticket.objects.select_related("seat", "section").order_by(
         "section__display_order", "seat__row_rank", "seat__position"
     )
     return (
-        Order.objects.filter(user=user)
-        .select_related("event__venue")
+        orders.select_related("event__venue")
         .prefetch_related(Prefetch("tickets", queryset=tickets))
         .order_by("-created_at", "-id")
     )
@@ -154,6 +158,21 @@ def order_get(*, user: Any, order_id: int) -> Order:
     """The buyer's order with its tickets. Raises ``OrderNotFound`` (also for someone else's)."""
     order = _orders(user).filter(pk=order_id).first()
     if order is None:
+        raise OrderNotFound(extra={"order_id": order_id})
+    return order
+
+
+def order_with_tickets(*, order_id: int) -> Order | None:
+    """Any buyer's order with event, venue and tickets, for the documents and e-mails about it
+    (callers are tasks, or pages that checked access themselves); ``None`` if there is none."""
+    return _with_tickets(Order.objects.filter(pk=order_id)).first()
+
+
+def order_by_link(*, order_id: int, token: str) -> Order:
+    """The order whose link is ``/orders/<order_id>/<token>/``. The token is compared in
+    constant time, and a wrong one reads exactly like a missing order: ``OrderNotFound``."""
+    order = order_with_tickets(order_id=order_id)
+    if order is None or not secrets.compare_digest(order.access_token.encode(), token.encode()):
         raise OrderNotFound(extra={"order_id": order_id})
     return order
 

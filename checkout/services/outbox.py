@@ -33,12 +33,13 @@ FIRST_SWEEP_AFTER = dt.timedelta(seconds=30)
 BACKOFF_MAX_SECONDS = 900
 
 
-def outbox_add(*, kind: str, order: Order) -> OutboxMessage:
-    """Write the message. Precondition: inside the transaction of the change it reports."""
+def outbox_add(*, kind: str, order: Order, now: dt.datetime | None = None) -> OutboxMessage:
+    """Write the message (dated ``now``, default the order's time). Precondition: inside the
+    transaction of the change it reports."""
     message = OutboxMessage(
         kind=kind,
         order=order,
-        created_at=order.created_at,
+        created_at=now or order.created_at,
         next_attempt_at=timezone.now() + FIRST_SWEEP_AFTER,
     )
     # Written out: one per purchase, and the ORM's insert cost more CPU than the database did.
@@ -121,3 +122,10 @@ def outbox_due(*, now: dt.datetime, limit: int = 100) -> list[int]:
         .order_by("next_attempt_at", "pk")
         .values_list("pk", flat=True)[:limit]
     )
+
+
+def outbox_retry_now(*, message_ids: list[int], now: dt.datetime | None = None) -> int:
+    """Make unsent messages due at once (staff, after fixing the mail server); a sent one is
+    never sent again. Returns how many were made due; the recovery schedule sends them."""
+    now = now or timezone.now()
+    return OutboxMessage.objects.filter(pk__in=message_ids, sent_at__isnull=True).update(next_attempt_at=now)

@@ -1,6 +1,6 @@
 """Data retention: forget buyers' personal data once the law and the organiser no longer need it.
 
-An order's buyer name and e-mail are kept for ``TICKETING_RETENTION_DAYS`` after its
+An order's buyer name and e-mail (and a guest account's) are kept for ``TICKETING_RETENTION_DAYS`` after its
 event ended (disputes, refunds, the organiser's questions), then blanked. Totals,
 tickets, payments and the audit trail stay: the books must still add up.
 """
@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
 
@@ -23,6 +24,19 @@ ANONYMIZED_EMAIL = ""
 def orders_due_for_anonymization(*, now: dt.datetime, retention_days: int):
     cutoff = now - dt.timedelta(days=retention_days)
     return Order.objects.filter(anonymized_at__isnull=True, event__ends_at__lt=cutoff)
+
+
+def _guests_forget(*, order_ids: list[int]) -> None:
+    """Blank the name and address of guest accounts whose every order is now anonymised (a
+    guest's account exists only for its orders). Precondition: in the batch's transaction."""
+    User = get_user_model()
+    guest_ids = set(User.objects.filter(is_guest=True, orders__pk__in=order_ids).values_list("pk", flat=True))
+    still_needed = set(
+        Order.objects.filter(user_id__in=guest_ids, anonymized_at__isnull=True).values_list(
+            "user_id", flat=True
+        )
+    )
+    User.objects.filter(pk__in=guest_ids - still_needed).update(name="", guest_email="")
 
 
 def orders_anonymize(
@@ -57,6 +71,7 @@ def orders_anonymize(
             Order.objects.filter(pk__in=changed).update(
                 buyer_name=ANONYMIZED_NAME, buyer_email=ANONYMIZED_EMAIL, anonymized_at=now
             )
+            _guests_forget(order_ids=changed)
             AuditLog.objects.bulk_create(
                 AuditLog(
                     at=now,

@@ -77,3 +77,18 @@ def test_command_and_schedule_task(settings):
     assert Order.objects.get().anonymized_at is None
     assert retention_run() == 1
     assert Heartbeat.objects.get(name="retention").data == {"anonymized": 1}
+
+
+def test_a_guest_account_forgets_its_name_and_address_with_its_last_order(settings):
+    from tests.factories import UserFactory
+
+    settings.TICKETING_RETENTION_DAYS = 30
+    guest = UserFactory(is_guest=True, name="Zoë Gast", guest_email="zoe@example.com")
+    sell(inventory(event_ended(31), 1), user=guest)
+    sell(inventory(event_ended(10), 1), user=guest)
+    assert orders_anonymize(now=NOW) == 1
+    guest.refresh_from_db()
+    assert (guest.name, guest.guest_email) == ("Zoë Gast", "zoe@example.com")  # one order still kept
+    assert orders_anonymize(now=NOW + dt.timedelta(days=21)) == 1
+    guest.refresh_from_db()
+    assert (guest.name, guest.guest_email) == ("", "")

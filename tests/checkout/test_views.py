@@ -225,3 +225,103 @@ def test_pages_and_mail_give_the_start_in_the_venues_time(client, mailoutbox):
     assert f", {local}</time>" in client.get(f"/orders/{order.id}/").content.decode()
     assert order_confirmation_send(order.pk) is True
     assert f", {local} (America/New_York)" in mailoutbox[-1].body
+
+
+def test_void_tickets_show_no_qr_code_on_the_order_pages(client):
+    user = UserFactory()
+    order = _order(user, make_event(), seats=2)
+    codes = list(order.tickets.values_list("code", flat=True))
+    client.force_login(user)
+    for url in (f"/orders/{order.id}/", "/orders/"):
+        html = client.get(url).content.decode()
+        assert html.count("<svg") == 2 and all(code in html for code in codes)
+    order_cancel(order_id=order.id, actor=user)
+    link = f"/orders/{order.id}/{order.access_token}/"
+    for url in (f"/orders/{order.id}/", "/orders/", link):
+        html = client.get(url).content.decode()
+        assert "<svg" not in html, url
+        assert not any(code in html for code in codes), url
+        assert html.count("data-no-qr") == 2 and "VOID" in html
+
+
+def test_order_page_offers_the_pdf_and_calendar_downloads_to_its_buyer_only(client):
+    from io import BytesIO
+
+    from pypdf import PdfReader
+
+    user = UserFactory()
+    order = _order(user, make_event(title="Käthe's Konzert"), seats=2)
+    client.force_login(user)
+    html = client.get(f"/orders/{order.id}/").content.decode()
+    assert f'href="/orders/{order.id}/tickets.pdf"' in html and f'href="/orders/{order.id}/event.ics"' in html
+    r = client.get(f"/orders/{order.id}/tickets.pdf")
+    assert r.status_code == 200 and r["Content-Type"] == "application/pdf"
+    reader = PdfReader(BytesIO(r.content))
+    assert len(reader.pages) == 2 and "Käthe's Konzert" in reader.pages[0].extract_text()
+    r = client.get(f"/orders/{order.id}/event.ics")
+    assert r.status_code == 200 and r.content.startswith(b"BEGIN:VCALENDAR")
+    client.force_login(UserFactory())
+    assert client.get(f"/orders/{order.id}/tickets.pdf").status_code == 404
+    assert client.get(f"/orders/{order.id}/event.ics").status_code == 404
+
+
+def test_the_order_link_opens_the_order_without_signing_in_and_a_wrong_token_is_a_404(client):
+    user = UserFactory()
+    order = _order(user, make_event(), seats=1)
+    other = _order(UserFactory(), make_event(), seats=1)
+    assert len(order.access_token) >= 32 and order.access_token != other.access_token
+    link = f"/orders/{order.id}/{order.access_token}/"
+    r = client.get(link)
+    assert r.status_code == 200 and r["Referrer-Policy"] == "no-referrer"
+    html = r.content.decode()
+    assert order.tickets.get().code in html and "data-link-cancel" in html and "data-cancel-url" not in html
+    assert f'href="{link}tickets.pdf"' in html
+    assert client.get(f"{link}tickets.pdf").status_code == 200
+    assert client.get(f"{link}event.ics").status_code == 200
+    wrong = order.access_token[:-1] + ("A" if order.access_token[-1] != "A" else "B")
+    for url in (
+        f"/orders/{order.id}/{wrong}/",
+        f"/orders/{order.id}/{wrong}/tickets.pdf",
+        f"/orders/{order.id}/{other.access_token}/",  # another order's secret opens nothing here
+        f"/orders/{other.id}/{order.access_token}/",
+    ):
+        r = client.get(url)
+        assert r.status_code == 404, url
+        assert order.tickets.get().code.encode() not in r.content
+
+
+def test_resend_by_page_and_link_is_rate_limited_and_refused_for_a_cancelled_order(client, mailoutbox):
+    from checkout.models import OutboxMessage
+    from checkout.tasks import outbox_send
+
+    user = UserFactory()
+    order = _order(user, make_event(), seats=1)
+    client.force_login(user)
+    r = client.post(f"/orders/{order.id}/resend", follow=True)
+    assert "on their way to" in r.content.decode()
+    (resend,) = OutboxMessage.objects.filter(order=order, kind="order_resend")
+    assert outbox_send(resend.pk) is True and len(mailoutbox) == 1
+    assert mailoutbox[0].extra_headers["Message-ID"] == f"<outbox-{resend.pk}@ticketing>"
+    client.logout()
+    link = f"/orders/{order.id}/{order.access_token}/"
+    r = client.post(f"{link}resend", follow=True)
+    assert "sent a moment ago" in r.content.decode()
+    assert OutboxMessage.objects.filter(order=order, kind="order_resend").count() == 1
+    assert client.post(f"/orders/{order.id}/wrong-token/resend").status_code == 404
+    assert client.get(f"{link}resend").status_code == 405
+
+
+def test_the_order_link_cancels_with_a_confirmation_and_then_shows_void_tickets(client):
+    user = UserFactory()
+    order = _order(user, make_event(), seats=2)
+    link = f"/orders/{order.id}/{order.access_token}/"
+    r = client.post(f"{link}cancel", follow=True)
+    assert "Tick the box" in r.content.decode()
+    order.refresh_from_db()
+    assert order.status == "paid"
+    r = client.post(f"{link}cancel", {"confirm": "yes"}, follow=True)
+    html = r.content.decode()
+    order.refresh_from_db()
+    assert order.status == "cancelled" and "cancelled and refunded" in html
+    assert "<svg" not in html and html.count("data-no-qr") == 2 and "data-link-cancel" not in html
+    assert "E-mail the tickets again" not in html

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import secrets
+
 from django.contrib.auth import password_validation
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
@@ -32,6 +34,30 @@ def user_signup(*, email: str, password: str, name: str = "") -> User:
             return User.objects.create_user(email=email, password=password, name=name)
         except ValidationError as exc:  # pragma: no cover - defensive
             raise validation_error_from_django(exc) from exc
+
+
+def guest_create(*, name: str, email: str) -> User:
+    """A guest buyer: an account without a password (it cannot sign in) for one browser session,
+    so checkout needs only a name and an address. The login e-mail is a random placeholder in
+    the reserved ``.invalid`` domain, so a later sign-up with the real address is free.
+    Raises ``ValidationFailed``."""
+    email = (email or "").strip().lower()
+    name = (name or "").strip()
+    try:
+        validate_email(email)
+    except ValidationError as exc:
+        raise ValidationFailed(
+            "Enter a valid e-mail address.", extra={"fields": {"email": exc.messages}}
+        ) from exc
+    if not name:
+        raise ValidationFailed("Enter your name.", extra={"fields": {"name": ["This field is required."]}})
+    return User.objects.create_user(
+        email=f"guest-{secrets.token_hex(16)}@guest.invalid",
+        password=None,  # an unusable password: the session is the guest's only way in
+        name=name,
+        is_guest=True,
+        guest_email=email,
+    )
 
 
 def token_create(*, email: str, password: str, name: str = "") -> tuple[ApiToken, str]:

@@ -53,6 +53,46 @@ def _first_error(form: forms.Form) -> str:
     return f"{name.capitalize()}: {errors[0]}"
 
 
+class GuestForm(SafeFormMixin, forms.Form):
+    email = forms.CharField(max_length=column_length(User, "guest_email"))
+    name = forms.CharField(max_length=column_length(User, "name"))
+
+
+def _safe_next(request: HttpRequest, target: str) -> str:
+    if not target or not url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
+        return "/"
+    return target
+
+
+def guest_start(request: HttpRequest) -> HttpResponse:
+    """Buy without an account: a name and an address make a guest account for this browser
+    session (the tickets and their link go to the address). Signed-in buyers go straight on."""
+    target = _safe_next(request, request.POST.get("next") or request.GET.get("next", ""))
+    if request.user.is_authenticated:
+        return redirect(target)
+    error, status = None, 200
+    values = {"email": request.POST.get("email", ""), "name": request.POST.get("name", "")}
+    if request.method == "POST" and _over_limit(request, signup_throttles()):
+        error, status = RateLimited.message, RateLimited.status
+    elif request.method == "POST":
+        form = GuestForm(request.POST)
+        try:
+            if not form.is_valid():
+                raise ApplicationError(_first_error(form), status=422)
+            user = services.guest_create(name=form.cleaned_data["name"], email=form.cleaned_data["email"])
+        except ApplicationError as exc:
+            error, status = exc.message, exc.status
+        else:
+            auth.login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+            return redirect(target)
+    return render(
+        request,
+        "registration/guest.html",
+        {"error": error, "values": values, "next": target},
+        status=status,
+    )
+
+
 def signup(request: HttpRequest) -> HttpResponse:
     error = None
     values = {"email": "", "name": ""}

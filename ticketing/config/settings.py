@@ -227,6 +227,8 @@ EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
 EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
 EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "tickets@localhost")
+# Where django.core.mail.backends.filebased.EmailBackend writes (one .log file per connection).
+EMAIL_FILE_PATH = os.environ.get("EMAIL_FILE_PATH", str(BASE_DIR / "var" / "mail"))
 
 # --- Ticketing rules ------------------------------------------------------------------
 TICKETING_HOLD_SECONDS = env_int("TICKETING_HOLD_SECONDS", 300)

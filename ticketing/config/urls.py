@@ -16,6 +16,7 @@ urlpatterns = [
     path("staff/checkin/", checkout_views.checkin, name="staff-checkin"),
     path("staff/checkin/scan", checkout_staff_views.checkin_scan, name="staff-checkin-scan"),
     path("accounts/signup/", views.signup, name="signup"),
+    path("accounts/guest/", views.guest_start, name="guest"),
     path("accounts/login/", views.LoginView.as_view(), name="login"),
     path("accounts/logout/", views.LogoutView.as_view(), name="logout"),
     path("", include("events.urls")),

@@ -1,0 +1,46 @@
+"""What a buyer carries away from an order: QR codes, the PDF tickets, the calendar file, and
+the confirmation e-mail that bundles them.
+
+Pure rendering: every function takes an order read by ``selectors.buyer.order_with_tickets``
+(event, venue and tickets loaded) and writes nothing. Pages, downloads and the outbox's sender
+all call these, so a ticket looks the same everywhere, and ``ticket_scannable`` is the one rule
+for whether a QR code is drawn: a void (cancelled, refunded) or used ticket never gets one.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.utils import formats
+
+from checkout.models import Order, OrderStatus, Ticket, TicketStatus
+
+
+def ticket_scannable(ticket: Ticket, order: Order) -> bool:
+    """Whether ``ticket`` may carry a QR code: valid, in a paid order."""
+    return ticket.status == TicketStatus.VALID and order.status == OrderStatus.PAID
+
+
+def ticket_place(ticket: Ticket) -> str:
+    """Where the ticket sits: ``Row A, seat 4`` or ``Standing, spot 12`` (section apart)."""
+    from django.utils.translation import gettext as _
+
+    if ticket.seat.row_label:
+        return _("Row %(row)s, seat %(seat)s") % {"row": ticket.seat.row_label, "seat": ticket.seat.label}
+    return _("Standing, spot %(spot)s") % {"spot": ticket.seat.label}
+
+
+def event_local_start(order: Order) -> dt.datetime:
+    return order.event.starts_at.astimezone(order.event.tzinfo)
+
+
+def event_when(order: Order) -> str:
+    """The start in the venue's wall-clock time with its zone:
+    ``Friday 4 December 2026, 19:30 (Europe/Berlin)``."""
+    local = event_local_start(order)
+    return f"{formats.date_format(local, 'l j F Y, H:i')} ({order.event.timezone})"
+
+
+def venue_address(order: Order) -> str:
+    venue = order.event.venue
+    return ", ".join(part for part in (venue.name, venue.address, venue.city, venue.country) if part)
