@@ -134,7 +134,9 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=15)
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--processes", type=int, default=1)
-    parser.add_argument("--spy", type=Path, help="write py-spy's raw profile of daphne #1 here")
+    parser.add_argument(
+        "--spy", type=Path, help="write py-spy's raw profile of daphne #1 here (a .svg path: a flame graph)"
+    )
     parser.add_argument("--fresh", action="store_true")
     parser.add_argument("--env", action="append", default=[], help="NAME=VALUE for the servers")
     args = parser.parse_args()
@@ -163,7 +165,9 @@ def measure(args: argparse.Namespace, server: str) -> int:
         if args.spy:
             pyspy = str(Path(sys.executable).parent / "py-spy")
             pid = str(run.daphne[0].pid)
-            spy_args = ["record", "--gil", "--nonblocking", "-r", "200", "-f", "raw", "-p", pid]
+            # A path ending in .svg gets py-spy's flame graph instead of the raw stacks.
+            fmt = "flamegraph" if args.spy.suffix == ".svg" else "raw"
+            spy_args = ["record", "--gil", "--nonblocking", "-r", "200", "-f", fmt, "-p", pid]
             spy_args += ["-d", str(int(args.seconds)), "-o", str(args.spy)]
             spy = subprocess.Popen(
                 [pyspy, *spy_args],
@@ -197,7 +201,7 @@ def measure(args: argparse.Namespace, server: str) -> int:
             }
         )
     )
-    if args.spy and args.spy.exists():
+    if args.spy and args.spy.exists() and args.spy.suffix != ".svg":
         print(summarize_spy(args.spy))
     return 0
 

@@ -156,7 +156,7 @@ def hold_purchase(
         card_number=payload.card_number,
         idempotency_key=idempotency_key,
     )
-    return Status(201, selectors.order_detail(selectors.order_get(user=request.auth, order_id=order.pk)))
+    return Status(201, selectors.order_answer(user=request.auth, order=order))
 
 
 @router.post(

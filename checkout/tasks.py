@@ -121,6 +121,11 @@ def outbox_send(message_id: int) -> bool:
     return outbox_deliver(message_id=message_id, send=_send)
 
 
+def outbox_send_many(message_ids: list[int]) -> int:
+    """Deliver the outbox messages committed in one coalescing window; returns how many went out."""
+    return sum(outbox_send(message_id) for message_id in message_ids)
+
+
 def _send(message: OutboxMessage) -> None:
     SENDERS[message.kind](message)
 

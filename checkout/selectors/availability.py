@@ -111,20 +111,51 @@ def taken_seats(*, event_id: int, now: dt.datetime) -> list[tuple[int, dt.dateti
         return cursor.fetchall()
 
 
+# event id -> ``section_totals``: an event's inventory rows are created at once when it goes on
+# sale and never change after, so each process counts them once per event.
+_TOTALS: dict[int, dict[int, int]] = {}
+_TOTALS_MAX = 5000
+
+
+def _section_totals_cached(event_id: int) -> dict[int, int]:
+    totals = _TOTALS.get(event_id)
+    if totals is None:
+        totals = section_totals(event_id=event_id)
+        if totals:  # none yet: not on sale, may still come
+            if len(_TOTALS) >= _TOTALS_MAX:
+                _TOTALS.clear()
+            _TOTALS[event_id] = totals
+    return totals
+
+
 def section_availability(*, event_id: int, now: dt.datetime) -> dict[int, dict[str, int]]:
-    """``{section_id: {"free": n, "sold": n, "total": n}}`` for one event at ``now``, in one
-    grouped scan. Held by a live hold is the rest: ``total - free - sold``."""
-    rows = (
-        SeatInventory.objects.filter(event_id=event_id)
-        .values("section_id")
-        .annotate(
-            total=Count("id"),
-            free=Count("id", filter=free_q(now)),
-            sold=Count("id", filter=Q(status=SeatStatus.SOLD)),
+    """``{section_id: {"free": n, "sold": n, "total": n}}`` for one event at ``now``. Held by a
+    live hold is the rest: ``total - free - sold``.
+
+    Reads only the taken rows (the (event, section, status) index finds them) against the
+    per-process section totals: after every burst of holds the seat-map push asks this, and
+    early in a sale, when the pushes are most frequent, few rows are taken.
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            SELECT section_id, COUNT(*), COUNT(*) FILTER (WHERE status = '{SeatStatus.SOLD}')
+              FROM checkout_seatinventory
+             WHERE event_id = %(e)s AND status IN ('held', 'sold') AND {taken_sql()}
+             GROUP BY section_id
+            """,
+            {"e": event_id, "now": now},
         )
-        .order_by("section_id")
-    )
-    return {r["section_id"]: {"free": r["free"], "sold": r["sold"], "total": r["total"]} for r in rows}
+        taken = {sid: (n, sold) for sid, n, sold in cursor.fetchall()}
+    totals = _section_totals_cached(event_id)
+    if not taken.keys() <= totals.keys():
+        _TOTALS.pop(event_id, None)
+        totals = _section_totals_cached(event_id)
+    result = {}
+    for sid in sorted(totals):
+        n, sold = taken.get(sid, (0, 0))
+        result[sid] = {"free": totals[sid] - n, "sold": sold, "total": totals[sid]}
+    return result
 
 
 def section_availability_cached(*, event_id: int, now: dt.datetime) -> dict[int, dict[str, int]]:

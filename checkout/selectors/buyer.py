@@ -28,7 +28,7 @@ from checkout.models import (
     Ticket,
     TicketStatus,
 )
-from events.models import Price
+from ticketing.core import sql
 
 
 def hold_get(*, user: Any, hold_id: int) -> Hold:
@@ -101,33 +101,42 @@ def hold_seat_ids_claimed(*, hold: Hold) -> list[int]:
     return [int(i) for i in (row or {}).get("seat_ids", [])]
 
 
+# The hold's seats with their price, and (seat columns NULL) one row per price of the event
+# for the currency: one read for every hold answer (written out: it runs on every hold).
+_HOLD_SEATS_SQL = """
+    SELECT p.currency, i.seat_id, i.section_id, sec.name, s.row_label, s.label, p.amount
+      FROM events_price p
+      LEFT JOIN checkout_seatinventory i ON i.hold_id = %(hold)s AND i.section_id = p.section_id
+      LEFT JOIN events_seat s ON s.id = i.seat_id
+      LEFT JOIN events_section sec ON sec.id = i.section_id
+     WHERE p.event_id = %(event)s
+     ORDER BY sec.display_order, s.row_rank, s.position
+"""
+
+
 def hold_detail(*, hold: Hold, now: dt.datetime | None = None) -> dict[str, Any]:
     """The hold with its seats (section, row, label, price), total and time left."""
     now = now or timezone.now()
-    rows = (
-        SeatInventory.objects.filter(hold=hold)
-        .select_related("seat", "section")
-        .order_by("section__display_order", "seat__row_rank", "seat__position")
-    )
-    prices = {p.section_id: p for p in Price.objects.filter(event_id=hold.event_id)}
     status = hold_effective_status(hold, now)
+    found = sql.rows(_HOLD_SEATS_SQL, {"hold": hold.pk, "event": hold.event_id})
     # Seats of an expired hold may already belong to someone else: show none.
     seats = (
         [
             {
-                "id": r.seat_id,
-                "section_id": r.section_id,
-                "section": r.section.name,
-                "row": r.seat.row_label,
-                "label": r.seat.label,
-                "price": prices[r.section_id].amount,
+                "id": seat_id,
+                "section_id": section_id,
+                "section": name,
+                "row": row,
+                "label": label,
+                "price": amount,
             }
-            for r in rows
+            for _, seat_id, section_id, name, row, label, amount in found
+            if seat_id is not None
         ]
         if status in LIVE_HOLD_STATUSES
         else []
     )
-    currency = next(iter(prices.values())).currency if prices else ""
+    currency = found[0][0] if found else ""
     return {
         "id": hold.pk,
         "event_id": hold.event_id,
@@ -196,7 +205,16 @@ def order_cancellable(*, order: Order, now: dt.datetime | None = None) -> bool:
     )
 
 
-def order_detail(order: Order) -> dict[str, Any]:
+def order_answer(*, user: Any, order: Order) -> dict[str, Any]:
+    """``order_detail`` of an order a service just returned: a purchase attaches the tickets
+    it wrote (``written_tickets``, seats and sections attached), so the answer reads nothing."""
+    tickets = getattr(order, "written_tickets", None)
+    if tickets is None:
+        return order_detail(order_get(user=user, order_id=order.pk))
+    return order_detail(order, tickets=tickets)
+
+
+def order_detail(order: Order, *, tickets: list[Ticket] | None = None) -> dict[str, Any]:
     return {
         "id": order.pk,
         "event_id": order.event_id,
@@ -220,6 +238,6 @@ def order_detail(order: Order) -> dict[str, Any]:
                 "code": t.code,
                 "status": t.status,
             }
-            for t in order.tickets.all()
+            for t in (order.tickets.all() if tickets is None else tickets)
         ],
     }

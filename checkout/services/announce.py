@@ -58,8 +58,9 @@ class Coalescer:
     With ``interval`` 0 every call flushes at once in the caller's thread.
     """
 
-    def __init__(self, flush: Callable[[int, set[int]], None]) -> None:
+    def __init__(self, flush: Callable[[int, set[int]], None], name: str = "seat-push-coalescer") -> None:
         self.flush = flush
+        self.name = name
         self.pending: dict[int, set[int]] = {}
         self.cond = threading.Condition()
         self.thread: threading.Thread | None = None
@@ -77,7 +78,7 @@ class Coalescer:
             self.pending.setdefault(event_id, set()).update(seat_ids)
             if self.thread is None or self.pid != os.getpid() or not self.thread.is_alive():
                 self.pid = os.getpid()
-                self.thread = threading.Thread(target=self._run, name="seat-push-coalescer", daemon=True)
+                self.thread = threading.Thread(target=self._run, name=self.name, daemon=True)
                 self.thread.start()
             self.cond.notify()
 

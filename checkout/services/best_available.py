@@ -16,10 +16,11 @@ from django.utils.translation import gettext
 
 from checkout.errors import SeatsNotFound, SeatsUnavailable
 from checkout.models import SeatInventory, SeatStatus
-from checkout.selectors.availability import free_q, row_is_free
+from checkout.selectors.availability import free_sql, row_is_free
 from events.models import Event
+from ticketing.core import sql
 from ticketing.core.errors import Busy
-from ticketing.core.locks import lock_rows
+from ticketing.core.locks import lock_rows_sql
 
 # How many blocks to try with SKIP LOCKED before waiting for one, and how many fresh looks
 # at the section before answering BUSY (never "sold out" on a guess).
@@ -37,27 +38,37 @@ class Spot(NamedTuple):
     position: int
 
 
-# (event id, section id) -> ((inventory id, seat id, row rank, row label, position), ...).
-# An event's inventory rows and their seats do not change once it is on sale (seats cannot
-# be regenerated then), so each process reads a section's layout once and afterwards only
-# the rows that are not available: most best-available holds read a handful of rows instead
-# of joining every seat of the section (the largest CPU item of a hold in the profile).
-_LAYOUTS: dict[tuple[int, int], tuple[tuple[tuple[int, int, int, str, int], ...], frozenset[int]]] = {}
+# (event id, section id) -> the section's spots as if every seat were free, and their index by
+# inventory id. An event's inventory rows and their seats do not change once it is on sale
+# (seats cannot be regenerated then), so each process reads a section's layout once and
+# afterwards only the rows that are not available, patching those few into a copy: most
+# best-available holds read a handful of rows and build a handful of spots instead of joining
+# and building every seat of the section (the largest CPU items of a hold in the profile).
+_LAYOUTS: dict[tuple[int, int], tuple[list[Spot], dict[int, int]]] = {}
 _LAYOUTS_MAX = 2000
 
 
-def _section_layout(event_id: int, section_id: int, *, fresh: bool = False) -> tuple[tuple, frozenset[int]]:
-    """The section's spots without their status, and their inventory ids."""
+def _section_layout(
+    event_id: int, section_id: int, *, fresh: bool = False
+) -> tuple[list[Spot], dict[int, int]]:
+    """The section's spots, all free, and each spot's index by inventory id."""
     key = (event_id, section_id)
     cached = None if fresh else _LAYOUTS.get(key)
     if cached is None:
-        layout = tuple(
-            SeatInventory.objects.filter(event_id=event_id, section_id=section_id).values_list(
-                "pk", "seat_id", "seat__row_rank", "seat__row_label", "seat__position"
+        spots = [
+            Spot(pk, seat_id, SeatStatus.AVAILABLE, None, rank, label, position)
+            for pk, seat_id, rank, label, position in sql.rows(
+                """
+                SELECT i.id, i.seat_id, s.row_rank, s.row_label, s.position
+                  FROM checkout_seatinventory i JOIN events_seat s ON s.id = i.seat_id
+                 WHERE i.event_id = %s AND i.section_id = %s
+                 ORDER BY i.id
+                """,
+                [event_id, section_id],
             )
-        )
-        cached = (layout, frozenset(spot[0] for spot in layout))
-        if layout:
+        ]
+        cached = (spots, {spot.pk: n for n, spot in enumerate(spots)})
+        if spots:
             if len(_LAYOUTS) >= _LAYOUTS_MAX:
                 _LAYOUTS.clear()
             _LAYOUTS[key] = cached
@@ -65,21 +76,22 @@ def _section_layout(event_id: int, section_id: int, *, fresh: bool = False) -> t
 
 
 def _section_spots(event: Event, section_id: int) -> list[Spot]:
-    taken = {
-        pk: (status, expires)
-        for pk, status, expires in SeatInventory.objects.filter(event=event, section_id=section_id)
-        .exclude(status=SeatStatus.AVAILABLE)
-        .values_list("pk", "status", "hold_expires_at")
-    }
-    layout, ids = _section_layout(event.pk, section_id)
-    if not taken.keys() <= ids:
+    taken = sql.rows(
+        """
+        SELECT id, status, hold_expires_at FROM checkout_seatinventory
+         WHERE event_id = %s AND section_id = %s AND status IN (%s, %s)
+        """,
+        [event.pk, section_id, SeatStatus.HELD, SeatStatus.SOLD],
+    )
+    layout, index = _section_layout(event.pk, section_id)
+    if any(pk not in index for pk, _, _ in taken):
         # Rows this process has not seen (inventory added since): read the layout again.
-        layout, _ = _section_layout(event.pk, section_id, fresh=True)
-    free = (SeatStatus.AVAILABLE, None)
-    return [
-        Spot(pk, seat_id, *taken.get(pk, free), rank, label, position)
-        for pk, seat_id, rank, label, position in layout
-    ]
+        layout, index = _section_layout(event.pk, section_id, fresh=True)
+    spots = list(layout)
+    for pk, status, expires in taken:
+        n = index[pk]
+        spots[n] = spots[n]._replace(status=status, hold_expires_at=expires)
+    return spots
 
 
 # One row further from the stage weighs as much as this many seats away from the centre line.
@@ -163,24 +175,38 @@ def best_blocks(spots: list[Spot], quantity: int, now: dt.datetime) -> list[list
     return blocks
 
 
+_ROW_FIELDS = ["id", "event_id", "seat_id", "section_id", "status", "hold_id", "hold_expires_at"]
+
+
 def _lock_block(
     pks: list[int], now: dt.datetime, *, skip_locked: bool
 ) -> tuple[list[SeatInventory], set[int]]:
     """Lock ``pks`` if every one is free; else lock none. Returns (rows, ids that failed)."""
     # A savepoint per try: rolling it back drops the row locks taken in it, so a half-won
-    # block never blocks other buyers.
-    sid = transaction.savepoint()
-    rows = lock_rows(SeatInventory.objects.filter(pk__in=pks).filter(free_q(now)), skip_locked=skip_locked)
-    if len(rows) == len(pks):
-        transaction.savepoint_commit(sid)
-        return rows, set()
-    transaction.savepoint_rollback(sid)
-    return [], set(pks) - {r.pk for r in rows}
+    # block never blocks other buyers. A single seat is won or not: it needs none.
+    sid = transaction.savepoint() if len(pks) > 1 else None
+    found = lock_rows_sql(
+        table="checkout_seatinventory",
+        columns=", ".join(f"checkout_seatinventory.{f}" for f in _ROW_FIELDS),
+        where=f"checkout_seatinventory.id = ANY(%(pks)s) AND {free_sql('checkout_seatinventory')}",
+        params={"pks": pks, "now": now},
+        skip_locked=skip_locked,
+    )
+    if len(found) == len(pks):
+        if sid:
+            transaction.savepoint_commit(sid)
+        return [SeatInventory.from_db("default", _ROW_FIELDS, values) for values in found], set()
+    if sid:
+        transaction.savepoint_rollback(sid)
+    return [], set(pks) - {values[0] for values in found}
 
 
-def best_available_lock(
-    *, event: Event, section_id: int, quantity: int, now: dt.datetime
-) -> list[SeatInventory]:
+class Claimed(NamedTuple):
+    rows: list[SeatInventory]
+    free_after: int  # free seats left in the section once these are held (as read before)
+
+
+def best_available_lock(*, event: Event, section_id: int, quantity: int, now: dt.datetime) -> Claimed:
     """Lock the best free block of ``quantity`` seats in a section.
 
     Tries blocks with ``SKIP LOCKED`` (concurrent buyers take different seats instead of
@@ -210,7 +236,7 @@ def best_available_lock(
                 continue
             rows, lost = _lock_block(block, now, skip_locked=True)
             if rows:
-                return rows
+                return Claimed(rows, available - quantity)
             failed |= lost
             tries += 1
             if tries >= SKIP_LOCKED_TRIES:
@@ -219,5 +245,5 @@ def best_available_lock(
         # timeout bounded), then look again with what those buyers committed.
         rows, _ = _lock_block(blocks[0], now, skip_locked=False)
         if rows:
-            return rows
+            return Claimed(rows, available - quantity)
     raise Busy(gettext("Seats in this section are in high demand; please retry."))

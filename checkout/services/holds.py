@@ -20,7 +20,7 @@ from functools import partial
 from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, connection, transaction
+from django.db import connection, transaction
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
 from django.utils.translation import gettext, ngettext
@@ -53,9 +53,23 @@ from checkout.services.best_available import best_available_lock
 from checkout.services.common import audit_record, audit_refusal, inventory_changed
 from events.errors import EventNotFound
 from events.models import Event
+from ticketing.core import sql
 from ticketing.core.errors import ValidationFailed
-from ticketing.core.locks import busy_on_lock_timeout, lock_one, lock_rows, set_lock_timeout
+from ticketing.core.locks import (
+    LOCK_TIMEOUT_SQL,
+    busy_on_lock_timeout,
+    lock_rows,
+    lock_rows_sql,
+    lock_timeout_value,
+    set_lock_timeout,
+)
 from ticketing.ops import metrics
+
+# A best-available hold that leaves at least this many seats of its section free (as it read
+# them) cannot have sold the event out, even if every other request in flight (processes x
+# admitted requests x 10 seats) took seats of that section at the same time: it skips the
+# sold-out refresh after commit.
+SOLD_OUT_MARGIN_SEATS = 200
 
 
 def _validate_request(
@@ -80,10 +94,34 @@ def _validate_request(
     return None, int(section_id), int(quantity)
 
 
-def _event_on_sale(event_id: int, now: dt.datetime) -> Event:
-    event = Event.objects.filter(pk=event_id).first()
-    if event is None:
+# What a hold needs of its event, in the model's field order (``Model.from_db``).
+_SALE_FIELDS = [
+    f.attname
+    for f in Event._meta.concrete_fields
+    if f.attname
+    in {"id", "starts_at", "sales_open_at", "sales_close_at", "status", "sold_out", "sold_out_until"}
+]
+# The transaction's lock timeout, the event, and the buyer's live hold of it if any: one round
+# trip at the start of every hold.
+_EVENT_FOR_HOLD_SQL = f"""
+    SELECT {LOCK_TIMEOUT_SQL},
+           (SELECT h.id FROM checkout_hold h
+             WHERE h.user_id = %s AND h.event_id = e.id AND h.status = ANY(%s) AND h.expires_at > %s
+             LIMIT 1),
+           {", ".join(f"e.{f}" for f in _SALE_FIELDS)}
+      FROM events_event e WHERE e.id = %s
+"""
+
+
+def _event_on_sale(event_id: int, now: dt.datetime, user: Any) -> Event:
+    """The event, if it sells at ``now``, and the buyer holds none of its seats yet (a cheap
+    early answer; ``hold_claim_seats`` re-checks under lock). Also sets the lock timeout."""
+    found = sql.row(
+        _EVENT_FOR_HOLD_SQL, [lock_timeout_value(), user.pk, list(LIVE_HOLD_STATUSES), now, event_id]
+    )
+    if found is None:
         raise EventNotFound(extra={"event_id": event_id})
+    event = Event.from_db("default", _SALE_FIELDS, found[2:])
     if not event.sales_open(now):
         raise SalesClosed(
             extra={
@@ -92,6 +130,8 @@ def _event_on_sale(event_id: int, now: dt.datetime) -> Event:
                 "sales_close_at": event.sales_close_at.isoformat() if event.sales_close_at else None,
             }
         )
+    if found[1]:
+        raise HoldExists(extra={"hold_id": found[1]})
     return event
 
 
@@ -122,25 +162,28 @@ def hold_create(
         duration = dt.timedelta(seconds=seconds)
     try:
         with busy_on_lock_timeout(), transaction.atomic():
-            set_lock_timeout()
-            event = _event_on_sale(event_id, now)
-            # Cheap early answer; hold_claim_seats re-checks under lock.
-            existing = (
-                Hold.objects.filter(user=user, event=event, status__in=LIVE_HOLD_STATUSES, expires_at__gt=now)
-                .values_list("pk", flat=True)
-                .first()
-            )
-            if existing:
-                raise HoldExists(extra={"hold_id": existing})
+            event = _event_on_sale(event_id, now, user)
+            sold_out_may_change = True
             if ids is not None:
                 rows = lock_rows(SeatInventory.objects.filter(event=event, seat_id__in=ids))
                 if len(rows) != len(ids):
                     missing = sorted(set(ids) - {r.seat_id for r in rows})
                     raise SeatsNotFound(extra={"seat_ids": missing})
             else:
-                rows = best_available_lock(event=event, section_id=section_id, quantity=quantity, now=now)
+                rows, free_after = best_available_lock(
+                    event=event, section_id=section_id, quantity=quantity, now=now
+                )
+                # Seats stay free in the section after this hold: the event is not sold out. The
+                # margin covers concurrent holds that read the same free seats and commit first.
+                sold_out_may_change = event.sold_out or free_after < SOLD_OUT_MARGIN_SEATS
             return hold_claim_seats(
-                user=user, event=event, seats_rows=rows, kind=kind, expires_at=now + duration, now=now
+                user=user,
+                event=event,
+                seats_rows=rows,
+                kind=kind,
+                expires_at=now + duration,
+                now=now,
+                sold_out_may_change=sold_out_may_change,
             )
     except (SeatsUnavailable, HoldExists, SalesClosed) as exc:
         audit_refusal(
@@ -181,6 +224,7 @@ def hold_claim_seats(
     kind: str,
     expires_at: dt.datetime,
     now: dt.datetime,
+    sold_out_may_change: bool = True,
 ) -> Hold:
     """Create a hold of ``kind`` for ``user`` on exactly ``seats_rows``; the reusable core of a claim.
 
@@ -192,7 +236,8 @@ def hold_claim_seats(
 
     Rows held by an expired hold count as free; that hold is retired (expired, its other seats
     freed, audited, announced after commit). An expired live hold of ``user`` is retired too.
-    Bumps the inventory version, audits, registers the after-commit seat-map push.
+    Bumps the inventory version, audits, registers the after-commit seat-map push (and the
+    sold-out refresh, unless the caller knows seats stay free: ``sold_out_may_change=False``).
     Raises ``SeatsUnavailable`` (``extra["seat_ids"]``) or ``HoldExists`` (``extra["hold_id"]``);
     the caller's transaction must then roll back (the function may have retired holds already).
     """
@@ -203,13 +248,17 @@ def hold_claim_seats(
         raise SeatsUnavailable(extra={"seat_ids": taken})
     # After inventory locks nothing is waited for (see module docstring): a hold of the user's
     # that another transaction has locked is skipped here and caught by the unique constraint.
-    own = lock_rows(
-        Hold.objects.filter(user=user, event=event, status__in=LIVE_HOLD_STATUSES), skip_locked=True
+    own = lock_rows_sql(
+        table="checkout_hold",
+        columns="checkout_hold.id, checkout_hold.expires_at",
+        where="checkout_hold.user_id = %s AND checkout_hold.event_id = %s AND checkout_hold.status = ANY(%s)",
+        params=[user.pk, event.pk, list(LIVE_HOLD_STATUSES)],
+        skip_locked=True,
     )
-    for hold in own:
-        if hold.expires_at > now:
-            raise HoldExists(extra={"hold_id": hold.pk})
-    stale = {r.hold_id for r in seats_rows if r.hold_id is not None} | {h.pk for h in own}
+    for hold_id, hold_expires in own:
+        if hold_expires > now:
+            raise HoldExists(extra={"hold_id": hold_id})
+    stale = {r.hold_id for r in seats_rows if r.hold_id is not None} | {hold_id for hold_id, _ in own}
     row_ids = [r.pk for r in seats_rows]
     if stale:
         holds_end(
@@ -220,27 +269,24 @@ def hold_claim_seats(
             keep_row_ids=row_ids,
             wait_for_rows=False,
         )
-    try:
-        with transaction.atomic():
-            hold = Hold.objects.create(
-                event=event,
-                user=user,
-                kind=kind,
-                status=HoldStatus.ACTIVE,
-                created_at=now,
-                expires_at=expires_at,
-            )
-    except IntegrityError as exc:
-        if "hold_one_live_per_user_event" not in str(exc):
-            raise
+    hold = Hold(
+        event=event, user=user, kind=kind, status=HoldStatus.ACTIVE, created_at=now, expires_at=expires_at
+    )
+    # ON CONFLICT instead of a savepoint around the insert: the one unique index a new hold can
+    # meet is "one live hold per buyer and event" (a concurrent claim of the same buyer).
+    inserted = sql.row(_HOLD_INSERT_SQL, [getattr(hold, f.attname) for f in _HOLD_INSERT_FIELDS])
+    if inserted is None:
         other = (
             Hold.objects.filter(user=user, event=event, status__in=LIVE_HOLD_STATUSES)
             .values_list("pk", flat=True)
             .first()
         )
-        raise HoldExists(extra={"hold_id": other}) from exc
-    SeatInventory.objects.filter(pk__in=row_ids).update(
-        status=SeatStatus.HELD, hold=hold, hold_expires_at=expires_at, updated_at=now
+        raise HoldExists(extra={"hold_id": other})
+    hold.pk = inserted[0]
+    sql.execute(
+        "UPDATE checkout_seatinventory SET status = %s, hold_id = %s, hold_expires_at = %s, updated_at = %s"
+        " WHERE id = ANY(%s)",
+        [SeatStatus.HELD, hold.pk, expires_at, now, row_ids],
     )
     seat_ids = sorted(r.seat_id for r in seats_rows)
     inventory_changed(
@@ -251,9 +297,17 @@ def hold_claim_seats(
         actor=user,
         hold_id=hold.pk,
         data={"seat_ids": seat_ids, "expires_at": expires_at.isoformat()},
+        sold_out_may_change=sold_out_may_change,
     )
     transaction.on_commit(partial(metrics.hold_created, kind=kind))
     return hold
+
+
+_HOLD_INSERT_FIELDS = [f for f in Hold._meta.concrete_fields if not f.primary_key]
+_HOLD_INSERT_SQL = (
+    f"INSERT INTO checkout_hold ({', '.join(f.column for f in _HOLD_INSERT_FIELDS)})"
+    f" VALUES ({', '.join(['%s'] * len(_HOLD_INSERT_FIELDS))}) ON CONFLICT DO NOTHING RETURNING id"
+)
 
 
 def holds_end(
@@ -318,14 +372,36 @@ def holds_end(
     return holds
 
 
+_HOLD_FIELDS = [f.attname for f in Hold._meta.concrete_fields]
+# What the purchase needs of the hold's event, read with the hold's lock (one round trip).
+# In the model's field order, as ``Model.from_db`` expects for a partial row.
+_HOLD_EVENT_FIELDS = [
+    f.attname
+    for f in Event._meta.concrete_fields
+    if f.attname in {"id", "status", "starts_at", "title", "sold_out", "sold_out_until"}
+]
+
+
 def hold_lock_own(user: Any, hold_id: int) -> Hold:
     """Lock ``user``'s hold ``hold_id`` (caller's transaction). Raises ``HoldNotFound``.
 
-    Someone else's hold answers exactly like a missing one: ids reveal nothing.
+    Someone else's hold answers exactly like a missing one: ids reveal nothing. The hold's
+    ``event`` comes with it (``_HOLD_EVENT_FIELDS``; other event fields load on access).
     """
-    hold = lock_one(Hold.objects.filter(pk=hold_id, user=user))
-    if hold is None:
+    found = lock_rows_sql(
+        table="checkout_hold",
+        columns=", ".join(
+            [f"checkout_hold.{f}" for f in _HOLD_FIELDS] + [f"e.{f}" for f in _HOLD_EVENT_FIELDS]
+        ),
+        joins="JOIN events_event e ON e.id = checkout_hold.event_id",
+        where="checkout_hold.id = %s AND checkout_hold.user_id = %s",
+        params=[hold_id, getattr(user, "pk", user)],
+    )
+    if not found:
         raise HoldNotFound(extra={"hold_id": hold_id})
+    values = found[0]
+    hold = Hold.from_db("default", _HOLD_FIELDS, values[: len(_HOLD_FIELDS)])
+    hold.event = Event.from_db("default", _HOLD_EVENT_FIELDS, values[len(_HOLD_FIELDS) :])
     return hold
 
 

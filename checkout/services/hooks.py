@@ -57,9 +57,11 @@ def _sold_out_refresh(event_id: int) -> None:
         logger.exception("sold-out refresh failed for event %s", event_id)
 
 
-def seats_changed(*, event_id: int, seat_ids: list[int]) -> None:
-    """Refresh the event's sold-out summary and announce new seat statuses (after commit)."""
-    _sold_out_refresh(event_id)
+def seats_changed(*, event_id: int, seat_ids: list[int], sold_out_may_change: bool = True) -> None:
+    """Refresh the event's sold-out summary (unless the change cannot have moved it) and
+    announce new seat statuses (after commit)."""
+    if sold_out_may_change:
+        _sold_out_refresh(event_id)
     announce.seats_changed(event_id=event_id, seat_ids=seat_ids)
 
 

@@ -66,8 +66,17 @@ from checkout.services.holds import hold_lock_own
 from checkout.services.payments import payment_attempt_start, payment_charge, payment_refund, payment_resume
 from checkout.services.purchase import purchase_finish, refused_answer
 from events.models import EventStatus, Price
+from ticketing.core import sql
 from ticketing.core.errors import ApplicationError, Busy, ValidationFailed
-from ticketing.core.locks import busy_on_lock_timeout, lock_one, lock_rows, set_lock_timeout
+from ticketing.core.locks import (
+    LOCK_TIMEOUT_SQL,
+    busy_on_lock_timeout,
+    lock_one,
+    lock_rows,
+    lock_rows_sql,
+    lock_timeout_value,
+    set_lock_timeout,
+)
 from ticketing.ops import metrics
 
 logger = logging.getLogger(__name__)
@@ -224,12 +233,7 @@ def _purchase_begin(
     path uses (docs/payments.md), so concurrent same-key submits cannot deadlock.
     """
     with busy_on_lock_timeout(), transaction.atomic():
-        set_lock_timeout()
-        IdempotencyRecord.objects.bulk_create(
-            [IdempotencyRecord(user=user, key=key, request_hash=digest, created_at=now)],
-            ignore_conflicts=True,
-        )
-        record = lock_one(IdempotencyRecord.objects.filter(user=user, key=key))
+        record = _record_claim(user=user, key=key, digest=digest, now=now)
         if record.request_hash != digest:
             raise IdempotencyConflict(extra={"idempotency_key": key})
         if record.order_id:
@@ -248,10 +252,45 @@ def _purchase_begin(
             raise HoldExpired(extra={"hold_id": hold.pk})
         if hold.status != HoldStatus.ACTIVE:
             raise HoldNotActive(extra={"hold_id": hold.pk, "status": hold.status})
-        event = hold.event
+        event = hold.event  # read with the hold's lock
         if event.status != EventStatus.ON_SALE or now >= event.starts_at:
             raise SalesClosed(extra={"event_status": event.status})
         return _hold_to_paying(user=user, hold=hold, record=record, buyer=buyer, now=now), False
+
+
+_RECORD_INSERT_SQL = f"""
+    INSERT INTO checkout_idempotencyrecord (user_id, key, request_hash, created_at)
+    SELECT %s, %s, %s, %s FROM (SELECT {LOCK_TIMEOUT_SQL}) AS lock_timeout
+    ON CONFLICT DO NOTHING
+    RETURNING id
+"""
+
+
+def _record_claim(*, user: Any, key: str, digest: str, now: dt.datetime) -> IdempotencyRecord:
+    """Insert or lock the buyer's idempotency record for ``key``: the first lock of a purchase.
+
+    The insert also sets the transaction's lock timeout (before it can wait on a concurrent
+    same-key insert). A new row is this transaction's until it commits, so only a key seen
+    before needs the row lock (``lock_one``).
+    """
+    inserted = sql.row(_RECORD_INSERT_SQL, [user.pk, key, digest, now, lock_timeout_value()])
+    if inserted is not None:
+        return IdempotencyRecord(
+            id=inserted[0], user_id=user.pk, key=key, request_hash=digest, created_at=now
+        )
+    return lock_one(IdempotencyRecord.objects.filter(user=user, key=key))
+
+
+# The hold paying, its seats' expiry stretched, the record pointing at the hold: one round trip.
+_TO_PAYING_SQL = """
+    WITH hold AS (
+        UPDATE checkout_hold SET status = %(paying)s, expires_at = %(until)s WHERE id = %(hold)s
+    ), seats AS (
+        UPDATE checkout_seatinventory SET hold_expires_at = %(until)s, updated_at = %(now)s
+         WHERE id = ANY(%(rows)s)
+    )
+    UPDATE checkout_idempotencyrecord SET hold_id = %(hold)s WHERE id = %(record)s
+"""
 
 
 def _hold_to_paying(
@@ -259,21 +298,39 @@ def _hold_to_paying(
 ) -> Payment:
     """Lock the hold's seats, stretch its expiry, mark it paying and write the pending attempt.
     Precondition: inside begin's transaction, record and hold locked (in that order)."""
-    rows = lock_rows(SeatInventory.objects.filter(hold=hold))
-    prices = {p.section_id: p for p in Price.objects.filter(event_id=hold.event_id)}
-    amount = sum((prices[r.section_id].amount for r in rows), Decimal("0"))
-    currency = next(iter(prices.values())).currency
+    rows = lock_rows_sql(
+        table="checkout_seatinventory",
+        columns="checkout_seatinventory.id, p.amount, p.currency",
+        joins="LEFT JOIN events_price p ON p.event_id = checkout_seatinventory.event_id"
+        " AND p.section_id = checkout_seatinventory.section_id",
+        where="checkout_seatinventory.hold_id = %s",
+        params=[hold.pk],
+    )
+    if any(amount is None for _, amount, _ in rows):
+        raise RuntimeError(f"hold {hold.pk} has a seat without a price")
+    amount = sum((amount for _, amount, _ in rows), Decimal("0"))
+    currency = (
+        rows[0][2]
+        if rows
+        else Price.objects.filter(event_id=hold.event_id).values_list("currency", flat=True)[0]
+    )
     # The buyer gets the full payment window even when the hold was about to expire; the
     # sweeper leaves a paying hold alone while its attempt is pending.
     window_end = max(hold.expires_at, now + dt.timedelta(seconds=settings.TICKETING_PAYMENT_WINDOW_SECONDS))
     hold.status = HoldStatus.PAYING
     hold.expires_at = window_end
-    hold.save(update_fields=["status", "expires_at"])
-    SeatInventory.objects.filter(pk__in=[r.pk for r in rows]).update(
-        hold_expires_at=window_end, updated_at=now
+    record.hold_id = hold.pk
+    sql.execute(
+        _TO_PAYING_SQL,
+        {
+            "paying": HoldStatus.PAYING,
+            "until": window_end,
+            "hold": hold.pk,
+            "now": now,
+            "rows": [r[0] for r in rows],
+            "record": record.pk,
+        },
     )
-    record.hold = hold
-    record.save(update_fields=["hold"])
     attempt = payment_attempt_start(
         hold=hold,
         record=record,

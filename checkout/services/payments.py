@@ -30,6 +30,7 @@ from checkout.models import (
 )
 from checkout.payments import PaymentResult, payment_provider, uses_intents
 from checkout.services.common import audit_record
+from ticketing.core import sql
 
 logger = logging.getLogger(__name__)
 
@@ -51,9 +52,9 @@ def payment_attempt_start(
     The key is random so that no two databases (or a restored one) ever reuse a key the
     provider already knows.
     """
-    return Payment.objects.create(
-        hold=hold,
-        idempotency=record,
+    attempt = Payment(
+        hold_id=hold.pk,
+        idempotency_id=record.pk,
         kind=PaymentKind.CHARGE,
         status=PaymentStatus.PENDING,
         amount=amount,
@@ -65,6 +66,14 @@ def payment_attempt_start(
         seat_count=seat_count,
         created_at=now,
     )
+    # Written out: on every purchase, the ORM's insert cost more CPU than the database did.
+    fields = [f for f in Payment._meta.concrete_fields if not f.primary_key]
+    attempt.pk = sql.row(
+        f"INSERT INTO checkout_payment ({', '.join(f.column for f in fields)})"
+        f" VALUES ({', '.join(['%s'] * len(fields))}) RETURNING id",
+        [getattr(attempt, f.attname) for f in fields],
+    )[0]
+    return attempt
 
 
 def payment_charge(*, attempt: Payment, card_number: str) -> PaymentResult:
@@ -171,17 +180,22 @@ def payment_settle(
     attempt.outcome = outcome
     attempt.resolved_at = now
     attempt.buyer_name = attempt.buyer_email = ""  # kept only while the order may still be written
-    attempt.save(
-        update_fields=[
-            "status",
-            "reference",
-            "message",
-            "order",
-            "outcome",
-            "resolved_at",
-            "buyer_name",
-            "buyer_email",
-        ]
+    sql.execute(
+        """
+        UPDATE checkout_payment
+           SET status = %s, reference = %s, message = %s, order_id = %s, outcome = %s,
+               resolved_at = %s, buyer_name = '', buyer_email = ''
+         WHERE id = %s
+        """,
+        [
+            attempt.status,
+            attempt.reference,
+            attempt.message,
+            attempt.order_id,
+            attempt.outcome,
+            attempt.resolved_at,
+            attempt.pk,
+        ],
     )
 
 

@@ -16,11 +16,11 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from decimal import Decimal
 from functools import partial
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.db import DatabaseError, transaction
-from django.db.models import Case, Value, When
 
 from checkout.errors import (
     HoldExpired,
@@ -35,14 +35,13 @@ from checkout.models import (
     Hold,
     HoldKind,
     HoldStatus,
-    IdempotencyRecord,
     Order,
     OrderStatus,
     Payment,
     PaymentStatus,
-    SeatInventory,
     SeatStatus,
     Ticket,
+    TicketStatus,
 )
 from checkout.payments import PaymentResult
 from checkout.services import hooks
@@ -50,8 +49,9 @@ from checkout.services.common import audit_record, inventory_changed
 from checkout.services.holds import holds_end
 from checkout.services.outbox import outbox_add
 from checkout.services.payments import payment_refund, payment_settle
-from events.models import EventStatus, Price
-from ticketing.core.locks import busy_on_lock_timeout, lock_one, lock_rows, set_lock_timeout
+from events.models import Event, EventStatus, Seat, Section
+from ticketing.core import sql
+from ticketing.core.locks import busy_on_lock_timeout, lock_one, lock_rows_sql, set_lock_timeout
 from ticketing.ops import metrics
 
 logger = logging.getLogger(__name__)
@@ -131,15 +131,30 @@ def refused_answer(*, code: str, hold_id: int | None, refunded: bool) -> Excepti
     return HoldExpired("The hold expired while the payment ran; the charge was refunded.", extra=extra)
 
 
+_ATTEMPT_FIELDS = [f.attname for f in Payment._meta.concrete_fields]
+_HOLD_FIELDS = [f.attname for f in Hold._meta.concrete_fields]
+# What the order's answer shows of the event, read with the hold's lock (model field order).
+_EVENT_FIELDS = [
+    f.attname
+    for f in Event._meta.concrete_fields
+    if f.attname in {"id", "status", "title", "starts_at", "sold_out"}
+]
+
+
 def _complete(*, attempt: Payment, result: PaymentResult, now: dt.datetime) -> Order:
     with busy_on_lock_timeout(), transaction.atomic():
         set_lock_timeout()
-        record = lock_one(IdempotencyRecord.objects.filter(pk=attempt.idempotency_id))
+        record = lock_rows_sql(
+            table="checkout_idempotencyrecord",
+            columns="checkout_idempotencyrecord.id",
+            where="checkout_idempotencyrecord.id = %s",
+            params=[attempt.idempotency_id],
+        )
         # The event's status comes with the hold. event_cancel commits the status, then ends
         # live holds waiting for this lock: either it ends this hold after we commit (and
         # refunds the order), or we see the cancellation here.
-        hold = lock_one(Hold.objects.filter(pk=attempt.hold_id).select_related("event", "user"))
-        attempt = lock_one(Payment.objects.filter(pk=attempt.pk))
+        hold = _hold_lock(attempt.hold_id)
+        attempt = _attempt_lock(attempt.pk)
         if attempt.order_id:  # a same-key retry or recovery finished it first: the same answer
             return Order.objects.get(pk=attempt.order_id)
         if attempt.status != PaymentStatus.PENDING:
@@ -149,21 +164,24 @@ def _complete(*, attempt: Payment, result: PaymentResult, now: dt.datetime) -> O
             raise _Lost(SalesClosed.code)
         if hold is None or hold.status != HoldStatus.PAYING:
             raise _Lost(HoldExpired.code)
-        rows = lock_rows(SeatInventory.objects.filter(hold=hold))
-        if not rows or len(rows) != attempt.seat_count:
+        seats = _seats_lock(hold.pk)
+        if not seats or len(seats) != attempt.seat_count:
             raise _Lost(HoldExpired.code)  # some seats were taken after the hold expired
-        order = _order_write(hold=hold, attempt=attempt, rows=rows, now=now)
-        if record is not None:
-            IdempotencyRecord.objects.filter(pk=record.pk).update(order=order)
+        order = _order_write(
+            hold=hold, attempt=attempt, seats=seats, record_id=record[0][0] if record else None, now=now
+        )
         payment_settle(attempt=attempt, result=result, now=now, order_id=order.pk)
         outbox_add(kind="order_confirmation", order=order)
-        seat_ids = sorted(r.seat_id for r in rows)
+        seat_ids = sorted(seat.seat_id for seat in seats)
         inventory_changed(
             event_id=hold.event_id,
             action=AuditAction.PURCHASED,
             at=now,
             seat_ids=seat_ids,
-            actor=hold.user,
+            # Held seats became sold: no seat became free or taken, so only an event already
+            # marked sold out (whose "until" may move) needs its summary refreshed.
+            sold_out_may_change=hold.event.sold_out,
+            actor_id=hold.user_id,
             hold_id=hold.pk,
             order_id=order.pk,
             data={"seat_ids": seat_ids, "total": str(attempt.amount), "payment": result.reference},
@@ -177,13 +195,96 @@ def _complete(*, attempt: Payment, result: PaymentResult, now: dt.datetime) -> O
     return order
 
 
-def _order_write(*, hold: Hold, attempt: Payment, rows: list[SeatInventory], now: dt.datetime) -> Order:
-    """The order, its tickets, the seats sold, the hold converted. Caller holds the locks."""
-    prices = {p.section_id: p.amount for p in Price.objects.filter(event_id=hold.event_id)}
-    order = Order.objects.create(
-        event_id=hold.event_id,
+def _hold_lock(hold_id: int | None) -> Hold | None:
+    """Lock the hold (any buyer's: the attempt names it), with the event fields ``_complete`` uses."""
+    found = lock_rows_sql(
+        table="checkout_hold",
+        columns=", ".join([f"checkout_hold.{f}" for f in _HOLD_FIELDS] + [f"e.{f}" for f in _EVENT_FIELDS]),
+        joins="JOIN events_event e ON e.id = checkout_hold.event_id",
+        where="checkout_hold.id = %s",
+        params=[hold_id],
+    )
+    if not found:
+        return None
+    hold = Hold.from_db("default", _HOLD_FIELDS, found[0][: len(_HOLD_FIELDS)])
+    hold.event = Event.from_db("default", _EVENT_FIELDS, found[0][len(_HOLD_FIELDS) :])
+    return hold
+
+
+def _attempt_lock(attempt_id: int) -> Payment:
+    found = lock_rows_sql(
+        table="checkout_payment",
+        columns=", ".join(f"checkout_payment.{f}" for f in _ATTEMPT_FIELDS),
+        where="checkout_payment.id = %s",
+        params=[attempt_id],
+    )
+    return Payment.from_db("default", _ATTEMPT_FIELDS, found[0])
+
+
+class _Seat(NamedTuple):
+    """A locked inventory row of the hold, with what its ticket and the answer show."""
+
+    pk: int
+    seat_id: int
+    section_id: int
+    price: Decimal | None
+    section_name: str
+    row_label: str
+    label: str
+
+
+def _seats_lock(hold_id: int) -> list[_Seat]:
+    """Lock the hold's inventory rows (primary-key order), in the order the answer lists them."""
+    found = lock_rows_sql(
+        table="checkout_seatinventory",
+        columns="checkout_seatinventory.id, checkout_seatinventory.seat_id,"
+        " checkout_seatinventory.section_id, p.amount, sec.name, s.row_label, s.label,"
+        " sec.display_order, s.row_rank, s.position",
+        joins="JOIN events_seat s ON s.id = checkout_seatinventory.seat_id"
+        " JOIN events_section sec ON sec.id = checkout_seatinventory.section_id"
+        " LEFT JOIN events_price p ON p.event_id = checkout_seatinventory.event_id"
+        " AND p.section_id = checkout_seatinventory.section_id",
+        where="checkout_seatinventory.hold_id = %s",
+        params=[hold_id],
+    )
+    found.sort(key=lambda r: (r[7], r[8], r[9]))
+    return [_Seat(*r[:7]) for r in found]
+
+
+_ORDER_FIELDS = [f for f in Order._meta.concrete_fields if not f.primary_key]
+_ORDER_INSERT_SQL = (
+    f"INSERT INTO checkout_order ({', '.join(f.column for f in _ORDER_FIELDS)})"
+    f" VALUES ({', '.join(['%s'] * len(_ORDER_FIELDS))}) RETURNING id"
+)
+_TICKET_COLUMNS = "order_id, event_id, seat_id, section_id, price, code, status, used_gate, created_at"
+# The seats sold (only the ticket differs per row), the hold converted and the idempotency
+# record pointing at the order: one round trip.
+_SELL_SQL = """
+    WITH sold AS (
+        UPDATE checkout_seatinventory AS i
+           SET status = %(sold)s, hold_id = NULL, hold_expires_at = NULL, order_id = %(order)s,
+               updated_at = %(now)s, ticket_id = t.ticket_id
+          FROM unnest(%(rows)s::bigint[], %(tickets)s::bigint[]) AS t(row_id, ticket_id)
+         WHERE i.id = t.row_id
+    ), hold AS (
+        UPDATE checkout_hold SET status = %(converted)s, ended_at = %(now)s WHERE id = %(hold)s
+    )
+    UPDATE checkout_idempotencyrecord SET order_id = %(order)s WHERE id = %(record)s
+"""
+
+
+def _order_write(
+    *, hold: Hold, attempt: Payment, seats: list[_Seat], record_id: int | None, now: dt.datetime
+) -> Order:
+    """The order, its tickets, the seats sold, the hold converted, the record answered.
+    Caller holds the locks. The order comes back with ``written_tickets`` (their seats and
+    sections attached), so the buyer's answer needs no second read."""
+    if any(seat.price is None for seat in seats):
+        raise RuntimeError(f"hold {hold.pk} has a seat without a price")
+    order = Order(
+        event=hold.event,
         user_id=hold.user_id,
-        hold=hold,
+        hold_id=hold.pk,
         status=OrderStatus.PAID,
         buyer_name=attempt.buyer_name,
         buyer_email=attempt.buyer_email,
@@ -191,31 +292,45 @@ def _order_write(*, hold: Hold, attempt: Payment, rows: list[SeatInventory], now
         currency=attempt.currency,
         created_at=now,
     )
-    tickets = Ticket.objects.bulk_create(
-        [
-            Ticket(
-                order=order,
-                event_id=hold.event_id,
-                seat_id=r.seat_id,
-                section_id=r.section_id,
-                price=prices[r.section_id],
-                created_at=now,
-            )
-            for r in rows
-        ]
+    order.pk = sql.row(_ORDER_INSERT_SQL, [getattr(order, f.attname) for f in _ORDER_FIELDS])[0]
+    tickets = [
+        Ticket(
+            order=order,
+            event_id=hold.event_id,
+            seat=Seat(
+                id=seat.seat_id, section_id=seat.section_id, row_label=seat.row_label, label=seat.label
+            ),
+            section=Section(id=seat.section_id, name=seat.section_name),
+            price=seat.price,
+            status=TicketStatus.VALID,
+            created_at=now,
+        )
+        for seat in seats
+    ]
+    values = ", ".join(["(%s, %s, %s, %s, %s, %s, %s, %s, %s)"] * len(tickets))
+    params = [
+        v
+        for t in tickets
+        for v in (order.pk, t.event_id, t.seat_id, t.section_id, t.price, t.code, t.status, t.used_gate, now)
+    ]
+    ids = sql.rows(f"INSERT INTO checkout_ticket ({_TICKET_COLUMNS}) VALUES {values} RETURNING id", params)
+    for ticket, (ticket_id,) in zip(tickets, ids, strict=True):
+        ticket.pk = ticket_id
+    sql.execute(
+        _SELL_SQL,
+        {
+            "sold": SeatStatus.SOLD,
+            "order": order.pk,
+            "now": now,
+            "rows": [seat.pk for seat in seats],
+            "tickets": [t.pk for t in tickets],
+            "converted": HoldStatus.CONVERTED,
+            "hold": hold.pk,
+            "record": record_id,
+        },
     )
-    ticket_of = {t.seat_id: t.pk for t in tickets}
-    # One UPDATE with only the ticket differing per row: bulk_update's CASE for every
-    # field cost more CPU to build than the rest of the purchase's queries.
-    SeatInventory.objects.filter(pk__in=[r.pk for r in rows]).update(
-        status=SeatStatus.SOLD,
-        hold=None,
-        hold_expires_at=None,
-        order=order,
-        updated_at=now,
-        ticket_id=Case(*(When(pk=r.pk, then=Value(ticket_of[r.seat_id])) for r in rows)),
-    )
-    Hold.objects.filter(pk=hold.pk).update(status=HoldStatus.CONVERTED, ended_at=now)
+    # For the buyer's answer (``selectors.buyer.order_answer``), which then reads nothing.
+    order.written_tickets = tickets
     return order
 
 

@@ -9,14 +9,17 @@ from django.http import HttpRequest
 from ninja.errors import HttpError
 from ninja.security import HttpBearer, SessionAuth
 
+from ticketing.core import sql
 from ticketing.core.errors import Forbidden
 from ticketing.models import ApiToken, User
 
 # Every API call with a token runs this. Written out because compiling the equivalent ORM
 # query (join, filter across it, ordering) cost more CPU than PostgreSQL spent running it,
 # and was the largest single item in a checkout request's profile (docs/performance.md).
+# Through ``ticketing.core.sql`` (a prepared statement), the user built straight from the row.
+_USER_FIELDS = [f.attname for f in User._meta.concrete_fields]
 TOKEN_USER_SQL = f"""
-    SELECT u.* FROM {User._meta.db_table} u
+    SELECT {", ".join(f"u.{f.column}" for f in User._meta.concrete_fields)} FROM {User._meta.db_table} u
       JOIN {ApiToken._meta.db_table} t ON t.user_id = u.id
      WHERE t.key_hash = %s AND u.is_active
 """
@@ -24,9 +27,10 @@ TOKEN_USER_SQL = f"""
 
 class BearerToken(HttpBearer):
     def authenticate(self, request: HttpRequest, token: str) -> Any:
-        user = next(iter(User.objects.raw(TOKEN_USER_SQL, [ApiToken.hash_key(token)])), None)
-        if user is None:
+        found = sql.row(TOKEN_USER_SQL, [ApiToken.hash_key(token)])
+        if found is None:
             return None
+        user = User.from_db("default", _USER_FIELDS, found)
         # Downstream code reads request.user whichever way the caller signed in.
         request.user = user
         return user

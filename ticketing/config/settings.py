@@ -122,6 +122,9 @@ _db["OPTIONS"] = {
         # that still times out is answered 503 BUSY (ticketing/server/admission.py).
         "timeout": env_int("DB_POOL_TIMEOUT", 5),
     },
+    # Not None, so ``ticketing.core.sql`` may prepare the checkout hot path's statements
+    # (it asks explicitly). The ORM's client-side-binding cursors never prepare anything.
+    "prepare_threshold": 1_000_000,
 }
 # HTTP requests running inside Django at once, per process (ticketing/server/admission.py); the
 # rest wait on the event loop for up to TICKETING_ADMISSION_WAIT_SECONDS, then get 503 BUSY

@@ -15,6 +15,7 @@ from django.conf import settings
 from django.db import DatabaseError, connection
 from django.db.models import Model, QuerySet
 
+from ticketing.core import sql
 from ticketing.core.errors import Busy
 from ticketing.ops import metrics
 
@@ -26,12 +27,20 @@ def _require_transaction() -> None:
         raise RuntimeError("Row locks are only meaningful inside transaction.atomic().")
 
 
+# ``set_lock_timeout`` as a select-list item, for a transaction's first statement to carry
+# (one round trip fewer on the checkout path); its one parameter is ``lock_timeout_value()``.
+LOCK_TIMEOUT_SQL = "set_config('lock_timeout', %s, true)"
+
+
+def lock_timeout_value(ms: int | None = None) -> str:
+    return f"{int(settings.TICKETING_LOCK_TIMEOUT_MS if ms is None else ms)}ms"
+
+
 def set_lock_timeout(ms: int | None = None) -> None:
     """Bound lock waits for the rest of the current transaction."""
     _require_transaction()
-    ms = settings.TICKETING_LOCK_TIMEOUT_MS if ms is None else ms
     with connection.cursor() as cursor:
-        cursor.execute("SELECT set_config('lock_timeout', %s, true)", [f"{int(ms)}ms"])
+        cursor.execute(f"SELECT {LOCK_TIMEOUT_SQL}", [lock_timeout_value(ms)])
 
 
 def is_lock_timeout(exc: BaseException) -> bool:
@@ -69,6 +78,24 @@ def lock_rows(qs: QuerySet[M], *, skip_locked: bool = False, limit: int | None =
         locked = locked[:limit]
     with busy_on_lock_timeout():
         return list(locked)
+
+
+def lock_rows_sql(
+    *, table: str, columns: str, where: str, params: sql.Params, joins: str = "", skip_locked: bool = False
+) -> list[tuple]:
+    """``lock_rows`` written out, for the checkout hot path (``ticketing.core.sql``).
+
+    Locks the rows of ``table`` matching ``where`` in primary-key order and returns
+    ``columns`` of them; ``joins`` may add columns of other tables (only ``table`` is locked).
+    Qualify columns with the table's name. Same preconditions and errors as ``lock_rows``.
+    """
+    _require_transaction()
+    skip = " SKIP LOCKED" if skip_locked else ""
+    statement = (
+        f"SELECT {columns} FROM {table} {joins} WHERE {where} ORDER BY {table}.id FOR UPDATE OF {table}{skip}"
+    )
+    with busy_on_lock_timeout():
+        return sql.rows(statement, params)
 
 
 def lock_one(qs: QuerySet[M]) -> M | None:

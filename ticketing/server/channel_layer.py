@@ -48,7 +48,15 @@ logger = logging.getLogger(__name__)
 MAX_PAYLOAD_BYTES = 7999
 
 # Keys of Django's OPTIONS that are not libpq connection parameters.
-_NOT_LIBPQ = {"pool", "server_side_binding", "isolation_level", "assume_role", "cursor_factory", "context"}
+_NOT_LIBPQ = {
+    "pool",
+    "server_side_binding",
+    "isolation_level",
+    "assume_role",
+    "cursor_factory",
+    "context",
+    "prepare_threshold",
+}
 
 # Connections left behind in a forked child: closing them would terminate the parent's session.
 _orphans: list[Any] = []

@@ -1,0 +1,78 @@
+"""Query budgets of the checkout endpoints, whole requests: authentication, the service, the
+answer and the after-commit work the request thread does (the seat-map push is coalesced on
+its own thread and not counted). Round trips are what a checkout request costs the database
+and much of what it costs Python (issue 17, docs/performance.md)."""
+
+from __future__ import annotations
+
+import pytest
+
+from checkout import payments
+from tests.factories import UserFactory, make_event, make_venue
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def event(db, monkeypatch):
+    """A section big enough that a best-available hold cannot sell the event out (no sold-out
+    refresh after it); the seat-map push is left to its coalescing thread, as in production."""
+    monkeypatch.setattr("checkout.services.announce.seats_changed", lambda **kwargs: None)
+    return make_event(venue=make_venue(rows=3, seats_per_row=100))
+
+
+# Counted as the test sees them: the service's transaction is a savepoint here, so SAVEPOINT and
+# RELEASE stand for BEGIN and COMMIT. Before issue 17 a hold was about 21 round trips and a
+# purchase about 38.
+# token, BEGIN + lock timeout + event + buyer's live hold, taken seats of the section, the block
+# locked (in a savepoint: 3; one seat needs none), own live holds, hold, seats held, version +
+# audit, COMMIT, answer.
+HOLD_BEST_AVAILABLE = 13
+# The same with the seats locked by id (no savepoint) and the sold-out refresh after commit (2).
+HOLD_NAMED_SEATS = 13
+# token; begin: BEGIN + record + lock timeout, hold + event, seats + prices, hold paying +
+# seats + record, attempt, version + audit, COMMIT; the provider; complete: BEGIN, lock
+# timeout, record, hold + event, attempt, seats + prices + labels, order, tickets, seats sold
+# + hold converted + record, attempt settled, outbox row, version + audit, COMMIT; the e-mail
+# task queued. The answer is built from what the purchase wrote.
+PURCHASE = 24
+
+
+def _hold(client, event, body):
+    response = client.post(f"/api/events/{event.id}/holds", body)
+    assert response.status_code == 201, response.content
+    return response.json()
+
+
+def test_hold_best_available_query_budget(
+    api_client, event, django_assert_max_num_queries, django_capture_on_commit_callbacks
+):
+    section_id = event.venue.sections.get().id
+    # The first best-available hold of a section in a process also reads its layout.
+    _hold(api_client.as_user(UserFactory()), event, {"section_id": section_id, "quantity": 1})
+    client = api_client.as_user(UserFactory())
+    with django_assert_max_num_queries(HOLD_BEST_AVAILABLE), django_capture_on_commit_callbacks(execute=True):
+        _hold(client, event, {"section_id": section_id, "quantity": 2})
+
+
+def test_hold_named_seats_query_budget(
+    api_client, event, django_assert_max_num_queries, django_capture_on_commit_callbacks
+):
+    from tests.checkout.conftest import seat_ids
+
+    client = api_client.as_user(UserFactory())
+    with django_assert_max_num_queries(HOLD_NAMED_SEATS), django_capture_on_commit_callbacks(execute=True):
+        _hold(client, event, {"seat_ids": seat_ids(event)[:2]})
+
+
+def test_purchase_query_budget(
+    api_client, event, django_assert_max_num_queries, django_capture_on_commit_callbacks
+):
+    section_id = event.venue.sections.get().id
+    client = api_client.as_user(UserFactory())
+    hold = _hold(client, event, {"section_id": section_id, "quantity": 2})
+    body = {"buyer_name": "Ada", "buyer_email": "ada@example.com", "card_number": payments.CARD_APPROVE}
+    with django_assert_max_num_queries(PURCHASE), django_capture_on_commit_callbacks(execute=True):
+        response = client.post(f"/api/holds/{hold['id']}/purchase", body, HTTP_IDEMPOTENCY_KEY="k-1")
+    assert response.status_code == 201, response.content
+    assert [t["label"] for t in response.json()["tickets"]] == [s["label"] for s in hold["seats"]]
