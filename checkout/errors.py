@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from django.utils.translation import gettext_lazy as _
+
 from ticketing.core.errors import ApplicationError, Busy, Conflict, NotFound, RateLimited, ValidationFailed
 
 __all__ = [
@@ -37,63 +39,63 @@ class SeatsUnavailable(Conflict):
     """``extra["seat_ids"]`` lists the requested seats someone else holds or bought."""
 
     code = "SEATS_UNAVAILABLE"
-    message = "Some of the seats are no longer available."
+    message = _("Some of the seats are no longer available.")
 
 
 class SeatsNotFound(NotFound):
-    message = "Some of the seats do not exist at this event."
+    message = _("Some of the seats do not exist at this event.")
 
 
 class TooManySeats(ApplicationError):
     code = "TOO_MANY_SEATS"
     status = 422
-    message = "Too many seats in one hold."
+    message = _("Too many seats in one hold.")
 
 
 class HoldExists(Conflict):
     """``extra["hold_id"]`` is the buyer's current hold for the event."""
 
     code = "HOLD_EXISTS"
-    message = "You already hold seats for this event; release or buy them first."
+    message = _("You already hold seats for this event; release or buy them first.")
 
 
 class HoldNotFound(NotFound):
-    message = "No such hold."
+    message = _("No such hold.")
 
 
 class HoldExpired(ApplicationError):
     code = "HOLD_EXPIRED"
     status = 410
-    message = "The hold has expired; the seats were released."
+    message = _("The hold has expired; the seats were released.")
 
 
 class HoldNotActive(Conflict):
     """The hold was released, bought, or is being paid for; ``extra["status"]`` says which."""
 
     code = "HOLD_NOT_ACTIVE"
-    message = "The hold is no longer active."
+    message = _("The hold is no longer active.")
 
 
 class ExtensionLimit(Conflict):
     code = "EXTENSION_LIMIT"
-    message = "The hold cannot be extended again."
+    message = _("The hold cannot be extended again.")
 
 
 class SalesClosed(Conflict):
     code = "SALES_CLOSED"
-    message = "Tickets for this event are not on sale."
+    message = _("Tickets for this event are not on sale.")
 
 
 class IdempotencyConflict(Conflict):
     code = "IDEMPOTENCY_CONFLICT"
-    message = "This Idempotency-Key was already used for a different request."
+    message = _("This Idempotency-Key was already used for a different request.")
 
 
 class PurchaseInProgress(Conflict):
     """Another request is paying for this hold right now; retry to get its outcome."""
 
     code = "PURCHASE_IN_PROGRESS"
-    message = "A payment for this hold is in progress; retry in a moment."
+    message = _("A payment for this hold is in progress; retry in a moment.")
 
     def __init__(self, message: str | None = None, **kwargs) -> None:
         kwargs.setdefault("headers", {})["Retry-After"] = "1"
@@ -103,7 +105,7 @@ class PurchaseInProgress(Conflict):
 class PaymentDeclined(ApplicationError):
     code = "PAYMENT_DECLINED"
     status = 402
-    message = "The card was declined; your seats are still held."
+    message = _("The card was declined; your seats are still held.")
 
 
 class PaymentActionRequired(ApplicationError):
@@ -113,13 +115,13 @@ class PaymentActionRequired(ApplicationError):
 
     code = "PAYMENT_ACTION_REQUIRED"
     status = 402
-    message = "Your bank asks you to confirm this payment."
+    message = _("Your bank asks you to confirm this payment.")
 
 
 class WebhookSignatureInvalid(ApplicationError):
     code = "WEBHOOK_SIGNATURE_INVALID"
     status = 400
-    message = "The webhook's signature does not verify."
+    message = _("The webhook's signature does not verify.")
 
 
 class PaymentFailed(ApplicationError):
@@ -127,49 +129,49 @@ class PaymentFailed(ApplicationError):
 
     code = "PAYMENT_FAILED"
     status = 502
-    message = "The payment could not be processed; your seats are still held. Please retry."
+    message = _("The payment could not be processed; your seats are still held. Please retry.")
 
 
 class OrderNotFound(NotFound):
-    message = "No such order."
+    message = _("No such order.")
 
 
 class OrderNotCancellable(Conflict):
     code = "ORDER_NOT_CANCELLABLE"
-    message = "This order cannot be cancelled."
+    message = _("This order cannot be cancelled.")
 
 
 class OrderNotPaid(Conflict):
     code = "ORDER_NOT_PAID"
-    message = "This order is cancelled; its tickets are void."
+    message = _("This order is cancelled; its tickets are void.")
 
 
 class ResendLimited(RateLimited):
     """``extra["retry_after"]`` is the number of seconds until the next resend is allowed."""
 
     code = "RESEND_LIMITED"
-    message = "The tickets were sent a moment ago; please check your inbox (and spam folder) first."
+    message = _("The tickets were sent a moment ago; please check your inbox (and spam folder) first.")
 
 
 class TicketUnknown(ApplicationError):
     code = "TICKET_UNKNOWN"
     status = 404
-    message = "No ticket has this code."
+    message = _("No ticket has this code.")
 
 
 class TicketAlreadyUsed(ApplicationError):
     code = "TICKET_ALREADY_USED"
     status = 409
-    message = "This ticket was already used."
+    message = _("This ticket was already used.")
 
 
 class TicketVoid(ApplicationError):
     code = "TICKET_VOID"
     status = 409
-    message = "This ticket is void (its order was cancelled)."
+    message = _("This ticket is void (its order was cancelled).")
 
 
 class TicketWrongEvent(ApplicationError):
     code = "TICKET_WRONG_EVENT"
     status = 409
-    message = "This ticket is for another event."
+    message = _("This ticket is for another event.")

@@ -14,6 +14,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 
 def new_ticket_code() -> str:
@@ -155,8 +156,8 @@ class SeatInventory(models.Model):
 
 
 class OrderStatus(models.TextChoices):
-    PAID = "paid", "Paid"
-    CANCELLED = "cancelled", "Cancelled and refunded"
+    PAID = "paid", _("Paid")
+    CANCELLED = "cancelled", _("Cancelled and refunded")
 
 
 class Order(models.Model):
@@ -184,9 +185,9 @@ class Order(models.Model):
 
 
 class TicketStatus(models.TextChoices):
-    VALID = "valid", "Valid"
-    USED = "used", "Used"
-    VOID = "void", "Void"
+    VALID = "valid", _("Valid")
+    USED = "used", _("Used")
+    VOID = "void", _("Void")
 
 
 class Ticket(models.Model):

@@ -111,6 +111,9 @@ def hold_detail(request: HttpRequest, hold_id: int) -> HttpResponse:
         return redirect("checkout:order", order_id=order_id)
     now = timezone.now()
     detail = selectors.hold_detail(hold=hold, now=now)
+    live = detail["status"] in LIVE_HOLD_STATUSES
+    # "Try the same seats again" after an expiry: the seats the hold had (it has none now).
+    seat_ids = [s["id"] for s in detail["seats"]] if live else selectors.hold_seat_ids_claimed(hold=hold)
     return render(
         request,
         "checkout/hold.html",
@@ -118,7 +121,8 @@ def hold_detail(request: HttpRequest, hold_id: int) -> HttpResponse:
             "hold": hold,
             "event": hold.event,
             "detail": detail,
-            "live": detail["status"] in LIVE_HOLD_STATUSES,
+            "live": live,
+            "retry_seats": ",".join(str(i) for i in seat_ids),
             "server_now": now,
             # One key per rendered form: a double click or a retried request after a lost
             # response is the same attempt, so the server charges at most once.

@@ -1,37 +1,39 @@
+from django.utils.translation import gettext_lazy as _
+
 from ticketing.core.errors import ApplicationError, Conflict, NotFound
 
 
 class EventNotFound(NotFound):
     code = "NOT_FOUND"
-    message = "No such event."
+    message = _("No such event.")
 
 
 class VenueNotFound(NotFound):
     code = "NOT_FOUND"
-    message = "No such venue."
+    message = _("No such venue.")
 
 
 class DuplicateEvent(Conflict):
     code = "DUPLICATE_EVENT"
-    message = "An event with this title already starts at this venue at that time."
+    message = _("An event with this title already starts at this venue at that time.")
 
 
 class VenueSlugTaken(Conflict):
     code = "SLUG_TAKEN"
-    message = "A venue with this slug already exists."
+    message = _("A venue with this slug already exists.")
 
 
 class EventNotReady(ApplicationError):
     code = "EVENT_NOT_READY"
     status = 409
-    message = "The event cannot be published yet."
+    message = _("The event cannot be published yet.")
 
 
 class EventCancelled(Conflict):
     code = "EVENT_CANCELLED"
-    message = "The event is cancelled."
+    message = _("The event is cancelled.")
 
 
 class EventNotCancelled(Conflict):
     code = "EVENT_NOT_CANCELLED"
-    message = "Orders are refunded in bulk only for a cancelled event."
+    message = _("Orders are refunded in bulk only for a cancelled event.")

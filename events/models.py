@@ -11,6 +11,7 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import F, Q
 from django.utils.timezone import now as tz_now
+from django.utils.translation import gettext_lazy as _
 
 
 @cache
@@ -108,12 +109,12 @@ class Seat(models.Model):
 
 
 class Category(models.TextChoices):
-    MUSIC = "music", "Music"
-    SPORTS = "sports", "Sports"
-    COMEDY = "comedy", "Comedy"
-    THEATRE = "theatre", "Theatre"
-    FAMILY = "family", "Family"
-    OTHER = "other", "Other"
+    MUSIC = "music", _("Music")
+    SPORTS = "sports", _("Sports")
+    COMEDY = "comedy", _("Comedy")
+    THEATRE = "theatre", _("Theatre")
+    FAMILY = "family", _("Family")
+    OTHER = "other", _("Other")
 
 
 class EventStatus(models.TextChoices):

@@ -11,41 +11,45 @@ import datetime as dt
 from django import forms
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.utils.translation import gettext_lazy as _
 
 from events.models import Category
 from events.selectors import catalog as selectors
 from ticketing.server.version_prefetch import prefetched_catalog
 
 PAGE_SIZE = 24
+DATE_INPUT = {"type": "date"}
 STATUS_LABELS = {
-    "on_sale": "On sale",
-    "sold_out": "Sold out",
-    "not_open": "Sales open soon",
-    "sales_closed": "Sales closed",
-    "cancelled": "Cancelled",
-    "past": "Past",
+    "on_sale": _("On sale"),
+    "sold_out": _("Sold out"),
+    "not_open": _("Sales open soon"),
+    "sales_closed": _("Sales closed"),
+    "cancelled": _("Cancelled"),
+    "past": _("Past"),
 }
 
 
 class BrowseForm(forms.Form):
     """The browse filters as a plain GET form, so every search is a shareable URL."""
 
-    q = forms.CharField(required=False, max_length=200, label="Search")
+    q = forms.CharField(required=False, max_length=200, label=_("Search"))
     category = forms.MultipleChoiceField(
         required=False, choices=Category.choices, widget=forms.CheckboxSelectMultiple
     )
-    city = forms.ChoiceField(required=False)
-    venue = forms.TypedChoiceField(required=False, coerce=int, empty_value=None)
-    date_from = forms.DateField(required=False, label="From", widget=forms.DateInput(attrs={"type": "date"}))
-    date_to = forms.DateField(required=False, label="To", widget=forms.DateInput(attrs={"type": "date"}))
-    available = forms.BooleanField(required=False, label="Available only")
+    city = forms.ChoiceField(required=False, label=_("City"))
+    venue = forms.TypedChoiceField(required=False, coerce=int, empty_value=None, label=_("Venue"))
+    date_from = forms.DateField(
+        required=False, label=_("From"), widget=forms.DateInput(attrs={"type": "date"})
+    )
+    date_to = forms.DateField(required=False, label=_("To"), widget=forms.DateInput(attrs={"type": "date"}))
+    available = forms.BooleanField(required=False, label=_("Available only"))
     page = forms.IntegerField(required=False, min_value=1, max_value=10_000, widget=forms.HiddenInput)
 
     def __init__(self, *args, venues: list[dict], **kwargs):
         super().__init__(*args, **kwargs)
         cities = sorted({v["city"] for v in venues})
-        self.fields["city"].choices = [("", "Any city"), *((c, c) for c in cities)]
-        self.fields["venue"].choices = [("", "Any venue"), *((v["id"], v["name"]) for v in venues)]
+        self.fields["city"].choices = [("", _("Any city")), *((c, c) for c in cities)]
+        self.fields["venue"].choices = [("", _("Any venue")), *((v["id"], v["name"]) for v in venues)]
 
     def filters(self) -> tuple[selectors.EventFilters, int]:
         """The valid filters (an invalid field is ignored rather than failing the page)."""

@@ -1,9 +1,19 @@
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from ninja.testing import TestClient  # noqa: F401  (re-exported for tests)
 
 pytest_plugins = ["tests.stripe.fixtures"]
+
+
+def pytest_configure(config):
+    # The .mo files are build output: a plain ``pytest`` compiles them too (the app server of
+    # the browser tests reads the same files).
+    from ticketing.management.commands.compile_translations import compile_all
+
+    compile_all(Path(__file__).resolve().parents[1] / "locale")
 
 
 @pytest.fixture

@@ -17,6 +17,8 @@ from django.utils import timezone
 from checkout.errors import HoldNotFound, OrderNotFound
 from checkout.models import (
     LIVE_HOLD_STATUSES,
+    AuditAction,
+    AuditLog,
     Hold,
     HoldKind,
     HoldStatus,
@@ -82,6 +84,21 @@ def hold_order_id(*, hold: Hold) -> int | None:
     if hold.status != HoldStatus.CONVERTED:
         return None
     return Order.objects.filter(hold=hold).values_list("pk", flat=True).first()
+
+
+def hold_seat_ids_claimed(*, hold: Hold) -> list[int]:
+    """The seats the hold was created with, from its audit row (an ended hold has none left).
+
+    What "try the same seats again" after an expiry asks the seat map to pick.
+    """
+    row = (
+        AuditLog.objects.filter(
+            hold_id_ref=hold.pk, action__in=(AuditAction.HOLD_CREATED, AuditAction.OFFER_CREATED)
+        )
+        .values_list("data", flat=True)
+        .first()
+    )
+    return [int(i) for i in (row or {}).get("seat_ids", [])]
 
 
 # The hold's seats with their price, and (seat columns NULL) one row per price of the event

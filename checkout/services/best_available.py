@@ -12,6 +12,7 @@ from collections import defaultdict
 from typing import NamedTuple
 
 from django.db import transaction
+from django.utils.translation import gettext
 
 from checkout.errors import SeatsNotFound, SeatsUnavailable
 from checkout.models import SeatInventory, SeatStatus
@@ -93,27 +94,51 @@ def _section_spots(event: Event, section_id: int) -> list[Spot]:
     return spots
 
 
-def best_blocks(spots: list[Spot], quantity: int, now: dt.datetime) -> list[list[int]]:
-    """Candidate blocks (inventory ids), best first.
+# One row further from the stage weighs as much as this many seats away from the centre line.
+ROW_WEIGHT = 2.0
 
-    Adjacent seats in one row, ranked by: leaves no single stranded seat beside it, best row
-    (``row_rank``), then position; the stranded-seat rule wins over the row because a single
-    seat between taken ones is nearly unsellable. If no row has ``quantity`` adjacent free
-    seats, one last block takes the best free seats wherever they are.
+
+def block_score(*, row_rank: int, first: int, quantity: int, row_first: int, row_last: int) -> float:
+    """How far a block of seats is from the best place in the house: lower is better.
+
+    The best place is the front row (``row_rank`` 0 is the row nearest the stage) on the
+    section's centre line. Rows are laid out centred on one axis, so a row's own middle
+    (half-way between its first and last seat, taken or not) lies on that line. The score is
+    the block's distance from the line in seats plus ``ROW_WEIGHT`` per row back: the aisle
+    end of row A loses to the middle of row B, the middle of row A beats both.
+    """
+    off_centre = abs(first + (quantity - 1) / 2 - (row_first + row_last) / 2)
+    return row_rank * ROW_WEIGHT + off_centre
+
+
+def best_blocks(spots: list[Spot], quantity: int, now: dt.datetime) -> list[list[int]]:
+    """Candidate blocks (inventory ids), best first: the one ranking rule of best available.
+
+    Adjacent free seats in one row, ranked by:
+    1. no single seat stranded beside the block (a seat alone between taken ones is nearly
+       unsellable, so this wins over everything else);
+    2. ``block_score``: nearest the section's centre line and the stage;
+    3. row, then position (a stable order for equal scores).
+    If no row has ``quantity`` adjacent free seats, one last block takes the free seats with
+    the best scores wherever they are.
     """
     rows: dict[tuple[int, str], list[Spot]] = defaultdict(list)
-    free: list[Spot] = []
+    free: list[tuple[float, int, int, int]] = []
     for spot in spots:
         rows[(spot.row_rank, spot.row_label)].append(spot)
-    windows: list[tuple[tuple[int, int, int], list[int]]] = []
+    windows: list[tuple[tuple[int, float, int, int], list[int]]] = []
     for (rank, _label), row in rows.items():
         row.sort(key=lambda s: s.position)
+        row_first, row_last = row[0].position, row[-1].position
         runs: list[list[Spot]] = []
         run: list[Spot] = []
         previous = None
         for spot in row:
             if row_is_free(spot.status, spot.hold_expires_at, now):
-                free.append(spot)
+                score = block_score(
+                    row_rank=rank, first=spot.position, quantity=1, row_first=row_first, row_last=row_last
+                )
+                free.append((score, rank, spot.position, spot.pk))
                 if run and previous is not None and spot.position == previous + 1:
                     run.append(spot)
                 else:
@@ -134,12 +159,19 @@ def best_blocks(spots: list[Spot], quantity: int, now: dt.datetime) -> list[list
             first = run[0].position
             for start in range(spare + 1):
                 stranded = (start == 1) + (spare - start == 1)
-                windows.append(((stranded, rank, first + start), pks[start : start + quantity]))
+                score = block_score(
+                    row_rank=rank,
+                    first=first + start,
+                    quantity=quantity,
+                    row_first=row_first,
+                    row_last=row_last,
+                )
+                windows.append(((stranded, score, rank, first + start), pks[start : start + quantity]))
     windows.sort(key=lambda w: w[0])
     blocks = [pks for _, pks in windows]
     if not blocks and len(free) >= quantity:
-        free.sort(key=lambda s: (s.row_rank, s.position))
-        blocks.append([s.pk for s in free[:quantity]])
+        free.sort()
+        blocks.append([pk for _, _, _, pk in sorted(free[:quantity], key=lambda f: (f[1], f[2]))])
     return blocks
 
 
@@ -184,11 +216,11 @@ def best_available_lock(*, event: Event, section_id: int, quantity: int, now: dt
     for _ in range(BEST_AVAILABLE_ROUNDS):
         spots = _section_spots(event, section_id)
         if not spots:
-            raise SeatsNotFound("No such section at this event.", extra={"section_id": section_id})
+            raise SeatsNotFound(gettext("No such section at this event."), extra={"section_id": section_id})
         available = sum(1 for s in spots if row_is_free(s.status, s.hold_expires_at, now))
         if available < quantity:
             raise SeatsUnavailable(
-                "Not enough free seats in this section.",
+                gettext("Not enough free seats in this section."),
                 extra={
                     "seat_ids": [],
                     "section_id": section_id,
@@ -214,4 +246,4 @@ def best_available_lock(*, event: Event, section_id: int, quantity: int, now: dt
         rows, _ = _lock_block(blocks[0], now, skip_locked=False)
         if rows:
             return Claimed(rows, available - quantity)
-    raise Busy("Seats in this section are in high demand; please retry.")
+    raise Busy(gettext("Seats in this section are in high demand; please retry."))

@@ -23,6 +23,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
+from django.utils.translation import gettext, ngettext
 
 from checkout.errors import (
     ExtensionLimit,
@@ -45,6 +46,7 @@ from checkout.models import (
     SeatInventory,
     SeatStatus,
 )
+from checkout.selectors import alternatives
 from checkout.selectors.availability import free_q, row_is_free
 from checkout.services import hooks
 from checkout.services.best_available import best_available_lock
@@ -79,16 +81,16 @@ def _validate_request(
             raise ValidationFailed("Give either seat_ids, or section_id with quantity; not both.")
         ids = sorted({int(s) for s in seat_ids})
         if not ids:
-            raise ValidationFailed("Name at least one seat.")
+            raise ValidationFailed(gettext("Name at least one seat."))
         if len(ids) > most:
-            raise TooManySeats(f"At most {most} seats per hold.", extra={"max": most, "requested": len(ids)})
+            raise TooManySeats(_at_most(most), extra={"max": most, "requested": len(ids)})
         return ids, None, None
     if section_id is None or quantity is None:
         raise ValidationFailed("Give seat_ids, or section_id with quantity.")
     if quantity < 1:
         raise ValidationFailed("quantity must be at least 1.")
     if quantity > most:
-        raise TooManySeats(f"At most {most} seats per hold.", extra={"max": most, "requested": quantity})
+        raise TooManySeats(_at_most(most), extra={"max": most, "requested": quantity})
     return None, int(section_id), int(quantity)
 
 
@@ -192,7 +194,26 @@ def hold_create(
             reason=exc.code,
             data={"seat_ids": ids, "section_id": section_id, "quantity": quantity, **exc.extra},
         )
+        if isinstance(exc, SeatsUnavailable) and ids and exc.extra.get("seat_ids"):
+            _explain_taken(exc, event_id=event_id, requested=ids, now=now)
         raise
+
+
+def _at_most(most: int) -> str:
+    text = ngettext("At most %(count)s seat per hold.", "At most %(count)s seats per hold.", most)
+    return text % {"count": most}
+
+
+def _explain_taken(exc: SeatsUnavailable, *, event_id: int, requested: list[int], now: dt.datetime) -> None:
+    """Name every taken seat in the message and offer the nearest free ones in ``extra``."""
+    found = alternatives.taken_with_alternatives(
+        event_id=event_id, requested=requested, taken=exc.extra["seat_ids"], now=now
+    )
+    exc.extra.update(found)
+    names = [seat["name"] for seat in found["seats"]]
+    exc.message = ngettext(
+        "This seat was just taken: %(seats)s.", "These seats were just taken: %(seats)s.", len(names)
+    ) % {"seats": "; ".join(names)}
 
 
 def hold_claim_seats(

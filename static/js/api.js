@@ -1,8 +1,10 @@
 // The JSON API as the pages use it: session cookie + CSRF header, errors as ApiError.
 
+const gettext = (text) => (window.gettext ? window.gettext(text) : text);
+
 export class ApiError extends Error {
   constructor({ status = 0, code = "NETWORK", message, extra = {} }) {
-    super(message || "Something went wrong. Please try again.");
+    super(message || gettext("Something went wrong. Please try again."));
     this.status = status;
     this.code = code;
     this.extra = extra || {};
@@ -42,7 +44,7 @@ export async function api(method, url, body, { idempotencyKey, headers = {} } = 
   try {
     response = await fetch(url, init);
   } catch {
-    throw new ApiError({ message: "Could not reach the server. Check your connection and try again." });
+    throw new ApiError({ message: gettext("Could not reach the server. Check your connection and try again.") });
   }
   if (response.status === 204) return null;
   let data = null;
@@ -55,7 +57,9 @@ export async function api(method, url, body, { idempotencyKey, headers = {} } = 
     throw new ApiError({
       status: response.status,
       code: (data && data.code) || `HTTP_${response.status}`,
-      message: (data && data.message) || `The server answered ${response.status}. Please try again.`,
+      message:
+        (data && data.message) ||
+        gettext("The server answered %(status)s. Please try again.").replace("%(status)s", response.status),
       extra: data && data.extra,
     });
   }
@@ -64,19 +68,22 @@ export async function api(method, url, body, { idempotencyKey, headers = {} } = 
 
 // Words for the errors a buyer meets most, saying what to do next; every other error shows
 // the server's own message, which is written for people too.
+const gettext_noop = (text) => text;
 const ADVICE = {
-  SEATS_UNAVAILABLE: "Sorry, some of those seats were just taken by someone else. Please pick again.",
-  HOLD_EXPIRED: "Your hold has expired and the seats went back on sale.",
-  PAYMENT_DECLINED: "Your card was declined. Nothing was charged; check the number or try another card.",
-  PAYMENT_FAILED: "We could not reach the payment provider. Please try again: you will not be charged twice.",
-  PURCHASE_IN_PROGRESS: "Your payment is still being processed. Please wait a moment, then try again.",
-  BUSY: "Lots of people are buying right now. Please try again in a moment.",
-  UNAUTHENTICATED: "Please log in first.",
+  SEATS_UNAVAILABLE: gettext_noop("Sorry, some of those seats were just taken by someone else. Please pick again."),
+  HOLD_EXPIRED: gettext_noop("Your hold has expired and the seats went back on sale."),
+  PAYMENT_DECLINED: gettext_noop("Your card was declined. Nothing was charged; check the number or try another card."),
+  PAYMENT_FAILED: gettext_noop("We could not reach the payment provider. Please try again: you will not be charged twice."),
+  PURCHASE_IN_PROGRESS: gettext_noop("Your payment is still being processed. Please wait a moment, then try again."),
+  BUSY: gettext_noop("Lots of people are buying right now. Please try again in a moment."),
+  UNAUTHENTICATED: gettext_noop("Please log in first."),
 };
 
 export function describe(error) {
-  if (!(error instanceof ApiError)) return "Something went wrong. Please try again.";
-  return ADVICE[error.code] || error.message;
+  if (!(error instanceof ApiError)) return gettext("Something went wrong. Please try again.");
+  // The server names every taken seat: its words say more than the general advice.
+  if (error.code === "SEATS_UNAVAILABLE" && error.extra?.seats?.length) return error.message;
+  return ADVICE[error.code] ? gettext(ADVICE[error.code]) : error.message;
 }
 
 export function newKey() {

@@ -3,6 +3,9 @@
 import { api, ApiError, describe, newKey, showError } from "./api.js";
 import { clockOffset, startCountdown } from "./countdown.js";
 
+const gettext = window.gettext || ((text) => text);
+const fmt = (text, values) => text.replace(/%\((\w+)\)s/g, (_, key) => String(values[key]));
+
 const root = document.getElementById("hold-page");
 const holdUrl = root.dataset.holdUrl;
 const liveBox = root.querySelector("[data-live-hold]");
@@ -21,6 +24,7 @@ function showExpired() {
   countdown?.stop();
   expiredBox.hidden = false;
   liveBox.hidden = true;
+  stepTo("seats");
   // The focused button just disappeared with the form: keep keyboard users on the news.
   expiredBox.focus();
 }
@@ -49,6 +53,7 @@ let countdown = null;
 if (root.dataset.live === "1") {
   countdown = startCountdown(root.querySelector("[data-countdown]"), root.dataset.expiresAt, {
     offset,
+    warningEl: root.querySelector("[data-countdown-warning]"),
     onExpire: confirmExpiry,
   });
 }
@@ -59,9 +64,12 @@ extendButton.addEventListener("click", async () => {
     const hold = await api("POST", `${holdUrl}/extend`);
     countdown.update(hold.expires_at);
     const left = Number(hold.extensions_left ?? 0);
-    root.querySelector("[data-extensions-left]").textContent = String(left);
+    extendButton.dataset.extensionsLeft = String(left);
+    extendButton.querySelector("[data-extend-label]").textContent = fmt(gettext("Give me more time (%(left)s left)"), {
+      left,
+    });
     extendButton.hidden = left <= 0;
-    note.textContent = "Done: you have more time.";
+    note.textContent = gettext("Done: you have more time.");
   } catch (error) {
     if (error.code === "HOLD_EXPIRED") showExpired();
     else if (error.code === "EXTENSION_LIMIT") extendButton.hidden = true;
@@ -77,7 +85,7 @@ releaseButton.addEventListener("click", async () => {
     await api("DELETE", holdUrl);
     finished = true;
     countdown?.stop();
-    location.assign(expiredBox.querySelector("a").href);
+    location.assign(expiredBox.querySelector("[data-back]").href);
   } catch (error) {
     releaseButton.disabled = false;
     if (error.code === "HOLD_EXPIRED") showExpired();
@@ -112,11 +120,13 @@ async function stripeAuthenticate(error) {
 function invalidField() {
   const name = form.buyer_name.value.trim();
   const email = form.buyer_email.value.trim();
-  if (!name) return [form.buyer_name, "Please enter the name for the tickets."];
-  if (!/^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(email)) return [form.buyer_email, "Please enter a valid e-mail address."];
+  if (!name) return [form.buyer_name, gettext("Please enter the name for the tickets.")];
+  if (!/^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(email)) {
+    return [form.buyer_email, gettext("Please enter a valid e-mail address.")];
+  }
   if (stripe) return null;
   const card = form.card_number.value.replace(/[\s-]/g, "");
-  if (!/^\d{12,19}$/.test(card)) return [form.card_number, "Please enter the card number (12 to 19 digits)."];
+  if (!/^\d{12,19}$/.test(card)) return [form.card_number, gettext("Please enter the card number (12 to 19 digits).")];
   return null;
 }
 
@@ -149,7 +159,7 @@ form.addEventListener("submit", async (event) => {
   submitting = true;
   payButton.disabled = true;
   const label = payButton.textContent;
-  payButton.textContent = "Paying…";
+  payButton.textContent = gettext("Paying…");
   showError(formError, "");
   try {
     const order = await purchase();
@@ -171,7 +181,7 @@ form.addEventListener("submit", async (event) => {
     } else if (error.code === "SEATS_UNAVAILABLE") {
       finished = true;
       formError.append(" ");
-      const back = expiredBox.querySelector("a").cloneNode(true);
+      const back = expiredBox.querySelector("[data-back]").cloneNode(true);
       formError.append(back);
     }
   } finally {
@@ -180,3 +190,31 @@ form.addEventListener("submit", async (event) => {
     payButton.disabled = finished;
   }
 });
+
+// The step indicator follows the form: details, then payment once the card has the focus.
+function stepTo(step) {
+  const steps = document.querySelector("[data-steps]");
+  if (!steps) return;
+  const order = ["seats", "details", "payment", "tickets"];
+  const at = order.indexOf(step);
+  for (const item of steps.querySelectorAll("[data-step]")) {
+    const i = order.indexOf(item.dataset.step);
+    item.classList.toggle("current", i === at);
+    item.classList.toggle("done", i < at);
+    if (i === at) item.setAttribute("aria-current", "step");
+    else item.removeAttribute("aria-current");
+    item.querySelector(".n").textContent = i < at ? "✓" : String(i + 1);
+    let done = item.querySelector(".visually-hidden");
+    if (i < at && !done) {
+      done = document.createElement("span");
+      done.className = "visually-hidden";
+      done.textContent = ` (${gettext("done")})`;
+      item.appendChild(done);
+    } else if (i >= at && done) done.remove();
+  }
+}
+form.addEventListener("focusin", (event) => {
+  const fields = event.target.closest("[data-step-fields]");
+  if (fields) stepTo(fields.dataset.stepFields);
+});
+if (root.dataset.live !== "1") stepTo("seats");

@@ -5,6 +5,9 @@ import { clockOffset } from "./countdown.js";
 import { connectEvent, kindOf } from "./live.js";
 import { entryEventId, lapse, offerOf, ordinal, renderOffer } from "./waitlist-live.js";
 
+const gettext = (text) => (window.gettext ? window.gettext(text) : text);
+const fmt = (text, values) => text.replace(/%\((\w+)\)s/g, (_, key) => String(values[key]));
+
 const root = document.getElementById("my-waitlist");
 const list = root.querySelector("[data-entries]");
 const errorEl = root.querySelector("[data-error]");
@@ -14,9 +17,9 @@ const titles = JSON.parse(document.getElementById("event-titles")?.textContent |
 // Only these can still change; finished entries are history and need no socket.
 const ACTIVE = ["waiting", "offered"];
 const FINISHED = {
-  fulfilled: "You bought these seats.",
-  left: "You left the waitlist.",
-  lapsed: "Your offer lapsed.",
+  fulfilled: gettext("You bought these seats."),
+  left: gettext("You left the waitlist."),
+  lapsed: gettext("Your offer lapsed."),
 };
 const sockets = new Map();
 const offset = clockOffset(root.dataset.serverNow);
@@ -27,9 +30,11 @@ function bannerTemplate() {
   banner.setAttribute("role", "alert");
   banner.hidden = true;
   banner.innerHTML =
-    '<p><strong>Seats are waiting for you!</strong> <span data-offer-seats></span></p>' +
-    '<p>They are yours for <span class="countdown" data-offer-countdown role="timer">--:--</span>.</p>' +
-    '<a class="button" data-offer-pay href="#">Pay now</a>';
+    `<p><strong>${gettext("Seats are waiting for you!")}</strong> <span data-offer-seats></span></p>` +
+    `<p>${fmt(gettext("They are yours for %(time)s."), {
+      time: '<span class="countdown" data-offer-countdown role="timer">--:--</span>',
+    })}</p>` +
+    `<a class="button" data-offer-pay href="#">${gettext("Pay now")}</a>`;
   return banner;
 }
 
@@ -41,7 +46,7 @@ function renderEntry(entry) {
   const known = entry.event_title || titles[String(eventId)];
   const link = document.createElement("a");
   link.href = eventPageUrl(eventId);
-  link.textContent = known || `Event ${eventId}`;
+  link.textContent = known || fmt(gettext("Event %(id)s"), { id: eventId });
   if (!known) {
     // Joined after this page was rendered (another tab): the event's public detail has the title.
     api("GET", `/api/events/${eventId}`)
@@ -54,7 +59,10 @@ function renderEntry(entry) {
   position.setAttribute("role", "status");
   position.dataset.position = "";
   const update = () => {
-    position.textContent = `You are ${entry.position ? ordinal(Number(entry.position)) : "…"} in line for ${entry.quantity} seats.`;
+    position.textContent = fmt(gettext("You are %(position)s in line for %(count)s seats."), {
+      position: entry.position ? ordinal(Number(entry.position)) : "…",
+      count: entry.quantity,
+    });
   };
   update();
   if (!ACTIVE.includes(entry.status)) {
@@ -66,7 +74,7 @@ function renderEntry(entry) {
   const leave = document.createElement("button");
   leave.type = "button";
   leave.className = "secondary";
-  leave.textContent = "Leave the waitlist";
+  leave.textContent = gettext("Leave the waitlist");
   leave.addEventListener("click", async () => {
     try {
       await api("DELETE", `/api/waitlist/${entry.id}`);
@@ -80,7 +88,7 @@ function renderEntry(entry) {
   item.append(link, position, banner, leave);
   if (entry.offer) {
     renderOffer(banner, offerOf(entry), holdPageUrl, offset);
-    position.textContent = "Your seats are ready.";
+    position.textContent = gettext("Your seats are ready.");
   }
   sockets.set(
     entry.id,
@@ -94,10 +102,10 @@ function renderEntry(entry) {
           update();
         } else if (kind === "offer") {
           renderOffer(banner, offerOf(message), holdPageUrl, offset);
-          position.textContent = "Your seats are ready.";
+          position.textContent = gettext("Your seats are ready.");
         } else if (kind === "lapsed") {
           lapse(banner);
-          position.textContent = "Your offer lapsed.";
+          position.textContent = gettext("Your offer lapsed.");
         } else if (kind === "left") {
           item.remove();
         }
@@ -115,7 +123,7 @@ async function load() {
     if (!entries.length) {
       const empty = document.createElement("li");
       empty.className = "muted";
-      empty.textContent = "You are not waiting for any event.";
+      empty.textContent = gettext("You are not waiting for any event.");
       list.appendChild(empty);
     }
   } catch (error) {

@@ -4,12 +4,21 @@
 
 import { api, describe, showError } from "./api.js";
 import { connectEvent, kindOf, seatChanges, sectionCounts } from "./live.js";
-import { money, normalize, priceColours } from "./seatmap-data.js";
+import { PanZoom } from "./panzoom.js";
+import { money, normalize, number, priceColours, stageOf } from "./seatmap-data.js";
 import { initWaitlist } from "./waitlist-live.js";
+
+// Django's JavaScriptCatalog (loaded by base.html) provides gettext; English without it.
+const gettext = window.gettext || ((text) => text);
+const ngettext = window.ngettext || ((one, many, n) => (n === 1 ? one : many));
+const fmt = (text, values) => text.replace(/%\((\w+)\)s/g, (_, key) => String(values[key]));
 
 const SVG = "http://www.w3.org/2000/svg";
 // Above this many seats the map starts on the section overview.
 const OVERVIEW_ABOVE = 1500;
+// WCAG 2.2 target size: seats are at least this many CSS px wide at the picking zoom.
+const TARGET_PX = 24;
+const ZOOM_STEP = 1.6;
 
 const root = document.getElementById("seat-picker");
 const $ = (selector) => root.querySelector(selector);
@@ -43,6 +52,15 @@ const statusEl = $("[data-live-status]");
 const holdButton = $('[data-action="hold"]');
 const overviewButton = $('[data-action="overview"]');
 const titleEl = root.querySelector(".map-title");
+const hintEl = $("[data-map-hint]");
+// Seats named in the URL (?seats=1,2: "try the same seats again") are picked once loaded.
+const wanted = new Set(
+  (new URLSearchParams(location.search).get("seats") || "")
+    .split(",")
+    .map(Number)
+    .filter((id) => id > 0),
+);
+const panzoom = new PanZoom(mapEl, { onChange: afterZoom });
 
 function el(name, attrs = {}, parent = null) {
   const node = document.createElementNS(SVG, name);
@@ -64,16 +82,17 @@ function focusError() {
 }
 
 function seatName(seat, withSection) {
-  const place = seat.row ? `Row ${seat.row} seat ${seat.label}` : `Spot ${seat.label}`;
-  return withSection ? `${seat.section.name}, ${place.charAt(0).toLowerCase()}${place.slice(1)}` : place;
+  const place = seat.row
+    ? fmt(gettext("Row %(row)s seat %(seat)s"), { row: seat.row, seat: seat.label })
+    : fmt(gettext("Spot %(seat)s"), { seat: seat.label });
+  return withSection ? `${seat.section.name}, ${place}` : place;
 }
 
 function seatLabel(seat) {
   const many = state.view === null && state.sections.filter((s) => s.kind !== "general").length > 1;
-  const name = seatName(seat, many);
-  const parts = [name.charAt(0).toUpperCase() + name.slice(1), money(seat.section.price, seat.section.currency)];
-  if (seat.accessible) parts.push("wheelchair accessible");
-  if (!seat.free && !state.selected.has(seat.id)) parts.push("taken");
+  const parts = [seatName(seat, many), money(seat.section.price, seat.section.currency)];
+  if (seat.accessible) parts.push(gettext("wheelchair accessible"));
+  if (!seat.free && !state.selected.has(seat.id)) parts.push(gettext("taken"));
   return parts.filter(Boolean).join(", ");
 }
 
@@ -82,16 +101,17 @@ function seatRadius(section) {
   for (const seat of section.seats) rows.set(seat.row, (rows.get(seat.row) || 0) + 1);
   const perRow = Math.max(1, ...rows.values());
   const g = section.geometry;
-  // Capped so a tiny section does not draw seats the size of a stage (map is 1000 wide).
-  return Math.min(14, Math.max(0.6, 0.38 * Math.min(g.width / perRow, g.height / Math.max(1, rows.size))));
+  // Nearly touching, so the tap target is most of the seat's pitch; capped so a tiny section
+  // does not draw seats the size of a stage (the map is 1000 wide).
+  return Math.min(24, Math.max(0.6, 0.45 * Math.min(g.width / perRow, g.height / Math.max(1, rows.size))));
 }
 
-function bounds(sections) {
+function bounds(boxes) {
   let minX = Infinity;
   let minY = Infinity;
   let maxX = -Infinity;
   let maxY = -Infinity;
-  for (const { geometry: g } of sections) {
+  for (const g of boxes) {
     minX = Math.min(minX, g.x);
     minY = Math.min(minY, g.y);
     maxX = Math.max(maxX, g.x + g.width);
@@ -101,24 +121,51 @@ function bounds(sections) {
   return [minX - pad, minY - pad, maxX - minX + 2 * pad, maxY - minY + 2 * pad];
 }
 
-function draw() {
+function sectionText(section) {
+  if (section.available === 0) return gettext("sold out");
+  return fmt(gettext("%(count)s free"), { count: number(section.available) });
+}
+
+function drawDefs(svg) {
+  // Taken seats and sold-out blocks are hatched, not only grey: colour is never the only sign.
+  const defs = el("defs", {}, svg);
+  const hatch = el("pattern", { id: "taken-hatch", width: 4, height: 4, patternUnits: "userSpaceOnUse", patternTransform: "rotate(45)" }, defs);
+  el("rect", { width: 4, height: 4, fill: "#d0d5dd" }, hatch);
+  el("line", { x1: 0, y1: 0, x2: 0, y2: 4, stroke: "#667085", "stroke-width": 1.6 }, hatch);
+}
+
+function drawStage(svg, stage) {
+  const group = el("g", { class: `stage ${stage.kind}`, "aria-hidden": "true" }, svg);
+  el("rect", { x: stage.x, y: stage.y, width: stage.width, height: stage.height, rx: 6 }, group);
+  const size = Math.max(8, Math.min(stage.height * 0.5, stage.width / 10, 36));
+  const text = el("text", { x: stage.x + stage.width / 2, y: stage.y + stage.height / 2 + size * 0.35, "font-size": size }, group);
+  text.textContent = stage.kind === "field" ? gettext("Field") : gettext("Stage");
+}
+
+function draw({ keepView = false } = {}) {
   mapEl.replaceChildren();
   mapEl.removeAttribute("aria-busy");
   const shown = state.view === null ? state.sections : state.sections.filter((s) => s.id === state.view);
+  const stage = stageOf(state.sections);
+  const home = bounds([
+    ...shown.map((s) => s.geometry),
+    ...(stage && state.view === null ? [stage] : []),
+  ]);
   const svg = el("svg", {
-    viewBox: bounds(shown).join(" "),
+    viewBox: home.join(" "),
     role: "group",
-    "aria-label": state.view === null ? "Seat map" : `Seats in ${shown[0].name}`,
+    "aria-label": state.view === null ? gettext("Seat map") : fmt(gettext("Seats in %(section)s"), { section: shown[0].name }),
     preserveAspectRatio: "xMidYMid meet",
     class: "seat-map",
   });
+  drawDefs(svg);
+  if (stage) drawStage(svg, stage);
   overviewButton.hidden = !(state.overview && state.view !== null);
-  $("[data-map-hint]").hidden = !(state.overview && state.view === null);
-  titleEl.textContent = state.view === null ? "Seat map" : shown[0].name;
+  titleEl.textContent = state.view === null ? gettext("Seat map") : shown[0].name;
 
   for (const section of shown) {
     const g = section.geometry;
-    const colour = state.colours.get(section.price) || "#8892a6";
+    const colour = state.colours.get(section.price) || "#475467";
     const group = el("g", { class: "section", "data-section": section.id }, svg);
     const rect = el(
       "rect",
@@ -128,43 +175,71 @@ function draw() {
     );
     const asBlock = section.kind === "general" || (state.overview && state.view === null);
     if (asBlock) {
-      // A section to choose rather than seats to pick.
+      // A section to choose rather than seats to pick: its price colour, hatched when sold out.
       const soldOut = section.available === 0;
-      rect.setAttribute("fill-opacity", soldOut ? "0.15" : "0.75");
+      if (soldOut) rect.setAttribute("fill", "url(#taken-hatch)");
       group.classList.add("choosable");
+      if (soldOut) group.classList.add("sold-out");
       group.setAttribute("tabindex", soldOut ? "-1" : "0");
       group.setAttribute("role", "button");
-      const what = section.kind === "general" ? "standing" : "seats";
-      group.setAttribute(
-        "aria-label",
-        `${section.name}, ${money(section.price, section.currency)}, ${soldOut ? "sold out" : `${section.available} ${what} free`}`,
-      );
+      // The visible words ("Block 102", "500 free") lead the name, so speech input finds it.
+      group.setAttribute("aria-label", `${section.name}, ${sectionText(section)}, ${money(section.price, section.currency)}`);
       if (soldOut) group.setAttribute("aria-disabled", "true");
       const size = Math.max(8, Math.min(g.height / 4, g.width / 8));
       const text = el("text", { x: g.x + g.width / 2, y: g.y + g.height / 2, "font-size": size, class: "section-name" }, group);
       text.textContent = section.name;
       const sub = el("text", { x: g.x + g.width / 2, y: g.y + g.height / 2 + size * 1.1, "font-size": size * 0.8, class: "section-free" }, group);
-      sub.textContent = soldOut ? "sold out" : `${section.available} free`;
+      sub.textContent = sectionText(section);
       continue;
     }
-    rect.setAttribute("fill-opacity", "0.12");
+    rect.setAttribute("fill-opacity", "0.1");
     const r = seatRadius(section);
+    group.style.setProperty("--r", String(r));
     for (const seat of section.seats) {
       const circle = el("circle", { cx: seat.x, cy: seat.y, r, "data-seat": seat.id }, group);
       seat.node = circle;
+      seat.r = r;
       paintSeat(seat);
     }
   }
+  // As tall as the layout needs at this width (a small hall leaves no empty band), capped
+  // by the stylesheet so the map and the buttons under it fit the screen.
+  svg.style.aspectRatio = `${home[2]} / ${home[3]}`;
   mapEl.appendChild(svg);
+  panzoom.attach(svg, home, { keep: keepView });
+}
+
+// The smallest seat in view, in CSS px: below the target size the hint asks to zoom in.
+function seatPixels() {
+  const seats = [...mapEl.querySelectorAll("[data-seat]")];
+  if (!seats.length) return null;
+  const r = Math.min(...state.sections.filter((s) => s.seats[0]?.node?.isConnected).map((s) => s.seats[0].r));
+  return 2 * r * panzoom.pixelsPerUnit();
+}
+
+function afterZoom() {
+  const px = seatPixels();
+  const small = px !== null && px < TARGET_PX;
+  mapEl.dataset.zoom = panzoom.zoom.toFixed(2);
+  mapEl.dataset.seatPx = px === null ? "" : px.toFixed(1);
+  if (state.overview && state.view === null) {
+    hintEl.textContent = gettext("Choose a section to see its seats.");
+    hintEl.hidden = false;
+  } else if (small) {
+    hintEl.textContent = gettext("Zoom in (+, pinch or mouse wheel) to make the seats bigger.");
+    hintEl.hidden = false;
+  } else {
+    hintEl.hidden = true;
+  }
 }
 
 function paintSeat(seat) {
   const node = seat.node;
   if (!node) return;
   const selected = state.selected.has(seat.id);
-  const colour = state.colours.get(seat.section.price) || "#3454d1";
+  const colour = state.colours.get(seat.section.price) || "#1d4ed8";
   node.setAttribute("class", `seat ${selected ? "selected" : seat.free ? "free" : "taken"}${seat.accessible ? " accessible" : ""}`);
-  node.setAttribute("fill", selected ? "#111827" : seat.free ? colour : "#c9ced8");
+  node.setAttribute("fill", selected ? "#111827" : seat.free ? colour : "url(#taken-hatch)");
   node.setAttribute("role", "checkbox");
   node.setAttribute("aria-checked", selected ? "true" : "false");
   node.setAttribute("aria-label", seatLabel(seat));
@@ -181,7 +256,7 @@ function toggleSeat(seat) {
     state.selected.delete(seat.id);
   } else if (seat.free) {
     if (state.selected.size >= config.maxSeats) {
-      showError(errorEl, `You can pick up to ${config.maxSeats} seats at a time.`);
+      showError(errorEl, fmt(gettext("You can pick up to %(count)s seats at a time."), { count: config.maxSeats }));
       return;
     }
     state.selected.add(seat.id);
@@ -190,7 +265,11 @@ function toggleSeat(seat) {
   }
   paintSeat(seat);
   renderSelection();
-  announce(`${seatName(seat, true)} ${state.selected.has(seat.id) ? "selected" : "removed"}.`);
+  announce(
+    fmt(state.selected.has(seat.id) ? gettext("%(seat)s selected.") : gettext("%(seat)s removed."), {
+      seat: seatName(seat, true),
+    }),
+  );
 }
 
 function renderSelection() {
@@ -209,18 +288,20 @@ function renderSelection() {
     const remove = document.createElement("button");
     remove.type = "button";
     remove.className = "link";
-    remove.textContent = "Remove";
-    remove.setAttribute("aria-label", `Remove ${seatName(seat, true)}`);
+    remove.textContent = gettext("Remove");
+    remove.setAttribute("aria-label", fmt(gettext("Remove %(seat)s"), { seat: seatName(seat, true) }));
     remove.addEventListener("click", () => toggleSeat(seat));
     item.append(text, " ", remove);
     list.appendChild(item);
   }
   $("[data-selection-empty]").hidden = state.selected.size > 0;
-  $("[data-total]").textContent = state.selected.size ? `Total: ${money(total, currency)}` : "";
+  $("[data-total]").textContent = state.selected.size
+    ? fmt(gettext("Total: %(amount)s"), { amount: money(total, currency) })
+    : "";
   holdButton.disabled = state.selected.size === 0 || state.busy || !config.salesOpen;
   holdButton.textContent = state.selected.size
-    ? `Hold ${state.selected.size} seat${state.selected.size > 1 ? "s" : ""}`
-    : "Hold these seats";
+    ? fmt(ngettext("Hold %(count)s seat", "Hold %(count)s seats", state.selected.size), { count: state.selected.size })
+    : gettext("Hold these seats");
 }
 
 function zoom(sectionId) {
@@ -229,6 +310,25 @@ function zoom(sectionId) {
   const first = mapEl.querySelector('.seat[tabindex="0"]');
   if (first) first.focus();
 }
+
+// A seat reached with Tab is brought into view when the map is zoomed in.
+mapEl.addEventListener("focusin", (event) => {
+  const node = event.target.closest?.("[data-seat]");
+  const seat = node && state.seats.get(Number(node.dataset.seat));
+  if (seat && !panzoom.contains(seat.x, seat.y)) panzoom.centreOn(seat.x, seat.y);
+});
+root.querySelector("[data-zoom]").addEventListener("click", (event) => {
+  const button = event.target.closest("button[data-zoom-action]");
+  if (!button) return;
+  const action = button.dataset.zoomAction;
+  if (action === "in") panzoom.zoomBy(ZOOM_STEP);
+  else if (action === "out") panzoom.zoomBy(1 / ZOOM_STEP);
+  else panzoom.reset();
+});
+mapEl.addEventListener("keydown", (event) => {
+  if (event.key === "+" || event.key === "=") panzoom.zoomBy(ZOOM_STEP);
+  else if (event.key === "-") panzoom.zoomBy(1 / ZOOM_STEP);
+});
 
 function onMapActivate(target) {
   const seatNode = target.closest("[data-seat]");
@@ -268,19 +368,22 @@ function salesClosedText(eventInfo) {
   switch (eventInfo.status) {
     case "not_open": {
       const opens = eventInfo.sales_open_at ? new Date(eventInfo.sales_open_at) : null;
-      const when = opens
-        ? opens.toLocaleString(undefined, { dateStyle: "full", timeStyle: "short", timeZone: eventInfo.timezone || undefined })
-        : "soon";
-      return `Sales open ${opens ? "on " : ""}${when}.`;
+      if (!opens) return gettext("Sales open soon.");
+      const when = opens.toLocaleString(document.documentElement.lang || undefined, {
+        dateStyle: "full",
+        timeStyle: "short",
+        timeZone: eventInfo.timezone || undefined,
+      });
+      return fmt(gettext("Sales open on %(when)s (%(zone)s)."), { when, zone: eventInfo.timezone || "" });
     }
     case "sales_closed":
-      return "Sales for this event have closed.";
+      return gettext("Sales for this event have closed.");
     case "cancelled":
-      return "This event was cancelled.";
+      return gettext("This event was cancelled.");
     case "past":
-      return "This event has already taken place.";
+      return gettext("This event has already taken place.");
     default:
-      return "Tickets for this event are not on sale right now.";
+      return gettext("Tickets for this event are not on sale right now.");
   }
 }
 
@@ -306,7 +409,7 @@ async function createHold(body) {
       errorEl.replaceChildren(`${error.message} `);
       const link = document.createElement("a");
       link.href = holdPageUrl(error.extra.hold_id);
-      link.textContent = "Go to your held seats";
+      link.textContent = gettext("Go to your held seats");
       errorEl.appendChild(link);
       errorEl.hidden = false;
       focusError();
@@ -318,8 +421,42 @@ async function createHold(body) {
       refetch();
     }
     showError(errorEl, describe(error));
+    offerAlternatives(error.code === "SEATS_UNAVAILABLE" ? error.extra?.alternatives : null);
     focusError();
   }
+}
+
+// "Seats taken" comes with the nearest free block: one button picks it instead.
+function offerAlternatives(alternatives) {
+  const seats = (alternatives || []).map((a) => state.seats.get(Number(a.seat_id))).filter((s) => s && s.free);
+  if (!seats.length) return;
+  const button = document.createElement("button");
+  button.type = "button";
+  button.className = "secondary alternatives";
+  button.dataset.action = "alternatives";
+  button.textContent = fmt(gettext("Pick the nearest free seats instead: %(seats)s"), {
+    seats: seats.map((s) => seatName(s, true)).join("; "),
+  });
+  const ids = seats.map((s) => s.id);
+  button.addEventListener("click", () => {
+    // The map may have been fetched again since: look the seats up afresh.
+    const fresh = ids.map((id) => state.seats.get(id)).filter((s) => s && s.free);
+    if (!fresh.length) return;
+    for (const id of [...state.selected]) {
+      state.selected.delete(id);
+      paintSeat(state.seats.get(id));
+    }
+    for (const seat of fresh) {
+      state.selected.add(seat.id);
+      paintSeat(seat);
+    }
+    if (state.overview && state.view !== fresh[0].section.id) zoom(fresh[0].section.id);
+    renderSelection();
+    showError(errorEl, "");
+    announce(fmt(gettext("Picked instead: %(seats)s."), { seats: fresh.map((s) => seatName(s, true)).join("; ") }));
+    holdButton.focus();
+  });
+  errorEl.append(" ", button);
 }
 
 holdButton.addEventListener("click", () => createHold({ seat_ids: [...state.selected] }));
@@ -336,7 +473,7 @@ function fillBestAvailable() {
   for (const section of state.sections) {
     const option = document.createElement("option");
     option.value = String(section.id);
-    option.textContent = `${section.name} — ${money(section.price, section.currency)}${section.available === 0 ? " (sold out)" : ""}`;
+    option.textContent = `${section.name} — ${money(section.price, section.currency)}${section.available === 0 ? ` (${gettext("sold out")})` : ""}`;
     option.disabled = section.available === 0;
     select.appendChild(option);
   }
@@ -357,9 +494,19 @@ function renderLegend() {
     item.append(money(price, currency));
     legend.appendChild(item);
   }
-  const taken = document.createElement("li");
-  taken.innerHTML = '<span class="swatch taken"></span>Taken';
-  legend.appendChild(taken);
+  const kinds = [
+    ["selected", gettext("Your pick")],
+    ["taken", gettext("Taken")],
+  ];
+  if ([...state.seats.values()].some((seat) => seat.accessible)) {
+    kinds.push(["accessible", gettext("Wheelchair accessible")]);
+  }
+  for (const [kind, text] of kinds) {
+    const item = document.createElement("li");
+    item.innerHTML = `<span class="swatch ${kind}"></span>`;
+    item.append(text);
+    legend.appendChild(item);
+  }
 }
 
 function updateSoldOut() {
@@ -381,8 +528,13 @@ function markSeat(id, free) {
   if (!free && state.selected.has(id)) {
     state.selected.delete(id);
     renderSelection();
-    announce(`${seatName(seat, true)} was just taken by someone else.`);
-    showError(errorEl, `${seatName(seat, true)} was just taken by someone else and removed from your selection.`);
+    announce(fmt(gettext("%(seat)s was just taken by someone else."), { seat: seatName(seat, true) }));
+    showError(
+      errorEl,
+      fmt(gettext("%(seat)s was just taken by someone else and removed from your selection."), {
+        seat: seatName(seat, true),
+      }),
+    );
   }
   paintSeat(seat);
   return true;
@@ -422,18 +574,22 @@ function applySectionCounts(message) {
 function updateEventSummary() {
   const free = state.sections.reduce((sum, s) => sum + (s.available || 0), 0);
   const left = document.getElementById("seats-left");
-  if (left) left.textContent = String(free);
+  if (left) left.textContent = number(free);
   // Only the on-sale/sold-out badge follows the seats; "sales closed" and the like do not.
   const badge = document.querySelector(".event-detail h1 .badge");
   if (badge && config.salesOpen && state.loaded && /\b(on_sale|sold_out)\b/.test(badge.className)) {
     badge.className = `badge ${free ? "on_sale" : "sold_out"}`;
-    badge.textContent = free ? "On sale" : "Sold out";
+    badge.textContent = free ? gettext("On sale") : gettext("Sold out");
   }
   for (const section of state.sections) {
     const cell = document.querySelector(`#sections tr[data-section-id="${section.id}"] .available`);
     if (!cell) continue;
-    if (section.available > 0) cell.textContent = `${section.available} of ${section.seats.length || section.total}`;
-    else cell.innerHTML = '<span class="badge sold_out">Sold out</span>';
+    if (section.available > 0) {
+      cell.textContent = fmt(gettext("%(left)s of %(total)s"), {
+        left: number(section.available),
+        total: number(section.seats.length || section.total),
+      });
+    } else cell.innerHTML = `<span class="badge sold_out">${gettext("Sold out")}</span>`;
   }
 }
 
@@ -441,7 +597,7 @@ function afterAvailabilityChange() {
   if (state.overview && state.view === null) {
     // Redrawing the overview must not throw a keyboard user's focus away.
     const focused = document.activeElement && document.activeElement.closest?.("[data-section]");
-    draw();
+    draw({ keepView: true });
     if (focused) mapEl.querySelector(`[data-section="${focused.dataset.section}"]`)?.focus();
   }
   fillBestAvailable();
@@ -499,13 +655,25 @@ async function load() {
       if (!seat || !seat.free) state.selected.delete(id);
       else seat.free = true;
     }
+    const firstLoad = !state.loaded;
+    if (firstLoad && wanted.size) {
+      // "Try the same seats again": pick the ones still free, say which are not.
+      const gone = [];
+      for (const id of wanted) {
+        const seat = state.seats.get(id);
+        if (seat && seat.free && state.selected.size < config.maxSeats) state.selected.add(id);
+        else if (seat) gone.push(seatName(seat, true));
+      }
+      if (gone.length) {
+        showError(errorEl, fmt(gettext("No longer free: %(seats)s."), { seats: gone.join("; ") }));
+      }
+    }
     state.colours = priceColours(sections);
     const total = sections.reduce((sum, s) => sum + s.seats.length, 0);
     state.overview = total > OVERVIEW_ABOVE;
     if (state.view !== null && !sections.some((s) => s.id === state.view)) state.view = null;
-    const firstLoad = !state.loaded;
     state.loaded = true;
-    draw();
+    draw({ keepView: !firstLoad });
     renderLegend();
     renderSelection();
     fillBestAvailable();
@@ -517,7 +685,7 @@ async function load() {
     }
   } catch (error) {
     mapEl.removeAttribute("aria-busy");
-    showError(errorEl, `The seat map could not be loaded: ${describe(error)}`);
+    showError(errorEl, fmt(gettext("The seat map could not be loaded: %(error)s"), { error: describe(error) }));
   }
 }
 

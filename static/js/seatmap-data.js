@@ -74,15 +74,80 @@ export function normalize(seatMap, eventInfo) {
   return sections;
 }
 
+// Prices in the page's language: "1.234,50 €" in German, "€1,234.50" in English.
 export function money(amount, currency) {
   if (amount === null || amount === undefined || Number.isNaN(amount)) return "";
-  const text = Number.isInteger(amount) ? String(amount) : amount.toFixed(2);
-  return `${text} ${currency}`;
+  const lang = document.documentElement.lang || undefined;
+  try {
+    return new Intl.NumberFormat(lang, {
+      style: "currency",
+      currency: currency || "EUR",
+      minimumFractionDigits: Number.isInteger(amount) ? 0 : 2,
+    }).format(amount);
+  } catch {
+    return `${amount} ${currency}`;
+  }
 }
 
-// Distinct prices, cheapest first, each with a colour that stays readable on white.
-const PALETTE = ["#2f80ed", "#27ae60", "#f2994a", "#9b51e0", "#eb5757", "#00a3a3", "#c28e00", "#d63384"];
+export function number(value) {
+  return new Intl.NumberFormat(document.documentElement.lang || undefined).format(value);
+}
+
+// Distinct prices, cheapest first, each with a colour of at least 4.5:1 against white, so
+// seats stand out and white text on a section block stays readable.
+const PALETTE = ["#1d4ed8", "#047857", "#b45309", "#7e22ce", "#be123c", "#0e7490", "#4d7c0f", "#a21caf"];
 export function priceColours(sections) {
   const prices = [...new Set(sections.map((s) => s.price).filter((p) => p !== null))].sort((a, b) => a - b);
   return new Map(prices.map((p, i) => [p, PALETTE[i % PALETTE.length]]));
+}
+
+function overlaps(g, x, y, w, h) {
+  return g.x < x + w && g.x + g.width > x && g.y < y + h && g.y + g.height > y;
+}
+
+// The stage or the field, drawn from the layout. Seats are laid out with the best row
+// (row A, nearest the stage) at the top of each section, so a venue whose sections leave
+// its middle empty (an arena round a field) gets the field there, grown from the middle
+// until it meets a section; any other venue faces a stage above its top edge.
+export function stageOf(sections) {
+  if (!sections.length) return null;
+  const xs = sections.map((s) => s.geometry);
+  const minX = Math.min(...xs.map((g) => g.x));
+  const minY = Math.min(...xs.map((g) => g.y));
+  const maxX = Math.max(...xs.map((g) => g.x + g.width));
+  const maxY = Math.max(...xs.map((g) => g.y + g.height));
+  const width = maxX - minX;
+  const height = maxY - minY;
+  const cx = minX + width / 2;
+  const cy = minY + height / 2;
+  const step = Math.max(width, height) / 200;
+  if (sections.length > 2 && !xs.some((g) => overlaps(g, cx - step, cy - step, 2 * step, 2 * step))) {
+    let box = { x: cx - step, y: cy - step, width: 2 * step, height: 2 * step };
+    const free = (b) => !xs.some((g) => overlaps(g, b.x, b.y, b.width, b.height));
+    for (let grew = true; grew; ) {
+      grew = false;
+      for (const grow of [
+        (b) => ({ ...b, x: b.x - step, width: b.width + step }),
+        (b) => ({ ...b, width: b.width + step }),
+        (b) => ({ ...b, y: b.y - step, height: b.height + step }),
+        (b) => ({ ...b, height: b.height + step }),
+      ]) {
+        const next = grow(box);
+        if (next.x >= minX && next.y >= minY && next.x + next.width <= maxX && next.y + next.height <= maxY && free(next)) {
+          box = next;
+          grew = true;
+        }
+      }
+    }
+    const inset = step * 2;
+    return {
+      kind: "field",
+      x: box.x + inset,
+      y: box.y + inset,
+      width: Math.max(step, box.width - 2 * inset),
+      height: Math.max(step, box.height - 2 * inset),
+    };
+  }
+  const depth = Math.max(18, height * 0.07);
+  return { kind: "stage", x: minX + width * 0.2, y: minY - depth * 1.6, width: width * 0.6, height: depth };
 }

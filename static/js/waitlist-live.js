@@ -4,9 +4,15 @@
 import { api, describe, showError } from "./api.js";
 import { clockOffset, startCountdown } from "./countdown.js";
 
+const gettext = (text) => (window.gettext ? window.gettext(text) : text);
+const ngettext = (one, many, n) => (window.ngettext ? window.ngettext(one, many, n) : n === 1 ? one : many);
+const fmt = (text, values) => text.replace(/%\((\w+)\)s/g, (_, key) => String(values[key]));
+
 const ACTIVE = new Set(["waiting", "offered", "active", "pending", ""]);
 
 export function ordinal(n) {
+  // German (and most languages here) write "1." for "1st".
+  if (!(document.documentElement.lang || "en").startsWith("en")) return `${n}.`;
   const tens = n % 100;
   if (tens >= 11 && tens <= 13) return `${n}th`;
   return `${n}${{ 1: "st", 2: "nd", 3: "rd" }[n % 10] || "th"}`;
@@ -28,13 +34,22 @@ export function offerOf(source, seatsById = () => []) {
 
 export function describeSeats(seats) {
   if (!seats || !seats.length) return "";
-  const names = seats.map((s) => (s.row ? `Row ${s.row} seat ${s.label}` : s.label ? `Spot ${s.label}` : "a seat"));
+  const names = seats.map((s) =>
+    s.row
+      ? fmt(gettext("Row %(row)s seat %(seat)s"), { row: s.row, seat: s.label })
+      : s.label
+        ? fmt(gettext("Spot %(seat)s"), { seat: s.label })
+        : gettext("a seat"),
+  );
   return `${seats[0].section ? `${seats[0].section}: ` : ""}${names.join(", ")}`;
 }
 
 export function renderOffer(banner, offer, holdPageUrl, offset = 0) {
   banner.querySelector("[data-offer-seats]").textContent =
-    describeSeats(offer.seats) || (offer.count ? `${offer.count} seat${offer.count > 1 ? "s" : ""} held for you.` : "");
+    describeSeats(offer.seats) ||
+    (offer.count
+      ? fmt(ngettext("%(count)s seat held for you.", "%(count)s seats held for you.", offer.count), { count: offer.count })
+      : "");
   const pay = banner.querySelector("[data-offer-pay]");
   pay.href = holdPageUrl(offer.holdId);
   pay.hidden = false;
@@ -50,7 +65,7 @@ export function lapse(banner) {
   banner._countdown?.stop();
   banner.classList.add("lapsed");
   banner.querySelector("[data-offer-pay]").hidden = true;
-  banner.querySelector("p").textContent = "Your offer lapsed and the seats went to the next person in line.";
+  banner.querySelector("p").textContent = gettext("Your offer lapsed and the seats went to the next person in line.");
 }
 
 export function initWaitlist(root, { eventId, waitlistUrl, signedIn, loginUrl, holdPageUrl, seatsById }) {

@@ -164,6 +164,9 @@ def _server_env(db_url: str, **overrides: str) -> dict[str, str]:
         DB_POOL_MAX="8",
         PYTHONUNBUFFERED="1",
         LOG_LEVEL="WARNING",
+        # Every journey logs in from 127.0.0.1: the session's logins would pass the login
+        # page's per-IP budget (20 in 10 minutes). The limit itself is tested in tests/ticketing.
+        TICKETING_THROTTLE_TOKEN="100000/10m",
     )
     env.update(overrides)
     return env
@@ -263,9 +266,9 @@ class Site:
         self._contexts: list = []
         self.page_errors: list[str] = []
 
-    def new_page(self, *, phone: bool = False):
-        """A page in a fresh context (its own cookies: one buyer)."""
-        options = {"base_url": self.url, "locale": "en-GB", "timezone_id": "UTC"}
+    def new_page(self, *, phone: bool = False, locale: str = "en-GB"):
+        """A page in a fresh context (its own cookies: one buyer); ``locale`` is the browser's language."""
+        options = {"base_url": self.url, "locale": locale, "timezone_id": "UTC"}
         if phone:
             options.update(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
         else:
@@ -278,10 +281,12 @@ class Site:
         return page
 
     def log_in(self, page, user, password: str = PASSWORD) -> None:
+        # By field names, not labels: the page may be in any language.
         page.goto("/accounts/login/")
-        page.get_by_label("E-mail").fill(user.email)
-        page.get_by_label("Password").fill(password)
-        page.get_by_role("button", name="Log in").click()
+        form = page.locator("main form")
+        form.locator('input[name="username"]').fill(user.email)
+        form.locator('input[name="password"]').fill(password)
+        form.locator('button[type="submit"]').click()
         page.wait_for_url(lambda url: "/accounts/login/" not in url)
 
     def close(self) -> None:

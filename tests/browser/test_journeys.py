@@ -40,7 +40,7 @@ def _open_map(page, event, *, seats_page: bool = False):
     return page.locator("#seat-picker")
 
 
-def _seat(page, row: str, label: str, price: str = "45 EUR"):
+def _seat(page, row: str, label: str, price: str = "€45"):
     return page.get_by_role("checkbox", name=f"Row {row} seat {label}, {price}", exact=False)
 
 
@@ -78,7 +78,7 @@ def test_pick_two_seats_on_the_map_and_buy_them(site):
     page.keyboard.press("Space")
     expect(_seat(page, "A", "4")).to_have_attribute("aria-checked", "true")
     expect(_seat(page, "A", "5")).to_have_attribute("aria-checked", "true")
-    expect(picker.locator("[data-total]")).to_have_text("Total: 90 EUR")
+    expect(picker.locator("[data-total]")).to_have_text("Total: €90")
     screenshot(page, "seat-map")
     page.get_by_role("button", name="Hold 2 seats").click()
 
@@ -161,7 +161,7 @@ def test_best_available_purchase(site):
     site.log_in(page, UserFactory())
     _open_map(page, event)
     best = page.locator("[data-best]")
-    best.get_by_label("Section").select_option(label="Main — 45 EUR")
+    best.get_by_label("Section").select_option(label="Main — €45")
     best.get_by_label("Seats").fill("3")
     best.get_by_role("button", name="Hold the best seats").click()
     page.wait_for_url(re.compile(r"/holds/\d+/$"))
@@ -200,7 +200,7 @@ def test_a_seat_held_in_another_browser_greys_out_live(site):
         seat = watcher.locator(f'[data-seat][aria-label^="Row C seat {label},"]')
         expect(seat).to_have_attribute("aria-disabled", "true")
         expect(seat).to_have_class(re.compile(r"\btaken\b"))
-    expect(watcher.locator("[data-error]")).to_contain_text("Main, row C seat 3 was just taken")
+    expect(watcher.locator("[data-error]")).to_contain_text("Main, Row C seat 3 was just taken")
     expect(watcher.locator("[data-selected-list] li")).to_have_count(0)
     # The event page's own counts above the map follow along.
     expect(watcher.locator("#seats-left")).to_have_text("22")
@@ -352,7 +352,7 @@ def test_arena_opens_on_sections_and_zooms_in_by_keyboard(site):
     expect(page.locator("[data-seat]")).to_have_count(0)
     expect(page.locator(".choosable")).to_have_count(40)
     screenshot(page, "arena-overview")
-    block = page.get_by_role("button", name="Block 102, 59 EUR, 500 seats free")
+    block = page.get_by_role("button", name="Block 102, 500 free, €59")
     block.focus()
     page.keyboard.press("Enter")
     expect(page.locator("[data-seat]")).to_have_count(500)

@@ -256,8 +256,9 @@ def pick(rows: list[Spot], quantity: int) -> list[int]:
 
 
 def test_best_available_prefers_better_rows_and_adjacent_seats():
-    assert pick(spots("x..x......", 1) + spots("x.x.x.", 0), 2) == [101, 102]
-    assert pick(spots("..........", 1) + spots("x.x.x.", 0), 1) == [1]
+    # Row 0 has no two seats together; in row 1 the pair on the centre line wins.
+    assert pick(spots("x..x......", 1) + spots("x.x.x.", 0), 2) == [104, 105]
+    assert pick(spots("..........", 1) + spots("x.x.x.", 0), 1) == [3]
 
 
 def test_best_available_never_strands_a_single_seat_when_avoidable():

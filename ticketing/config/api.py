@@ -8,6 +8,7 @@ from django.core.exceptions import PermissionDenied, RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import InterfaceError, OperationalError
 from django.http import Http404, HttpRequest, HttpResponse
+from django.utils.translation import gettext
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, AuthorizationError, HttpError, Throttled
 from ninja.errors import ValidationError as NinjaValidationError
@@ -22,6 +23,7 @@ from ticketing.core.errors import (
     ApplicationError,
     Busy,
     PayloadTooLarge,
+    Unauthenticated,
     ValidationFailed,
     error_for_status,
     validation_error_from_django,
@@ -112,7 +114,7 @@ def _django_validation_error(request: HttpRequest, exc: DjangoValidationError) -
 def _throttled(request: HttpRequest, exc: Throttled) -> HttpResponse:
     wait = int(getattr(exc, "wait", None) or 1)
     err = ApplicationError(
-        "Too many requests; slow down.",
+        gettext("Too many requests; slow down."),
         code="RATE_LIMITED",
         status=429,
         extra={"retry_after": wait},
@@ -123,7 +125,7 @@ def _throttled(request: HttpRequest, exc: Throttled) -> HttpResponse:
 
 @api.exception_handler(AuthenticationError)
 def _unauthenticated(request: HttpRequest, exc: AuthenticationError) -> HttpResponse:
-    return error_response(request, ApplicationError("Sign in first.", code="UNAUTHENTICATED", status=401))
+    return error_response(request, Unauthenticated())
 
 
 @api.exception_handler(AuthorizationError)

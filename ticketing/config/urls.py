@@ -1,5 +1,6 @@
 from django.contrib import admin
 from django.urls import include, path
+from django.views.i18n import JavaScriptCatalog
 
 from checkout import staff_views as checkout_staff_views
 from checkout import views as checkout_views
@@ -15,6 +16,9 @@ urlpatterns = [
     path("metrics", metrics.metrics_view, name="metrics"),
     path("staff/checkin/", checkout_views.checkin, name="staff-checkin"),
     path("staff/checkin/scan", checkout_staff_views.checkin_scan, name="staff-checkin-scan"),
+    # The language switcher (POST, sets the cookie) and the scripts' translations.
+    path("i18n/", include("django.conf.urls.i18n")),
+    path("jsi18n/", JavaScriptCatalog.as_view(), name="javascript-catalog"),
     path("accounts/signup/", views.signup, name="signup"),
     path("accounts/guest/", views.guest_start, name="guest"),
     path("accounts/login/", views.LoginView.as_view(), name="login"),

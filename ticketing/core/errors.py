@@ -10,11 +10,13 @@ from __future__ import annotations
 from http import HTTPStatus
 from typing import Any
 
+from django.utils.translation import gettext_lazy as _
+
 
 class ApplicationError(Exception):
     code = "ERROR"
     status = 400
-    message = "The request could not be completed."
+    message = _("The request could not be completed.")
 
     def __init__(
         self,
@@ -36,31 +38,32 @@ class ApplicationError(Exception):
         super().__init__(self.message)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"code": self.code, "message": self.message, "extra": self.extra}
+        # ``message`` may be a lazy translation: rendered in the request's language here.
+        return {"code": self.code, "message": str(self.message), "extra": self.extra}
 
 
 class NotFound(ApplicationError):
     code = "NOT_FOUND"
     status = 404
-    message = "Not found."
+    message = _("Not found.")
 
 
 class ValidationFailed(ApplicationError):
     code = "VALIDATION_ERROR"
     status = 422
-    message = "The request is not valid."
+    message = _("The request is not valid.")
 
 
 class Unauthenticated(ApplicationError):
     code = "UNAUTHENTICATED"
     status = 401
-    message = "Sign in first."
+    message = _("Sign in first.")
 
 
 class Forbidden(ApplicationError):
     code = "FORBIDDEN"
     status = 403
-    message = "You are not allowed to do that."
+    message = _("You are not allowed to do that.")
 
 
 class Conflict(ApplicationError):
@@ -73,7 +76,7 @@ class Busy(ApplicationError):
 
     code = "BUSY"
     status = 503
-    message = "The system is busy; please retry in a moment."
+    message = _("The system is busy; please retry in a moment.")
 
     def __init__(self, message: str | None = None, *, retry_after: int = 1, **kwargs: Any) -> None:
         kwargs.setdefault("headers", {})["Retry-After"] = str(retry_after)
@@ -84,13 +87,13 @@ class Busy(ApplicationError):
 class RateLimited(ApplicationError):
     code = "RATE_LIMITED"
     status = 429
-    message = "Too many requests; slow down."
+    message = _("Too many requests; slow down.")
 
 
 class PayloadTooLarge(ApplicationError):
     code = "PAYLOAD_TOO_LARGE"
     status = 413
-    message = "The request body is too large."
+    message = _("The request body is too large.")
 
 
 # The code an error of each HTTP status carries when no more specific one is known (a
