@@ -26,6 +26,7 @@ from django.db import connection
 from django.db.models import Count, Q
 
 from checkout.models import SeatInventory, SeatStatus
+from events.selectors.cache import CATALOG_VERSION_SQL
 
 
 def free_q(now: dt.datetime) -> Q:
@@ -267,7 +268,6 @@ def sold_out_state(*, event_id: int, now: dt.datetime) -> tuple[bool, dt.datetim
 _INVENTORY_VERSION_SQL = (
     "COALESCE((SELECT SUM(version) FROM checkout_inventoryversion WHERE event_id = {}), 0)"
 )
-_CATALOG_VERSION_SQL = "COALESCE((SELECT version FROM events_catalogversion WHERE id = 1), 0)"
 
 
 def inventory_version_read(*, event_id: int) -> int:
@@ -280,7 +280,7 @@ def inventory_version_read(*, event_id: int) -> int:
 def event_versions_read(*, event_id: int) -> tuple[int, int]:
     """``(catalog version, inventory version of event_id)`` in one round trip."""
     with connection.cursor() as cursor:
-        cursor.execute(f"SELECT {_CATALOG_VERSION_SQL}, " + _INVENTORY_VERSION_SQL.format("%s"), [event_id])
+        cursor.execute(f"SELECT {CATALOG_VERSION_SQL}, " + _INVENTORY_VERSION_SQL.format("%s"), [event_id])
         catalog, inventory = cursor.fetchone()
         return int(catalog), int(inventory)
 
@@ -289,7 +289,7 @@ def event_versions_read(*, event_id: int) -> tuple[int, int]:
 # (``ticketing.server.version_prefetch``): $1 is a comma-separated list of event ids ('' for
 # none); the answer is the catalog version and an array of inventory versions in id order.
 EVENT_VERSIONS_BATCH_SQL = f"""
-SELECT {_CATALOG_VERSION_SQL},
+SELECT {CATALOG_VERSION_SQL},
        ARRAY(SELECT {_INVENTORY_VERSION_SQL.format("e.id")}
                FROM unnest(string_to_array($1, ',')::bigint[]) WITH ORDINALITY AS e(id, n)
               ORDER BY e.n)
