@@ -83,8 +83,12 @@ async def drive(args, base: str, event_id: int, sections: list[int], users: list
 
     async def worker(i: int) -> None:
         rng = random.Random(i)
-        user = users[i % len(users)]
+        turn = 0
         while time.monotonic() < stop:
+            # Each pass is another buyer: one account making several holds a second would be
+            # throttled (429), and those cheap answers would water down the cost per checkout.
+            user = users[(i + turn * args.concurrency) % len(users)]
+            turn += 1
             if args.scenario == "ping":
                 await load.call(client, rec, "p", "ping", "GET", base + "/api/ping")
             elif args.scenario == "detail":

@@ -8,7 +8,6 @@ anyone, and only then is the best block waited for.
 from __future__ import annotations
 
 import datetime as dt
-from collections import defaultdict
 from typing import NamedTuple
 
 from django.db import transaction
@@ -38,62 +37,6 @@ class Spot(NamedTuple):
     position: int
 
 
-# (event id, section id) -> the section's spots as if every seat were free, and their index by
-# inventory id. An event's inventory rows and their seats do not change once it is on sale
-# (seats cannot be regenerated then), so each process reads a section's layout once and
-# afterwards only the rows that are not available, patching those few into a copy: most
-# best-available holds read a handful of rows and build a handful of spots instead of joining
-# and building every seat of the section (the largest CPU items of a hold in the profile).
-_LAYOUTS: dict[tuple[int, int], tuple[list[Spot], dict[int, int]]] = {}
-_LAYOUTS_MAX = 2000
-
-
-def _section_layout(
-    event_id: int, section_id: int, *, fresh: bool = False
-) -> tuple[list[Spot], dict[int, int]]:
-    """The section's spots, all free, and each spot's index by inventory id."""
-    key = (event_id, section_id)
-    cached = None if fresh else _LAYOUTS.get(key)
-    if cached is None:
-        spots = [
-            Spot(pk, seat_id, SeatStatus.AVAILABLE, None, rank, label, position)
-            for pk, seat_id, rank, label, position in sql.rows(
-                """
-                SELECT i.id, i.seat_id, s.row_rank, s.row_label, s.position
-                  FROM checkout_seatinventory i JOIN events_seat s ON s.id = i.seat_id
-                 WHERE i.event_id = %s AND i.section_id = %s
-                 ORDER BY i.id
-                """,
-                [event_id, section_id],
-            )
-        ]
-        cached = (spots, {spot.pk: n for n, spot in enumerate(spots)})
-        if spots:
-            if len(_LAYOUTS) >= _LAYOUTS_MAX:
-                _LAYOUTS.clear()
-            _LAYOUTS[key] = cached
-    return cached
-
-
-def _section_spots(event: Event, section_id: int) -> list[Spot]:
-    taken = sql.rows(
-        """
-        SELECT id, status, hold_expires_at FROM checkout_seatinventory
-         WHERE event_id = %s AND section_id = %s AND status IN (%s, %s)
-        """,
-        [event.pk, section_id, SeatStatus.HELD, SeatStatus.SOLD],
-    )
-    layout, index = _section_layout(event.pk, section_id)
-    if any(pk not in index for pk, _, _ in taken):
-        # Rows this process has not seen (inventory added since): read the layout again.
-        layout, index = _section_layout(event.pk, section_id, fresh=True)
-    spots = list(layout)
-    for pk, status, expires in taken:
-        n = index[pk]
-        spots[n] = spots[n]._replace(status=status, hold_expires_at=expires)
-    return spots
-
-
 # One row further from the stage weighs as much as this many seats away from the centre line.
 ROW_WEIGHT = 2.0
 
@@ -111,7 +54,178 @@ def block_score(*, row_rank: int, first: int, quantity: int, row_first: int, row
     return row_rank * ROW_WEIGHT + off_centre
 
 
-def best_blocks(spots: list[Spot], quantity: int, now: dt.datetime) -> list[list[int]]:
+class Layout:
+    """A section's seats as the ranking needs them, independent of who holds what.
+
+    Rows (in inventory order), each as its seats in position order cut into *segments* of
+    consecutive positions (an aisle gap ends a segment: a block never spans it), and the
+    windows of ``quantity`` seats inside the segments ranked once per quantity by
+    ``block_score``. The layout of an on-sale event does not change (seats cannot be
+    regenerated then), so each process builds it once per section and every best-available
+    hold afterwards only walks the ranked windows past the few that touch a taken seat, instead
+    of building and sorting every window of the section (the largest CPU item of a hold).
+    """
+
+    __slots__ = ("_rank", "_ranked", "_row_of", "_segments", "size")
+
+    def __init__(self, spots: list[Spot]) -> None:
+        rows: dict[tuple[int, str], list[Spot]] = {}
+        for spot in spots:
+            rows.setdefault((spot.row_rank, spot.row_label), []).append(spot)
+        self.size = len(spots)
+        self._rank: list[int] = []
+        # Per segment: (row index, its inventory ids, its positions, the row's first/last position).
+        self._segments: list[tuple[int, list[int], list[int], int, int]] = []
+        # Inventory id -> (segment index, index in the segment).
+        self._row_of: dict[int, tuple[int, int]] = {}
+        for row_index, ((rank, _label), row) in enumerate(rows.items()):
+            row.sort(key=lambda s: s.position)
+            self._rank.append(rank)
+            row_first, row_last = row[0].position, row[-1].position
+            segment: list[Spot] = []
+            for spot in row:
+                if segment and spot.position != segment[-1].position + 1:
+                    self._add_segment(row_index, segment, row_first, row_last)
+                    segment = []
+                segment.append(spot)
+            self._add_segment(row_index, segment, row_first, row_last)
+        self._ranked: dict[int, list[tuple[int, int, tuple[int, ...]]]] = {}
+
+    def _add_segment(self, row_index: int, segment: list[Spot], row_first: int, row_last: int) -> None:
+        n = len(self._segments)
+        for i, spot in enumerate(segment):
+            self._row_of[spot.pk] = (n, i)
+        self._segments.append(
+            (row_index, [s.pk for s in segment], [s.position for s in segment], row_first, row_last)
+        )
+
+    def ranked(self, quantity: int) -> list[tuple[int, int, tuple[int, ...]]]:
+        """Every window of ``quantity`` adjacent seats as (segment, start, ids), best score first.
+
+        Ties keep the order of the rule: row rank, then position, then row (inventory order).
+        """
+        cached = self._ranked.get(quantity)
+        if cached is None:
+            keyed = []
+            for n, (row_index, pks, positions, row_first, row_last) in enumerate(self._segments):
+                rank = self._rank[row_index]
+                for start in range(len(pks) - quantity + 1):
+                    score = block_score(
+                        row_rank=rank,
+                        first=positions[start],
+                        quantity=quantity,
+                        row_first=row_first,
+                        row_last=row_last,
+                    )
+                    keyed.append(
+                        (
+                            (score, rank, positions[start], row_index),
+                            n,
+                            start,
+                            tuple(pks[start : start + quantity]),
+                        )
+                    )
+            keyed.sort(key=lambda w: w[0])
+            cached = [(n, start, pks) for _, n, start, pks in keyed]
+            self._ranked[quantity] = cached
+        return cached
+
+    def contains(self, pk: int) -> bool:
+        return pk in self._row_of
+
+    def blocks(self, taken: set[int], quantity: int, *, limit: int | None = None) -> list[list[int]]:
+        """``best_blocks``' ranking of the free windows, given the ids of the seats not free.
+
+        With ``limit``, stops once that many blocks that strand no seat are found: they are
+        the first ``limit`` of the full ranking, since stranding outranks every score.
+        """
+        segments = self._segments
+        # By how many seats they strand (0, 1 or 2): fewer outranks every score.
+        ranked: tuple[list[list[int]], ...] = ([], [], [])
+        clean = ranked[0]
+
+        def free(segment: list[int], i: int) -> bool:
+            return 0 <= i < len(segment) and segment[i] not in taken
+
+        for n, start, pks in self.ranked(quantity):
+            if taken and any(pk in taken for pk in pks):
+                continue
+            segment = segments[n][1]
+            end = start + quantity
+            # A single free seat left beside the block, fenced by a taken seat or an edge.
+            stranded = (free(segment, start - 1) and not free(segment, start - 2)) + (
+                free(segment, end) and not free(segment, end + 1)
+            )
+            ranked[stranded].append(list(pks))
+            if not stranded and limit is not None and len(clean) >= limit:
+                return clean
+        blocks = ranked[0] + ranked[1] + ranked[2]
+        if limit is not None:
+            del blocks[limit:]
+        if not blocks:
+            blocks = self._scattered(taken, quantity)
+        return blocks
+
+    def _scattered(self, taken: set[int], quantity: int) -> list[list[int]]:
+        """No row has ``quantity`` adjacent free seats: the best-scored free seats anywhere."""
+        picked = []
+        for n, start, (pk,) in self.ranked(1):
+            if pk not in taken:
+                picked.append((self._rank[self._segments[n][0]], self._segments[n][2][start], pk))
+                if len(picked) == quantity:
+                    return [[pk for _, _, pk in sorted(picked)]]
+        return []
+
+
+# (event id, section id) -> the section's layout, per process (see ``Layout``).
+_LAYOUTS: dict[tuple[int, int], Layout] = {}
+_LAYOUTS_MAX = 2000
+
+
+def _section_layout(event_id: int, section_id: int, *, fresh: bool = False) -> Layout:
+    key = (event_id, section_id)
+    cached = None if fresh else _LAYOUTS.get(key)
+    if cached is None:
+        cached = Layout(
+            [
+                Spot(pk, seat_id, SeatStatus.AVAILABLE, None, rank, label, position)
+                for pk, seat_id, rank, label, position in sql.rows(
+                    """
+                    SELECT i.id, i.seat_id, s.row_rank, s.row_label, s.position
+                      FROM checkout_seatinventory i JOIN events_seat s ON s.id = i.seat_id
+                     WHERE i.event_id = %s AND i.section_id = %s
+                     ORDER BY i.id
+                    """,
+                    [event_id, section_id],
+                )
+            ]
+        )
+        if cached.size:
+            if len(_LAYOUTS) >= _LAYOUTS_MAX:
+                _LAYOUTS.clear()
+            _LAYOUTS[key] = cached
+    return cached
+
+
+def _section_taken(event: Event, section_id: int, now: dt.datetime) -> tuple[Layout, set[int]]:
+    """The section's layout and the ids of its seats that are not free at ``now``."""
+    rows = sql.rows(
+        """
+        SELECT id, status, hold_expires_at FROM checkout_seatinventory
+         WHERE event_id = %s AND section_id = %s AND status IN (%s, %s)
+        """,
+        [event.pk, section_id, SeatStatus.HELD, SeatStatus.SOLD],
+    )
+    layout = _section_layout(event.pk, section_id)
+    if any(not layout.contains(pk) for pk, _, _ in rows):
+        # Rows this process has not seen (inventory added since): read the layout again.
+        layout = _section_layout(event.pk, section_id, fresh=True)
+    return layout, {pk for pk, status, expires in rows if not row_is_free(status, expires, now)}
+
+
+def best_blocks(
+    spots: list[Spot], quantity: int, now: dt.datetime, *, limit: int | None = None
+) -> list[list[int]]:
     """Candidate blocks (inventory ids), best first: the one ranking rule of best available.
 
     Adjacent free seats in one row, ranked by:
@@ -120,59 +234,10 @@ def best_blocks(spots: list[Spot], quantity: int, now: dt.datetime) -> list[list
     2. ``block_score``: nearest the section's centre line and the stage;
     3. row, then position (a stable order for equal scores).
     If no row has ``quantity`` adjacent free seats, one last block takes the free seats with
-    the best scores wherever they are.
+    the best scores wherever they are. ``limit`` keeps only the first blocks of the ranking.
     """
-    rows: dict[tuple[int, str], list[Spot]] = defaultdict(list)
-    free: list[tuple[float, int, int, int]] = []
-    for spot in spots:
-        rows[(spot.row_rank, spot.row_label)].append(spot)
-    windows: list[tuple[tuple[int, float, int, int], list[int]]] = []
-    for (rank, _label), row in rows.items():
-        row.sort(key=lambda s: s.position)
-        row_first, row_last = row[0].position, row[-1].position
-        runs: list[list[Spot]] = []
-        run: list[Spot] = []
-        previous = None
-        for spot in row:
-            if row_is_free(spot.status, spot.hold_expires_at, now):
-                score = block_score(
-                    row_rank=rank, first=spot.position, quantity=1, row_first=row_first, row_last=row_last
-                )
-                free.append((score, rank, spot.position, spot.pk))
-                if run and previous is not None and spot.position == previous + 1:
-                    run.append(spot)
-                else:
-                    if run:
-                        runs.append(run)
-                    run = [spot]
-            else:
-                if run:
-                    runs.append(run)
-                run = []
-            previous = spot.position
-        if run:
-            runs.append(run)
-        for run in runs:
-            spare = len(run) - quantity
-            # Hot in every best-available hold: slice a list of ids, not spots, per window.
-            pks = [s.pk for s in run]
-            first = run[0].position
-            for start in range(spare + 1):
-                stranded = (start == 1) + (spare - start == 1)
-                score = block_score(
-                    row_rank=rank,
-                    first=first + start,
-                    quantity=quantity,
-                    row_first=row_first,
-                    row_last=row_last,
-                )
-                windows.append(((stranded, score, rank, first + start), pks[start : start + quantity]))
-    windows.sort(key=lambda w: w[0])
-    blocks = [pks for _, pks in windows]
-    if not blocks and len(free) >= quantity:
-        free.sort()
-        blocks.append([pk for _, _, _, pk in sorted(free[:quantity], key=lambda f: (f[1], f[2]))])
-    return blocks
+    taken = {s.pk for s in spots if not row_is_free(s.status, s.hold_expires_at, now)}
+    return Layout(spots).blocks(taken, quantity, limit=limit)
 
 
 _ROW_FIELDS = ["id", "event_id", "seat_id", "section_id", "status", "hold_id", "hold_expires_at"]
@@ -214,10 +279,10 @@ def best_available_lock(*, event: Event, section_id: int, quantity: int, now: dt
     than ``quantity`` free seats (seats other buyers are still deciding on count as free).
     """
     for _ in range(BEST_AVAILABLE_ROUNDS):
-        spots = _section_spots(event, section_id)
-        if not spots:
+        layout, taken = _section_taken(event, section_id, now)
+        if not layout.size:
             raise SeatsNotFound(gettext("No such section at this event."), extra={"section_id": section_id})
-        available = sum(1 for s in spots if row_is_free(s.status, s.hold_expires_at, now))
+        available = layout.size - len(taken)
         if available < quantity:
             raise SeatsUnavailable(
                 gettext("Not enough free seats in this section."),
@@ -228,7 +293,8 @@ def best_available_lock(*, event: Event, section_id: int, quantity: int, now: dt
                     "requested": quantity,
                 },
             )
-        blocks = best_blocks(spots, quantity, now)
+        # More candidates than tries: blocks overlapping one lost to another buyer are skipped.
+        blocks = layout.blocks(taken, quantity, limit=4 * SKIP_LOCKED_TRIES)
         failed: set[int] = set()
         tries = 0
         for block in blocks:

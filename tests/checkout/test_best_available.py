@@ -3,6 +3,8 @@ stage side first, no stranded single seat. ``block_score`` is the rule's one for
 
 from __future__ import annotations
 
+import random
+
 from django.utils import timezone
 
 from checkout.services.best_available import ROW_WEIGHT, Spot, best_blocks, block_score
@@ -102,3 +104,95 @@ def test_adjacent_in_one_row_before_split():
     assert best(house, 2) == ["C2", "C3"]
     # No row has three together: the split takes the best-scored single seats.
     assert len(best_blocks(house, 3, timezone.now())) == 1
+
+
+def reference_blocks(spots: list[Spot], quantity: int) -> list[list[int]]:
+    """The ranking rule written out plainly (every window of every free run, one sort): the
+    specification the cached ``Layout`` walk must reproduce exactly."""
+    rows: dict[tuple[int, str], list[Spot]] = {}
+    for spot in spots:
+        rows.setdefault((spot.row_rank, spot.row_label), []).append(spot)
+    windows, free = [], []
+    for (rank, _label), row in rows.items():
+        row.sort(key=lambda s: s.position)
+        row_first, row_last = row[0].position, row[-1].position
+        runs, run, previous = [], [], None
+        for spot in row:
+            if spot.status == "available":
+                score = block_score(
+                    row_rank=rank, first=spot.position, quantity=1, row_first=row_first, row_last=row_last
+                )
+                free.append((score, rank, spot.position, spot.pk))
+                if run and spot.position == previous + 1:
+                    run.append(spot)
+                else:
+                    if run:
+                        runs.append(run)
+                    run = [spot]
+            else:
+                if run:
+                    runs.append(run)
+                run = []
+            previous = spot.position
+        if run:
+            runs.append(run)
+        for run in runs:
+            spare = len(run) - quantity
+            for start in range(spare + 1):
+                stranded = (start == 1) + (spare - start == 1)
+                first = run[start].position
+                score = block_score(
+                    row_rank=rank, first=first, quantity=quantity, row_first=row_first, row_last=row_last
+                )
+                windows.append(
+                    ((stranded, score, rank, first), [s.pk for s in run[start : start + quantity]])
+                )
+    windows.sort(key=lambda w: w[0])
+    blocks = [pks for _, pks in windows]
+    if not blocks and len(free) >= quantity:
+        free.sort()
+        blocks.append([pk for _, _, _, pk in sorted(free[:quantity], key=lambda f: (f[1], f[2]))])
+    return blocks
+
+
+def test_the_cached_walk_ranks_exactly_as_the_plain_rule_on_random_houses():
+    rng = random.Random(17)
+    now = timezone.now()
+    for _ in range(300):
+        pictures = []
+        for _row in range(rng.randint(1, 6)):
+            fill = rng.random()
+            # Aisles (" ") cut a row into blocks that no window spans.
+            pictures.append(
+                "".join(
+                    rng.choice("x " if rng.random() < 0.1 else "x.") if rng.random() < fill else "."
+                    for _ in range(rng.randint(1, 30))
+                )
+            )
+        house = gapped_theatre(*pictures)
+        for quantity in range(1, 6):
+            expected = reference_blocks(house, quantity)
+            assert best_blocks(house, quantity, now) == expected, (pictures, quantity)
+            assert best_blocks(house, quantity, now, limit=5) == expected[:5], (pictures, quantity)
+
+
+def gapped_theatre(*rows: str) -> list[Spot]:
+    """Like ``theatre``, but a space is an aisle: no seat there, so positions jump over it."""
+    spots = []
+    for rank, picture in enumerate(rows):
+        for i, c in enumerate(picture):
+            if c != " ":
+                spots.append(
+                    Spot(
+                        1000 * rank + i,
+                        1000 * rank + i,
+                        "sold" if c == "x" else "available",
+                        None,
+                        rank,
+                        chr(65 + rank),
+                        i,
+                    )
+                )
+    rng = random.Random(len(spots))
+    rng.shuffle(spots)  # inventory order is not seat order
+    return spots
