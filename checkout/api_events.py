@@ -26,12 +26,23 @@ class SectionAvailabilityOut(Schema):
     available: int
 
 
+class StageOut(Schema):
+    """The stage or field marker staff drew, in the sections' map units."""
+
+    x: float
+    y: float
+    width: float
+    height: float
+    label: str = "Stage"
+
+
 class VenueDetail(Schema):
     id: int
     name: str
     city: str
     address: str
     country: str
+    stage: StageOut | None = None
 
 
 class EventDetailOut(Schema):

@@ -80,6 +80,8 @@ def _detail_static(event_id: int) -> dict[str, Any]:
                 "city": venue.city,
                 "address": venue.address,
                 "country": venue.country,
+                # The marker staff drew in the section editor; without one the map infers it.
+                "stage": venue.stage or None,
             },
             "lowest_price": cheapest["price"] if cheapest else None,
             "currency": cheapest["currency"] if cheapest else None,

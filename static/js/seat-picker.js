@@ -39,6 +39,7 @@ const state = {
   seats: new Map(), // id -> seat (with .section)
   selected: new Set(),
   colours: new Map(),
+  stage: null, // the marker staff drew (venue.stage), else inferred from the layout
   view: null, // null = everything / overview; a section id = zoomed in
   overview: false,
   loaded: false,
@@ -139,14 +140,14 @@ function drawStage(svg, stage) {
   el("rect", { x: stage.x, y: stage.y, width: stage.width, height: stage.height, rx: 6 }, group);
   const size = Math.max(8, Math.min(stage.height * 0.5, stage.width / 10, 36));
   const text = el("text", { x: stage.x + stage.width / 2, y: stage.y + stage.height / 2 + size * 0.35, "font-size": size }, group);
-  text.textContent = stage.kind === "field" ? gettext("Field") : gettext("Stage");
+  text.textContent = stage.label || (stage.kind === "field" ? gettext("Field") : gettext("Stage"));
 }
 
 function draw({ keepView = false } = {}) {
   mapEl.replaceChildren();
   mapEl.removeAttribute("aria-busy");
   const shown = state.view === null ? state.sections : state.sections.filter((s) => s.id === state.view);
-  const stage = stageOf(state.sections);
+  const stage = stageOf(state.sections, state.stage);
   const home = bounds([
     ...shown.map((s) => s.geometry),
     ...(stage && state.view === null ? [stage] : []),
@@ -643,6 +644,7 @@ async function load() {
       if (!config.salesOpen) notice.textContent = salesClosedText(eventInfo);
     }
     state.sections = sections;
+    state.stage = (eventInfo && eventInfo.venue && eventInfo.venue.stage) || null;
     state.seats = new Map();
     for (const section of sections) {
       for (const seat of section.seats) {

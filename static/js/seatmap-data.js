@@ -105,11 +105,16 @@ function overlaps(g, x, y, w, h) {
   return g.x < x + w && g.x + g.width > x && g.y < y + h && g.y + g.height > y;
 }
 
-// The stage or the field, drawn from the layout. Seats are laid out with the best row
+// The stage or the field: the marker staff drew in the section editor when there is one
+// (``venue.stage`` of GET /api/events/{id}); otherwise drawn from the layout. Seats are laid out with the best row
 // (row A, nearest the stage) at the top of each section, so a venue whose sections leave
 // its middle empty (an arena round a field) gets the field there, grown from the middle
 // until it meets a section; any other venue faces a stage above its top edge.
-export function stageOf(sections) {
+export function stageOf(sections, drawn = null) {
+  if (drawn && drawn.width > 0 && drawn.height > 0) {
+    const { x, y, width, height } = drawn;
+    return { kind: "stage", x, y, width, height, label: drawn.label || null };
+  }
   if (!sections.length) return null;
   const xs = sections.map((s) => s.geometry);
   const minX = Math.min(...xs.map((g) => g.x));

@@ -111,6 +111,29 @@ def test_phone_map_first_pinch_and_button_zoom_then_tap_a_seat(site):
     screenshot(page, "event-phone-zoomed")
 
 
+def test_the_stage_staff_drew_is_on_the_buyers_map(site):
+    needs("/api/events/1/seats")
+    venue = make_venue(rows=4, seats_per_row=12)
+    section = venue.sections.get()
+    g = section.geometry
+    venue.stage = {
+        "x": g["x"],
+        "y": g["y"] + g["height"] + 20,
+        "width": g["width"],
+        "height": 30,
+        "label": "Orchestra pit",
+    }
+    venue.save(update_fields=["stage"])
+    event = make_event(venue=venue)
+    page = site.new_page()
+    _open(page, event)
+    stage = page.locator(".seat-map .stage")
+    expect(stage).to_have_count(1)
+    expect(stage.locator("text")).to_have_text("Orchestra pit")
+    # Where staff put it (below the section), not the inferred place above the seats.
+    assert float(stage.locator("rect").get_attribute("y")) == venue.stage["y"]
+
+
 def test_desktop_wheel_drag_and_keyboard(site):
     needs("/api/events/1/seats")
     event = _arena()

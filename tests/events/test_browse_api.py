@@ -68,6 +68,18 @@ def test_venues_and_categories(api_client):
     assert {"value": "music", "label": "Music"} in cats
 
 
+def test_detail_carries_the_stage_staff_drew(api_client):
+    event = make_event(price="30.00")
+    assert get_json(api_client, f"/api/events/{event.pk}")["venue"]["stage"] is None
+    stage = {"x": 100.0, "y": 10.0, "width": 300.0, "height": 40.0, "label": "Orchestra pit"}
+    event.venue.stage = stage
+    event.venue.save(update_fields=["stage"])
+    from events.services.catalog import event_catalog_changed
+
+    event_catalog_changed(venue_id=event.venue_id)
+    assert get_json(api_client, f"/api/events/{event.pk}")["venue"]["stage"] == stage
+
+
 def test_detail_and_draft_404(api_client):
     event = make_event(price="30.00")
     body = get_json(api_client, f"/api/events/{event.pk}")
