@@ -21,7 +21,9 @@ def _timezones() -> frozenset[str]:
 
 def validate_timezone(value: str) -> None:
     if value not in _timezones():
-        raise ValidationError(f"'{value}' is not an IANA time zone.", code="invalid_timezone")
+        raise ValidationError(
+            _("'%(value)s' is not an IANA time zone."), code="invalid_timezone", params={"value": value}
+        )
 
 
 class Venue(models.Model):

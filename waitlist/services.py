@@ -20,6 +20,7 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from checkout.models import LIVE_HOLD_STATUSES, Hold, HoldKind, HoldStatus, SeatInventory
 from checkout.selectors.availability import free_seat_count
@@ -64,7 +65,9 @@ def waitlist_join(
     """
     now = now or timezone.now()
     if not 1 <= quantity <= MAX_WAITLIST_QUANTITY:
-        raise ValidationFailed(f"quantity: wait for 1 to {MAX_WAITLIST_QUANTITY} seats.")
+        raise ValidationFailed(
+            gettext("quantity: wait for 1 to %(most)s seats.") % {"most": MAX_WAITLIST_QUANTITY}
+        )
     event = Event.objects.filter(pk=event_id).first()
     if event is None:
         raise EventNotFound()

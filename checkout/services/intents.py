@@ -15,6 +15,7 @@ from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from checkout.errors import (
     HoldNotActive,
@@ -60,7 +61,9 @@ def payment_return(*, user: Any, hold_id: int, now: dt.datetime | None = None) -
     attempts = Payment.objects.filter(hold=hold, kind=PaymentKind.CHARGE).exclude(intent_id="")
     attempt = attempts.order_by("-pk").first()
     if attempt is None:
-        raise HoldNotActive("This hold has no card payment to return from.", extra={"hold_id": hold.pk})
+        raise HoldNotActive(
+            gettext("This hold has no card payment to return from."), extra={"hold_id": hold.pk}
+        )
     outcome = payment_intent_resolve(attempt=attempt, now=now)
     attempt.refresh_from_db()
     if attempt.order_id:
@@ -94,7 +97,7 @@ def provider_event_receive(*, payload: bytes, signature: str, now: dt.datetime |
     """
     provider = payment_provider()
     if not uses_intents(provider):
-        raise NotFound("This payment provider sends no webhooks.")
+        raise NotFound(gettext("This payment provider sends no webhooks."))
     try:
         event = provider.event_verify(payload=payload, signature=signature)
         event_id, event_type = str(event["id"]), str(event["type"])

@@ -34,6 +34,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from checkout.errors import (
     HoldExpired,
@@ -98,21 +99,21 @@ def _validate(
 ) -> tuple[str, str, str]:
     name = (buyer_name or "").strip()
     if not name or len(name) > 200:
-        raise ValidationFailed("Give the buyer's name (at most 200 characters).")
+        raise ValidationFailed(gettext("Give the buyer's name (at most 200 characters)."))
     email = (buyer_email or "").strip()
     try:
         validate_email(email)
     except ValidationError as exc:
-        raise ValidationFailed("Give a valid e-mail address for the tickets.") from exc
+        raise ValidationFailed(gettext("Give a valid e-mail address for the tickets.")) from exc
     card = "".join(ch for ch in card_number or "" if not ch.isspace() and ch != "-")
     if uses_intents(payment_provider()):
         # The card itself never reaches this server: Stripe.js sends its PaymentMethod id.
         if not _PAYMENT_METHOD.fullmatch(card):
-            raise ValidationFailed("Pay with the card form (a payment method id is expected).")
+            raise ValidationFailed(gettext("Pay with the card form (a payment method id is expected)."))
     elif not card.isdigit():
-        raise ValidationFailed("The card number has digits only.")
+        raise ValidationFailed(gettext("The card number has digits only."))
     if not idempotency_key or len(idempotency_key) > 200:
-        raise ValidationFailed("An Idempotency-Key header (1-200 characters) is required.")
+        raise ValidationFailed(gettext("An Idempotency-Key header (1-200 characters) is required."))
     return name, email, card
 
 
@@ -399,9 +400,9 @@ def order_cancel(*, order_id: int, actor: Any, now: dt.datetime | None = None, r
         return order
     if not is_staff:
         if now >= order.event.starts_at:
-            raise OrderNotCancellable("The event has started; ask the organiser.")
+            raise OrderNotCancellable(gettext("The event has started; ask the organiser."))
         if order.tickets.filter(status=TicketStatus.USED).exists():
-            raise OrderNotCancellable("A ticket of this order was already used.")
+            raise OrderNotCancellable(gettext("A ticket of this order was already used."))
     who = reason or ("staff" if is_staff and order.user_id != getattr(actor, "pk", None) else "buyer")
     charge = (
         Payment.objects.filter(order=order, kind=PaymentKind.CHARGE, status=PaymentStatus.APPROVED)
@@ -413,7 +414,9 @@ def order_cancel(*, order_id: int, actor: Any, now: dt.datetime | None = None, r
             charge=charge, reason=who, now=now, actor=actor, key=f"refund-order-{order.pk}"
         )
         if refund.status != PaymentStatus.APPROVED:
-            raise PaymentFailed("The refund could not be made; the order is unchanged. Please retry.")
+            raise PaymentFailed(
+                gettext("The refund could not be made; the order is unchanged. Please retry.")
+            )
     with busy_on_lock_timeout(), transaction.atomic():
         set_lock_timeout()
         order = lock_one(Order.objects.filter(pk=order_id))

@@ -15,6 +15,7 @@ from typing import Any
 
 from django.db import connection, transaction
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from checkout.models import (
     LIVE_HOLD_STATUSES,
@@ -145,7 +146,7 @@ def event_cancel(
     Raises ``Forbidden`` (not staff), ``EventNotFound`` and ``Busy``.
     """
     if not getattr(actor, "is_staff", False):
-        raise Forbidden("Only staff can cancel an event.")
+        raise Forbidden(gettext("Only staff can cancel an event."))
     now = now or timezone.now()
     with transaction.atomic():
         set_lock_timeout()

@@ -11,6 +11,7 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils.text import slugify
+from django.utils.translation import gettext
 
 from events.errors import VenueSlugTaken
 from events.models import Seat, Section, SectionKind, Venue
@@ -52,14 +53,16 @@ def parse_row_labels(spec: str) -> list[str]:
         start, end = m.groups()
         if start.isdigit() and end.isdigit():
             if int(end) < int(start):
-                raise ValidationFailed(f"Row range '{part}' runs backwards.")
+                raise ValidationFailed(gettext("Row range '%(part)s' runs backwards.") % {"part": part})
             labels.extend(str(n) for n in range(int(start), int(end) + 1))
         elif start.isalpha() and end.isalpha() and len(start) == len(end):
             labels.extend(_letter_range(start.upper(), end.upper(), part))
         else:
-            raise ValidationFailed(f"Row range '{part}' mixes letters and numbers.")
+            raise ValidationFailed(
+                gettext("Row range '%(part)s' mixes letters and numbers.") % {"part": part}
+            )
     if len(set(labels)) != len(labels):
-        raise ValidationFailed(f"Row spec '{spec}' repeats a row.")
+        raise ValidationFailed(gettext("Row spec '%(spec)s' repeats a row.") % {"spec": spec})
     return labels
 
 
@@ -78,7 +81,7 @@ def _letter_range(start: str, end: str, part: str) -> list[str]:
 
     a, b = to_num(start), to_num(end)
     if b < a:
-        raise ValidationFailed(f"Row range '{part}' runs backwards.")
+        raise ValidationFailed(gettext("Row range '%(part)s' runs backwards.") % {"part": part})
     return [to_str(n, len(start)) for n in range(a, b + 1)]
 
 
@@ -173,7 +176,7 @@ def section_seats_generate(*, section: Section, spec: SectionSpec) -> int:
     with transaction.atomic():
         _validate_section(spec)
         if section.seats.filter(inventory__isnull=False).exists():
-            raise ValidationFailed("Seats of a published event cannot be regenerated.")
+            raise ValidationFailed(gettext("Seats of a published event cannot be regenerated."))
         section.seats.all().delete()
         section.kind = spec.kind
         section.geometry = layout.geometry_clean(section.geometry)

@@ -6,6 +6,7 @@ from typing import Any
 
 from django.contrib.auth.models import AnonymousUser
 from django.http import HttpRequest
+from django.utils.translation import gettext
 from ninja.errors import HttpError
 from ninja.security import HttpBearer, SessionAuth
 
@@ -54,7 +55,9 @@ class CookieSession(SessionAuth):
         try:
             return super()._get_key(request)
         except HttpError as exc:
-            raise Forbidden("CSRF check failed; send the X-CSRFToken header.", code="CSRF_FAILED") from exc
+            raise Forbidden(
+                gettext("CSRF check failed; send the X-CSRFToken header."), code="CSRF_FAILED"
+            ) from exc
 
 
 # Order matters: a request with a token never needs a CSRF check.
@@ -80,4 +83,4 @@ def require_staff(request: HttpRequest) -> None:
     """Raise ``Forbidden`` unless the authenticated caller is staff."""
     user = getattr(request, "auth", None) or getattr(request, "user", None)
     if not (user and user.is_authenticated and user.is_staff):
-        raise Forbidden("Staff only.")
+        raise Forbidden(gettext("Staff only."))

@@ -8,6 +8,7 @@ from django.contrib.auth import password_validation
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import transaction
+from django.utils.translation import gettext
 
 from ticketing.core.errors import ApplicationError, Conflict, ValidationFailed, validation_error_from_django
 from ticketing.models import ApiToken, User
@@ -29,7 +30,7 @@ def user_signup(*, email: str, password: str, name: str = "") -> User:
         raise ValidationFailed(exc.messages[0], extra={"fields": {"password": exc.messages}}) from exc
     with transaction.atomic():
         if User.objects.filter(email__iexact=email).exists():
-            raise Conflict("An account with this e-mail already exists.", code="EMAIL_TAKEN")
+            raise Conflict(gettext("An account with this e-mail already exists."), code="EMAIL_TAKEN")
         try:
             return User.objects.create_user(email=email, password=password, name=name)
         except ValidationError as exc:  # pragma: no cover - defensive
@@ -50,7 +51,9 @@ def guest_create(*, name: str, email: str) -> User:
             "Enter a valid e-mail address.", extra={"fields": {"email": exc.messages}}
         ) from exc
     if not name:
-        raise ValidationFailed("Enter your name.", extra={"fields": {"name": ["This field is required."]}})
+        raise ValidationFailed(
+            gettext("Enter your name."), extra={"fields": {"name": [gettext("This field is required.")]}}
+        )
     return User.objects.create_user(
         email=f"guest-{secrets.token_hex(16)}@guest.invalid",
         password=None,  # an unusable password: the session is the guest's only way in
@@ -64,7 +67,9 @@ def token_create(*, email: str, password: str, name: str = "") -> tuple[ApiToken
     """Exchange credentials for a bearer token; returns the row and the plain key (shown once)."""
     user = User.objects.filter(email__iexact=(email or "").strip()).first()
     if user is None or not user.is_active or not user.check_password(password):
-        raise ApplicationError("E-mail or password is wrong.", code="INVALID_CREDENTIALS", status=401)
+        raise ApplicationError(
+            gettext("E-mail or password is wrong."), code="INVALID_CREDENTIALS", status=401
+        )
     key = ApiToken.new_key()
     token = ApiToken.objects.create(user=user, key_hash=ApiToken.hash_key(key), name=name)
     return token, key
