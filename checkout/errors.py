@@ -8,7 +8,10 @@ from ticketing.core.errors import ApplicationError, Busy, Conflict, NotFound, Ra
 
 __all__ = [
     "Busy",
+    "CodeInUse",
     "CodeInvalid",
+    "CodeNotFound",
+    "CodeTaken",
     "CodeUsedUp",
     "EventNotOnSale",
     "ExtensionLimit",
@@ -131,6 +134,20 @@ class CodeInvalid(ApplicationError):
 class CodeUsedUp(Conflict):
     code = "CODE_USED_UP"
     message = _("This code has been used up.")
+
+
+class CodeNotFound(NotFound):
+    message = _("No such code.")
+
+
+class CodeTaken(Conflict):
+    code = "CODE_TAKEN"
+    message = _("This event already has this code.")
+
+
+class CodeInUse(Conflict):
+    code = "CODE_IN_USE"
+    message = _("This code was used; set its use limit to stop it instead.")
 
 
 class IdempotencyConflict(Conflict):

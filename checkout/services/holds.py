@@ -26,6 +26,7 @@ from django.utils import timezone
 from django.utils.translation import gettext, ngettext
 
 from checkout.errors import (
+    CodeInvalid,
     CodeUsedUp,
     EventNotOnSale,
     ExtensionLimit,
@@ -163,7 +164,11 @@ def _before_opening(event: Event, now: dt.datetime) -> bool:
 
 
 def _presale_entered(catalog: pricing.Catalog, choice: pricing.Choice) -> bool:
-    """A presale code was entered (whether it is valid now, ``pricing.hold_price`` says)."""
+    """A presale code was entered (whether it is valid now, ``pricing.hold_price`` says).
+    Raises ``CodeInvalid`` for a code the event does not have: the buyer mistyped it."""
+    unknown = [code for code in choice.codes if code not in catalog.codes]
+    if unknown:
+        raise CodeInvalid(extra={"code": unknown[0]})
     return any(c.kind == CodeKind.PRESALE for c in catalog.codes.values())
 
 

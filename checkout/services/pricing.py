@@ -88,6 +88,12 @@ class TypeInfo:
     visibility: str
     sort_order: int
     prices: Mapping[int, int]  # section id -> minor units
+    has_counter: bool = False
+
+    @property
+    def counted(self) -> bool:
+        """Held and sold seats of the type are counted (``checkout.TicketTypeCount``)."""
+        return self.quota is not None or self.has_counter
 
     def on_sale(self, now: dt.datetime) -> bool:
         if self.sales_start and now < self.sales_start:
@@ -150,7 +156,8 @@ CATALOG_COLUMNS_SQL = """
                 t.id, t.name, t.quota, COALESCE(c.used, 0), t.sales_start, t.sales_end,
                 t.per_order_max, t.visibility, t.sort_order,
                 (SELECT json_agg(json_build_array(tp.section_id, (tp.amount * 100)::bigint))
-                   FROM events_tickettypeprice tp WHERE tp.ticket_type_id = t.id)))
+                   FROM events_tickettypeprice tp WHERE tp.ticket_type_id = t.id),
+                c.ticket_type_id IS NOT NULL))
        FROM events_tickettype t LEFT JOIN checkout_tickettypecount c ON c.ticket_type_id = t.id
       WHERE t.event_id = e.id),
     (SELECT json_agg(json_build_array(
@@ -185,6 +192,7 @@ def catalog_from_row(values: Sequence[Any]) -> Catalog:
                 visibility=t[7],
                 sort_order=t[8],
                 prices={section: amount for section, amount in t[9] or []},
+                has_counter=t[10],
             )
             for t in types or []
         },
@@ -455,22 +463,34 @@ def _discounts(promo: CodeInfo | None, lines: list[tuple[int | None, int]]) -> l
     return out
 
 
-# Caps and code uses taken in one round trip. A capped type's counter is upserted only while
+# Caps and code uses taken in one round trip. A counted type's counter is upserted only while
 # ``used + n <= quota`` holds on the row as locked (ON CONFLICT DO UPDATE re-checks its WHERE on
-# the latest version, waiting for a concurrent holder), a code's ``used`` only while under its
-# limit: no read-then-write, so concurrent holds cannot overshoot. Returns what was taken.
+# the latest version, after waiting for a concurrent holder), a code's ``used`` only while under
+# its limit: no read-then-write, so concurrent holds cannot overshoot. A type's first counted
+# hold starts its counter at the seats already held or sold as that type (it may have had no
+# cap until now); a concurrent first hold conflicts and adds only its own seats. Once a type has
+# a counter it stays counted, so removing and restoring a cap cannot lose track.
 _QUOTA_TAKE_SQL = """
     WITH wanted AS (
-        SELECT w.type_id, w.n, t.quota
+        SELECT w.type_id, w.n, t.quota,
+               CASE WHEN EXISTS (SELECT 1 FROM checkout_tickettypecount x WHERE x.ticket_type_id = w.type_id)
+                    THEN 0
+                    ELSE (SELECT count(*) FROM checkout_seatinventory i
+                            LEFT JOIN checkout_hold h ON h.id = i.hold_id
+                           WHERE i.event_id = t.event_id AND i.ticket_type_id = w.type_id
+                             AND (i.status = 'sold'
+                                  OR (i.status = 'held' AND h.status IN ('active', 'paying'))))
+               END AS base
           FROM unnest(%(types)s::bigint[], %(counts)s::int[]) AS w(type_id, n)
           JOIN events_tickettype t ON t.id = w.type_id
-         WHERE t.quota IS NOT NULL AND w.n <= t.quota
     ), types AS (
         INSERT INTO checkout_tickettypecount AS c (ticket_type_id, used)
-        SELECT type_id, n FROM wanted
-        ON CONFLICT (ticket_type_id) DO UPDATE SET used = c.used + EXCLUDED.used
-         WHERE c.used + EXCLUDED.used
-               <= (SELECT t.quota FROM events_tickettype t WHERE t.id = EXCLUDED.ticket_type_id)
+        SELECT type_id, n + base FROM wanted WHERE quota IS NULL OR n + base <= quota
+        ON CONFLICT (ticket_type_id) DO UPDATE
+           SET used = c.used + (SELECT w.n FROM wanted w WHERE w.type_id = EXCLUDED.ticket_type_id)
+         WHERE NOT EXISTS (
+                SELECT 1 FROM wanted w
+                 WHERE w.type_id = EXCLUDED.ticket_type_id AND c.used + w.n > w.quota)
         RETURNING c.ticket_type_id
     ), codes AS (
         UPDATE checkout_code SET used = used + 1
@@ -483,7 +503,7 @@ _QUOTA_TAKE_SQL = """
 
 
 def quota_take(*, priced: Priced, catalog: Catalog, taken: Counter, codes: bool) -> list[int]:
-    """Count the capped types of ``priced`` beyond ``taken`` (and its codes, when ``codes``).
+    """Count the counted types of ``priced`` beyond ``taken`` (and its codes, when ``codes``).
 
     Precondition: inside the hold's transaction (a rollback gives everything back). Returns the
     types whose cap was reached (their seats were not counted); adds what was counted to
@@ -492,7 +512,7 @@ def quota_take(*, priced: Priced, catalog: Catalog, taken: Counter, codes: bool)
     want = {
         type_id: n - taken[type_id]
         for type_id, n in priced.capped.items()
-        if catalog.types[type_id].quota is not None and n > taken[type_id]
+        if catalog.types[type_id].counted and n > taken[type_id]
     }
     code_ids = priced.code_ids if codes else []
     if not want and not code_ids:
@@ -554,22 +574,3 @@ def quota_return_order(*, order_id: int) -> None:
     """Give back the caps and code uses of an order being cancelled. Precondition: the caller's
     transaction holds the order's lock, and its tickets are not voided yet."""
     sql.execute(_RETURN_ORDER_SQL, {"order": order_id})
-
-
-def type_count_recount(*, ticket_type_id: int) -> None:
-    """Set a type's counter to its live held and sold seats (staff gave it a cap, or changed it).
-
-    Seats held before the type had a cap were not counted; from now on they are, and their hold's
-    end gives them back. Caller's transaction.
-    """
-    sql.execute(
-        """
-        INSERT INTO checkout_tickettypecount (ticket_type_id, used)
-        SELECT %(type)s, count(*) FROM checkout_seatinventory i
-          LEFT JOIN checkout_hold h ON h.id = i.hold_id
-         WHERE i.ticket_type_id = %(type)s
-           AND (i.status = 'sold' OR (i.status = 'held' AND h.status IN ('active', 'paying')))
-        ON CONFLICT (ticket_type_id) DO UPDATE SET used = EXCLUDED.used
-        """,
-        {"type": ticket_type_id},
-    )
