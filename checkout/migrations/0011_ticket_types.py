@@ -2,10 +2,32 @@
 
 import django.db.models.deletion
 from django.db import migrations, models
+from django.utils import timezone
+
+SALE_WINDOWS = "checkout.sale_windows"
+
+
+def create_schedule(apps, schema_editor):
+    # As 0004: created once by migrating. See checkout/services/sale_windows.py.
+    apps.get_model("django_q", "Schedule").objects.update_or_create(
+        name=SALE_WINDOWS,
+        defaults={
+            "func": "checkout.tasks.sale_windows_run",
+            "schedule_type": "I",  # Schedule.MINUTES
+            "minutes": 1,
+            "repeats": -1,
+            "next_run": timezone.now(),
+        },
+    )
+
+
+def delete_schedule(apps, schema_editor):
+    apps.get_model("django_q", "Schedule").objects.filter(name=SALE_WINDOWS).delete()
 
 
 class Migration(migrations.Migration):
     dependencies = [
+        ("django_q", "0019_alter_task_options_alter_ormq_key_alter_ormq_lock_and_more"),
         ("checkout", "0010_outbox_resends"),
         ("events", "0004_ticket_types"),
     ]
@@ -216,4 +238,5 @@ class Migration(migrations.Migration):
                 name="code_window_ordered",
             ),
         ),
+        migrations.RunPython(create_schedule, delete_schedule),
     ]

@@ -282,6 +282,9 @@ _SELL_SQL = """
 """
 
 
+_ZERO = Decimal("0.00")
+
+
 def _type_of(seat: _Seat) -> TicketType | None:
     if seat.ticket_type_id is None:
         return None
@@ -320,8 +323,8 @@ def _order_write(
             ),
             section=Section(id=seat.section_id, name=seat.section_name),
             price=seat.price,
-            discount=seat.discount or 0,
-            fee=seat.fee or 0,
+            discount=_ZERO if seat.discount is None else seat.discount,
+            fee=_ZERO if seat.fee is None else seat.fee,
             ticket_type=_type_of(seat),
             status=TicketStatus.VALID,
             created_at=now,
