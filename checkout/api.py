@@ -11,6 +11,7 @@ from ninja import Field, Header, Router, Schema, Status
 
 from checkout.models import IdempotencyRecord, Order
 from checkout.selectors import buyer as selectors
+from checkout.services import hold_pricing as hold_pricing_service
 from checkout.services import holds, intents, orders
 from ticketing.core.validation import Email, InputSchema, SafeStr, column_length
 from ticketing.server.throttles import hold_throttles
@@ -142,6 +143,35 @@ def hold_create(request: HttpRequest, event_id: int, payload: HoldIn):
         codes=payload.codes or (),
     )
     return Status(201, selectors.hold_detail(hold=hold))
+
+
+class HoldPricingIn(InputSchema):
+    ticket_types: list[SeatTypeIn] = Field(
+        default_factory=list,
+        max_length=100,
+        description="A type per held seat; seats not listed get the default",
+    )
+    codes: list[Annotated[str, Field(max_length=40)]] = Field(
+        default_factory=list, max_length=2, description="The hold's codes from now on (replacing its codes)"
+    )
+
+
+@router.post(
+    "/holds/{hold_id}/pricing",
+    response=HoldOut,
+    summary="Choose the ticket type per held seat and enter codes",
+    description="The seats stay held; their prices, discounts and fees are fixed again. "
+    "TYPE_SOLD_OUT 409, TYPE_NOT_ON_SALE 409, PER_ORDER_MAX 422, CODE_INVALID 422, CODE_USED_UP 409, "
+    "HOLD_EXPIRED 410, HOLD_NOT_ACTIVE 409, NOT_FOUND 404, BUSY 503. " + ERRORS,
+)
+def hold_pricing(request: HttpRequest, hold_id: int, payload: HoldPricingIn):
+    hold = hold_pricing_service.hold_reprice(
+        user=request.auth,
+        hold_id=hold_id,
+        ticket_types={t.seat_id: t.ticket_type_id for t in payload.ticket_types},
+        codes=payload.codes,
+    )
+    return selectors.hold_detail(hold=hold)
 
 
 @router.get("/holds/{hold_id}", response=HoldOut, summary="One of my holds")

@@ -14,7 +14,7 @@ once; the claim that takes it retires the expired hold (the sweeper only tidies 
 from __future__ import annotations
 
 import datetime as dt
-from collections import Counter, defaultdict
+from collections import defaultdict
 from collections.abc import Collection, Iterable
 from functools import partial
 from typing import Any
@@ -305,7 +305,7 @@ def hold_claim_seats(
     Bumps the inventory version, audits, registers the after-commit seat-map push (and the
     sold-out refresh, unless the caller knows seats stay free: ``sold_out_may_change=False``).
     Each seat is priced for ``choice`` (``catalog``: the event's, read here when not given) and its
-    type's cap and the codes' uses are counted (``_seats_price``).
+    type's cap and the codes' uses are counted (``pricing.hold_price_counted``).
     Raises ``SeatsUnavailable`` (``extra["seat_ids"]``), ``HoldExists`` (``extra["hold_id"]``) or
     a pricing error (``pricing.hold_price``); the caller's transaction must then roll back (the
     function may have retired holds already).
@@ -338,7 +338,7 @@ def hold_claim_seats(
             keep_row_ids=row_ids,
             wait_for_rows=False,
         )
-    priced = _seats_price(
+    priced = pricing.hold_price_counted(
         rows=seats_rows,
         catalog=catalog or pricing.catalog_read(event_id=event.pk, codes=choice.codes),
         choice=choice,
@@ -406,39 +406,6 @@ _SEATS_HOLD_SQL = """
                   %(fees)s::numeric[]) AS l(row_id, type_id, price, discount, fee)
      WHERE i.id = l.row_id
 """
-# How many times the default may hand a seat to the next type when the one it picked sold out
-# under lock (an early bird's last tickets taken by concurrent holds).
-_TYPE_FALLBACKS = 4
-
-
-def _seats_price(
-    *,
-    rows: list[SeatInventory],
-    catalog: pricing.Catalog,
-    choice: pricing.Choice,
-    general_sale: bool,
-    now: dt.datetime,
-) -> pricing.Priced:
-    """Price the seats and count their capped types and codes (``pricing.quota_take``).
-
-    A type the default picked that sells out under lock hands its seats to the next type; one
-    the buyer named raises ``TypeSoldOut``. Caller's transaction (a rollback gives it all back).
-    """
-    taken: Counter = Counter()
-    excluded: frozenset[int] = frozenset()
-    for attempt in range(_TYPE_FALLBACKS + 1):
-        priced = pricing.hold_price(
-            catalog=catalog, rows=rows, choice=choice, general_sale=general_sale, now=now, excluded=excluded
-        )
-        full = pricing.quota_take(priced=priced, catalog=catalog, taken=taken, codes=attempt == 0)
-        if not full:
-            return priced
-        if not set(full) <= priced.auto_types or attempt == _TYPE_FALLBACKS:
-            raise TypeSoldOut(extra={"ticket_type_id": full[0]})
-        excluded |= frozenset(full)
-    raise AssertionError("unreachable")
-
-
 _HOLD_INSERT_FIELDS = [f for f in Hold._meta.concrete_fields if not f.primary_key]
 _HOLD_INSERT_SQL = (
     f"INSERT INTO checkout_hold ({', '.join(f.column for f in _HOLD_INSERT_FIELDS)})"

@@ -502,6 +502,34 @@ _QUOTA_TAKE_SQL = """
 """
 
 
+# How many times the default may hand a seat to the next type when the one it picked sold out
+# under lock (an early bird's last tickets taken by concurrent holds).
+TYPE_FALLBACKS = 4
+
+
+def hold_price_counted(
+    *, rows: Sequence[Any], catalog: Catalog, choice: Choice, general_sale: bool, now: dt.datetime
+) -> Priced:
+    """``hold_price``, then count the capped types and codes (``quota_take``).
+
+    A type the default picked that sells out under lock hands its seats to the next type; one
+    the buyer named raises ``TypeSoldOut``. Caller's transaction (a rollback gives it all back).
+    """
+    taken: Counter = Counter()
+    excluded: frozenset[int] = frozenset()
+    for attempt in range(TYPE_FALLBACKS + 1):
+        priced = hold_price(
+            catalog=catalog, rows=rows, choice=choice, general_sale=general_sale, now=now, excluded=excluded
+        )
+        full = quota_take(priced=priced, catalog=catalog, taken=taken, codes=attempt == 0)
+        if not full:
+            return priced
+        if not set(full) <= priced.auto_types or attempt == TYPE_FALLBACKS:
+            raise TypeSoldOut(extra={"ticket_type_id": full[0]})
+        excluded |= frozenset(full)
+    raise AssertionError("unreachable")
+
+
 def quota_take(*, priced: Priced, catalog: Catalog, taken: Counter, codes: bool) -> list[int]:
     """Count the counted types of ``priced`` beyond ``taken`` (and its codes, when ``codes``).
 
