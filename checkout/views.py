@@ -114,7 +114,9 @@ def hold_detail(request: HttpRequest, hold_id: int) -> HttpResponse:
     now = timezone.now()
     detail = selectors.hold_detail(hold=hold, now=now)
     live = detail["status"] in LIVE_HOLD_STATUSES
-    options = ticket_type_selectors.hold_type_options(hold=hold, now=now) if live else None
+    options = (
+        ticket_type_selectors.hold_type_options(hold=hold, seats=detail["seats"], now=now) if live else None
+    )
     if options is not None:
         for seat in detail["seats"]:
             seat["options"] = options["seats"].get(seat["id"], [])

@@ -33,8 +33,12 @@ from ticketing.core import sql
 
 
 def hold_get(*, user: Any, hold_id: int) -> Hold:
-    """The buyer's hold, with its event and venue. Raises ``HoldNotFound`` (also for someone else's)."""
-    hold = Hold.objects.select_related("event__venue").filter(pk=hold_id, user=user).first()
+    """The buyer's hold, with its event, venue and codes. Raises ``HoldNotFound`` (also for others')."""
+    hold = (
+        Hold.objects.select_related("event__venue", "promo_code", "access_code")
+        .filter(pk=hold_id, user=user)
+        .first()
+    )
     if hold is None:
         raise HoldNotFound(extra={"hold_id": hold_id})
     return hold

@@ -10,9 +10,9 @@ from typing import Any
 from django.utils import timezone
 from django.utils.translation import gettext
 
-from checkout.models import Hold, SeatInventory
+from checkout.models import Hold
 from checkout.services import pricing
-from events.models import Event, Section
+from events.models import Section
 
 
 def event_price_list(*, event_id: int, now: dt.datetime | None = None) -> dict[str, Any]:
@@ -59,9 +59,13 @@ def event_price_list(*, event_id: int, now: dt.datetime | None = None) -> dict[s
     }
 
 
-def hold_type_options(*, hold: Hold, now: dt.datetime | None = None) -> dict[str, Any]:
-    """For the hold page: per held seat, the types the buyer may pick now (with the hold's presale
-    code), each with its price in the seat's section; and the codes the hold has.
+def hold_type_options(
+    *, hold: Hold, seats: list[dict[str, Any]], now: dt.datetime | None = None
+) -> dict[str, Any]:
+    """For the hold page: per held seat (``seats``: ``hold_detail``'s, with ``id`` and
+    ``section_id``), the types the buyer may pick now (with the hold's presale code), each with
+    its price in the seat's section; and the codes the hold has. One read (the catalog), given
+    the hold with its event and codes (``buyer.hold_get``).
 
     ``{"seats": {seat_id: [{"id", "name", "price"}]}, "codes": [str]}``; type id 0 is the
     standard price.
@@ -70,23 +74,20 @@ def hold_type_options(*, hold: Hold, now: dt.datetime | None = None) -> dict[str
     codes = [c.code for c in (hold.access_code, hold.promo_code) if c is not None]
     catalog = pricing.catalog_read(event_id=hold.event_id, codes=codes)
     presale = catalog.codes.get(hold.access_code.code) if hold.access_code else None
-    event = Event.objects.get(pk=hold.event_id)
-    allowed = pricing.allowed_types(catalog, presale=presale, general_sale=event.sales_open(now), now=now)
-    names = {section.pk: section.name for section in Section.objects.filter(venue_id=event.venue_id)}
-    seats: dict[int, list[dict[str, Any]]] = {}
-    for seat_id, section_id in SeatInventory.objects.filter(hold=hold).values_list("seat_id", "section_id"):
-        options = []
+    allowed = pricing.allowed_types(
+        catalog, presale=presale, general_sale=hold.event.sales_open(now), now=now
+    )
+    options: dict[int, list[dict[str, Any]]] = {}
+    for seat in seats:
+        found = []
         for type_id in allowed:
-            amount = (
-                catalog.standard.get(section_id)
-                if type_id is None
-                else catalog.types[type_id].prices.get(section_id)
-            )
+            prices = catalog.standard if type_id is None else catalog.types[type_id].prices
+            amount = prices.get(seat["section_id"])
             if amount is None:
                 continue
             name = gettext("Standard") if type_id is None else catalog.types[type_id].name
-            options.append(
+            found.append(
                 {"id": type_id or pricing.STANDARD, "name": name, "price": pricing.from_minor(amount)}
             )
-        seats[seat_id] = sorted(options, key=lambda o: (o["price"], o["name"]))
-    return {"seats": seats, "codes": codes, "section_names": names}
+        options[seat["id"]] = sorted(found, key=lambda o: (o["price"], o["name"]))
+    return {"seats": options, "codes": codes}
