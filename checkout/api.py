@@ -34,7 +34,7 @@ class HoldIn(InputSchema):
     ticket_type_id: int | None = Field(
         None, description="One type for every seat (0: the standard price); default: the cheapest on sale"
     )
-    codes: list[Annotated[str, Field(max_length=40)]] | None = Field(
+    codes: list[Annotated[SafeStr, Field(max_length=40)]] | None = Field(
         None, max_length=2, description="A presale code and/or a promo code (case-insensitive)"
     )
 
@@ -151,7 +151,7 @@ class HoldPricingIn(InputSchema):
         max_length=100,
         description="A type per held seat; seats not listed get the default",
     )
-    codes: list[Annotated[str, Field(max_length=40)]] = Field(
+    codes: list[Annotated[SafeStr, Field(max_length=40)]] = Field(
         default_factory=list, max_length=2, description="The hold's codes from now on (replacing its codes)"
     )
 
