@@ -18,6 +18,7 @@ from events.errors import EventNotFound
 from events.models import Event, TicketType
 from events.services.catalog import event_times_localize
 from ticketing.core.errors import Problems
+from ticketing.core.locks import lock_one
 
 _FIELDS = (
     "kind",
@@ -123,9 +124,10 @@ def code_update(*, code_id: int, ticket_type_ids: Iterable[int] | None = None, *
     type_ids = None if ticket_type_ids is None else list(ticket_type_ids)
     try:
         with transaction.atomic():
-            found = Code.objects.select_for_update().select_related("event").filter(pk=code_id).first()
+            found = lock_one(Code.objects.filter(pk=code_id))
             if found is None:
                 raise CodeNotFound(extra={"code_id": code_id})
+            found.event = Event.objects.get(pk=found.event_id)
             values = {f: getattr(found, f) for f in _FIELDS} | changes
             problems = Problems()
             _check(event=found.event, values=values, type_ids=type_ids, problems=problems)
@@ -142,7 +144,7 @@ def code_update(*, code_id: int, ticket_type_ids: Iterable[int] | None = None, *
 def code_delete(*, code_id: int) -> None:
     """Delete a code no hold or order used. Raises ``CodeNotFound``, ``CodeInUse``."""
     with transaction.atomic():
-        found = Code.objects.select_for_update().filter(pk=code_id).first()
+        found = lock_one(Code.objects.filter(pk=code_id))
         if found is None:
             raise CodeNotFound(extra={"code_id": code_id})
         if found.used:

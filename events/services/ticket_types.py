@@ -18,6 +18,7 @@ from events.errors import EventNotFound, TicketTypeInUse, TicketTypeNotFound
 from events.models import Event, TicketType, TicketTypePrice, TicketVisibility
 from events.services.catalog import catalog_version_bump, event_times_localize, parse_amount
 from ticketing.core.errors import Problems
+from ticketing.core.locks import lock_one
 
 _FIELDS = (
     "name",
@@ -136,14 +137,10 @@ def ticket_type_update(
     if unknown:
         raise ValueError(f"not a ticket type field: {', '.join(sorted(unknown))}")
     with transaction.atomic():
-        ticket_type = (
-            TicketType.objects.select_for_update()
-            .select_related("event__venue")
-            .filter(pk=ticket_type_id)
-            .first()
-        )
+        ticket_type = lock_one(TicketType.objects.filter(pk=ticket_type_id))
         if ticket_type is None:
             raise TicketTypeNotFound(extra={"ticket_type_id": ticket_type_id})
+        ticket_type.event = Event.objects.select_related("venue").get(pk=ticket_type.event_id)
         values = {f: getattr(ticket_type, f) for f in _FIELDS} | changes
         problems = Problems()
         amounts = _check(event=ticket_type.event, values=values, prices=prices, problems=problems)
