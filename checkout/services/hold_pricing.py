@@ -14,7 +14,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from checkout.errors import HoldExpired, HoldNotActive
+from checkout.errors import HoldExpired, HoldNotActive, ValidationFailed
 from checkout.models import Hold, HoldStatus, SeatInventory
 from checkout.services import pricing
 from checkout.services.holds import hold_lock_own
@@ -56,6 +56,8 @@ def hold_reprice(
         if hold.status != HoldStatus.ACTIVE:
             raise HoldNotActive(extra={"hold_id": hold.pk, "status": hold.status})
         rows = lock_rows(SeatInventory.objects.filter(hold=hold))
+        if not set(choice.by_seat) <= {row.seat_id for row in rows}:
+            raise ValidationFailed("A type per seat names only the hold's seats.")
         pricing.quota_return_holds(hold_ids=[hold.pk])
         event = Event.objects.get(pk=hold.event_id)
         priced = pricing.hold_price_counted(

@@ -214,7 +214,9 @@ def hold_create(
     """
     now = now or timezone.now()
     ids, section_id, quantity = _validate_request(seat_ids, section_id, quantity)
-    choice = pricing.choice_validate(ticket_types=ticket_types, ticket_type_id=ticket_type_id, codes=codes)
+    choice = pricing.choice_validate(
+        ticket_types=ticket_types, ticket_type_id=ticket_type_id, codes=codes, seat_ids=ids or []
+    )
     if duration is None:
         seconds = (
             settings.TICKETING_OFFER_SECONDS if kind == HoldKind.OFFER else settings.TICKETING_HOLD_SECONDS

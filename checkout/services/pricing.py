@@ -242,8 +242,11 @@ def choice_validate(
     ticket_types: Mapping[int, int] | None = None,
     ticket_type_id: int | None = None,
     codes: Iterable[str] = (),
+    seat_ids: Iterable[int] | None = None,
 ) -> Choice:
-    """The buyer's choice, checked before anything is written. Raises ``ValidationFailed``."""
+    """The buyer's choice, checked before anything is written. ``seat_ids``: the seats asked for
+    (a type per seat names only those; ``None``: best available, no seat known yet). Raises
+    ``ValidationFailed``."""
     normalised = []
     for raw in codes:
         code = code_normalise(raw)
@@ -257,6 +260,8 @@ def choice_validate(
     if ticket_types and ticket_type_id is not None:
         raise ValidationFailed("Give a type per seat, or one type for every seat; not both.")
     by_seat = {int(seat): int(kind) for seat, kind in (ticket_types or {}).items()}
+    if by_seat and seat_ids is not None and not set(by_seat) <= set(seat_ids):
+        raise ValidationFailed("A type per seat names only the seats asked for.")
     return Choice(by_seat=by_seat, all_seats=ticket_type_id, codes=tuple(sorted(set(normalised))))
 
 

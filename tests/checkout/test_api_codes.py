@@ -77,3 +77,28 @@ def test_hold_errors_over_http_write_nothing(api_client, body, code, status):
     response = buyer.post(f"/api/events/{event.id}/holds", {"seat_ids": seat_ids(event)[:1]} | body)
     assert response.status_code == status and response.json()["code"] == code, response.content
     assert not SeatInventory.objects.filter(status="held").exists()
+
+
+def test_public_price_list_shows_public_types_and_fees_not_presale(client):
+    from decimal import Decimal
+
+    event = make_event(service_fee=Decimal("1.50"), order_fee=Decimal("2.00"))
+    make_ticket_type(event, "Early bird", "30.00", quota=1)
+    make_ticket_type(event, "VIP", "90.00", visibility="presale")
+    data = client.get(f"/api/events/{event.id}/prices").json()
+    assert (data["service_fee"], data["order_fee"], data["currency"]) == ("1.50", "2.00", "EUR")
+    assert [(r["type"], r["section"], r["price"], r["sold_out"]) for r in data["rows"]] == [
+        ("Standard", "Main", "50.00", False),
+        ("Early bird", "Main", "30.00", False),
+    ]
+    assert client.get("/api/events/999999/prices").status_code == 404
+
+
+def test_a_type_for_a_seat_not_asked_for_is_refused(api_client):
+    event = make_event()
+    buyer = api_client.as_user(UserFactory())
+    ids = seat_ids(event)
+    body = {"seat_ids": ids[:1], "ticket_types": [{"seat_id": ids[1], "ticket_type_id": 0}]}
+    response = buyer.post(f"/api/events/{event.id}/holds", body)
+    assert response.status_code == 422 and response.json()["code"] == "VALIDATION_ERROR"
+    assert not SeatInventory.objects.filter(status="held").exists()
