@@ -1,4 +1,4 @@
-"""Staff API of presale and promo codes. Their uses are counted by checkout/services/pricing.py."""
+"""Staff API of presale and promo codes. Their uses are counted by checkout/services/pricing/."""
 
 from __future__ import annotations
 

@@ -58,7 +58,7 @@ class Hold(models.Model):
     expires_at = models.DateTimeField()
     extensions_used = models.PositiveSmallIntegerField(default=0)
     ended_at = models.DateTimeField(null=True, blank=True)
-    # Fixed at hold time with the seats' prices (checkout/services/pricing.py): what the order costs.
+    # Fixed at hold time with the seats' prices (checkout/services/pricing/): what the order costs.
     order_fee = models.DecimalField(max_digits=10, decimal_places=2, default=0)
     promo_code = models.ForeignKey(
         "checkout.Code", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
@@ -122,7 +122,7 @@ class SeatInventory(models.Model):
         "checkout.Ticket", null=True, blank=True, on_delete=models.PROTECT, related_name="inventory"
     )
     updated_at = models.DateTimeField(default=timezone.now)
-    # The held seat's line, fixed when it was held (checkout/services/pricing.py); read only while
+    # The held seat's line, fixed when it was held (checkout/services/pricing/); read only while
     # the row is held (the purchase copies it onto the ticket). No type: the standard price.
     ticket_type = models.ForeignKey(
         "events.TicketType", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
@@ -477,7 +477,7 @@ class TicketTypeCount(models.Model):
     """Held and sold seats of one capped ticket type: the cap's counter (checkout state).
 
     Only types with a quota have one, so the standard price and uncapped types add no hot row.
-    Changed only by ``checkout/services/pricing.py``: taken with a conditional upsert inside the
+    Changed only by ``checkout/services/pricing/``: taken with a conditional upsert inside the
     hold's transaction (``used + n <= quota``, re-checked on the locked row, so concurrent holds
     cannot overshoot), given back when a hold ends or an order is cancelled.
     """

@@ -1,6 +1,6 @@
 """Staff API of ticket types (with their prices per section) and an event's fees.
 
-What a type does at checkout is ``checkout/services/pricing.py``'s; these only write the catalog.
+What a type does at checkout is ``checkout/services/pricing/``'s; these only write the catalog.
 Times without an offset are the venue's wall clock, as for events.
 """
 

@@ -263,7 +263,7 @@ class TicketType(models.Model):
     (``TicketTypePrice``; a type not priced in a section is not sold there), an optional cap across
     the event (``quota``: held and sold seats of this type, counted by checkout), an optional sale
     window inside the event's, a per-order maximum, and a visibility. The rules that pick and check
-    a type at hold time live in ``checkout/services/pricing.py``.
+    a type at hold time live in ``checkout/services/pricing/``.
     """
 
     event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="ticket_types")

@@ -129,7 +129,7 @@ def type_label(name: str | None) -> str:
 
 def hold_detail(*, hold: Hold, now: dt.datetime | None = None) -> dict[str, Any]:
     """The hold with its seats (section, row, label, type, price, discount, fee), totals and time
-    left. The lines were fixed when the seats were held (``services/pricing.py``)."""
+    left. The lines were fixed when the seats were held (``services/pricing/``)."""
     now = now or timezone.now()
     status = hold_effective_status(hold, now)
     found = sql.rows(_HOLD_SEATS_SQL, {"hold": hold.pk, "event": hold.event_id})

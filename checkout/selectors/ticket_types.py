@@ -1,5 +1,5 @@
 """What the buyer's pages show of ticket types and fees: the event page's price list and the
-hold page's type choices per seat. The rules are ``checkout/services/pricing.py``'s; this only
+hold page's type choices per seat. The rules are ``checkout/services/pricing/``'s; this only
 reads them (catalog reads, not on the hold's hot path)."""
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """Staff writes of presale and promo codes (docs/ticket-types.md). Uses are counted only by
-``checkout/services/pricing.py``; these functions never touch ``used``."""
+``checkout/services/pricing/``; these functions never touch ``used``."""
 
 from __future__ import annotations
 

@@ -203,7 +203,7 @@ def hold_create(
     ``ticket_types`` names a type per seat (``{seat_id: type_id}``), ``ticket_type_id`` one for
     every seat (``pricing.STANDARD``: the standard price); unnamed seats get the default type.
     ``codes``: a presale and/or a promo code. Prices are fixed on the held seats
-    (``checkout/services/pricing.py``).
+    (``checkout/services/pricing/``).
 
     Raises ``TooManySeats`` / ``ValidationFailed`` (bad request), ``EventNotFound``,
     ``SeatsNotFound`` (seat or section not at this event), ``SalesClosed``, ``HoldExists``

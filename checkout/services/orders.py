@@ -299,7 +299,7 @@ def _hold_to_paying(
 ) -> Payment:
     """Lock the hold's seats, stretch its expiry, mark it paying and write the pending attempt.
     Precondition: inside begin's transaction, record and hold locked (in that order)."""
-    # A seat's line was fixed when it was held (pricing.py); seats held before that existed have
+    # A seat's line was fixed when it was held (services/pricing); seats held before that existed have
     # only the standard price.
     rows = lock_rows_sql(
         table="checkout_seatinventory",

@@ -80,7 +80,7 @@ CHECKS: dict[str, tuple[str, list[str]]] = {
           FROM checkout_order o
           LEFT JOIN checkout_ticket t ON t.order_id = o.id
          GROUP BY o.id, o.event_id, o.total, o.order_fee
-        -- A ticket's line is what the buyer paid for it (pricing.py); the order fee comes once.
+        -- A ticket's line is what the buyer paid for it (services/pricing); the order fee comes once.
         HAVING o.total <> COALESCE(SUM(t.price - t.discount + t.fee) + o.order_fee, 0)
          ORDER BY o.id
         """,

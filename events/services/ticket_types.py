@@ -2,7 +2,7 @@
 
 Staff define types here (API) or in the event admin (inlines, which save through the same
 model constraints). What a type means at checkout (default choice, caps, presale) is
-``checkout/services/pricing.py``'s.
+``checkout/services/pricing/``'s.
 """
 
 from __future__ import annotations

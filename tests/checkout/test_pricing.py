@@ -1,4 +1,4 @@
-"""checkout/services/pricing.py: types, caps, codes and fees fixed on the held seats, and what the
+"""checkout/services/pricing/: types, caps, codes and fees fixed on the held seats, and what the
 order, its cancellation and its refund make of them."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Races on real PostgreSQL connections for caps and codes (checkout/services/pricing.py): many
+"""Races on real PostgreSQL connections for caps and codes (checkout/services/pricing/): many
 buyers at once never get more of a capped type, or more uses of a code, than there are."""
 
 from __future__ import annotations
@@ -142,7 +142,7 @@ def test_control_without_the_conditional_update_the_cap_is_oversold(monkeypatch,
             TicketTypeCount.objects.filter(pk=type_id).update(used=used + n)
         return []
 
-    monkeypatch.setattr(pricing, "quota_take", read_then_write)
+    monkeypatch.setattr(pricing.quotas, "quota_take", read_then_write)
     users = [UserFactory() for _ in range(buyers)]
     results = race(
         [
