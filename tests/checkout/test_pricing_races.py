@@ -9,6 +9,7 @@ from collections import Counter
 import pytest
 
 from checkout import payments
+from checkout.errors import CodeUsedUp
 from checkout.models import Code, Order, SeatInventory, Ticket, TicketTypeCount
 from checkout.services import pricing
 from checkout.services.holds import hold_create
@@ -153,3 +154,31 @@ def test_control_without_the_conditional_update_the_cap_is_oversold(monkeypatch,
     sold_as_early = SeatInventory.objects.filter(event=event, status="held", ticket_type=early).count()
     assert len(oks(results)) == buyers
     assert sold_as_early > early.quota  # the oversale the guard prevents
+
+
+def test_control_without_the_conditional_update_a_code_is_overused(monkeypatch, big_pool):
+    """The same for a promo code's uses: read, then write, and more buyers than its limit get it."""
+    event = make_event()
+    code = make_code(event, "TWICE", discount_value=10, use_limit=2)
+    ids = seat_ids(event)
+    buyers = 5
+    everyone_read = threading.Barrier(buyers)
+
+    def read_then_write(*, priced, catalog, taken, codes):
+        for code_id in priced.code_ids if codes else []:
+            found = Code.objects.get(pk=code_id)
+            everyone_read.wait(timeout=30)
+            if found.used >= found.use_limit:
+                raise CodeUsedUp()
+            Code.objects.filter(pk=code_id).update(used=found.used + 1)
+        return []
+
+    monkeypatch.setattr(pricing.quotas, "quota_take", read_then_write)
+    users = [UserFactory() for _ in range(buyers)]
+    results = race(
+        [
+            lambda u=u, s=s: hold_create(user=u, event_id=event.id, seat_ids=[s], codes=["twice"])
+            for u, s in zip(users, ids, strict=False)
+        ]
+    )
+    assert len(oks(results)) > code.use_limit  # the overuse the guard prevents
