@@ -8,7 +8,9 @@ cores: daphne and PostgreSQL CPU-milliseconds per request, measured from /proc.
     .venv/bin/python bench/cpu_profile.py --scenario ping --spy var/ping.txt   # + py-spy --gil
 
 Scenarios: ``ping`` (GET /api/ping), ``detail`` (GET /api/events/{id}), ``checkout`` (closed
-loop: hold 1 best-available seat, then buy it). The database ``ticketing_bench_profile`` is
+loop: hold 1 best-available seat, then buy it); ``--types`` puts ticket types and codes in play
+(issue 20): a capped early bird the default picks for every seat, a promo code on every hold,
+and fees. The database ``ticketing_bench_profile`` is
 created and seeded on first use and kept for the next runs (``--fresh`` rebuilds it).
 """
 
@@ -31,7 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import load
 import stack as stack_mod
-from onsale import event_create, event_layout, log, pg_cpu_seconds, staff_token
+from onsale import event_create, event_layout, log, pg_cpu_seconds, staff_call, staff_token
 
 ROOT = Path(__file__).resolve().parent.parent
 DB_NAME = "ticketing_bench_profile"
@@ -101,7 +103,8 @@ async def drive(args, base: str, event_id: int, sections: list[int], users: list
                     "hold",
                     "POST",
                     base + f"/api/events/{event_id}/holds",
-                    json_body={"section_id": rng.choice(sections), "quantity": 1},
+                    json_body={"section_id": rng.choice(sections), "quantity": 1}
+                    | ({"codes": ["BENCH"]} if args.types else {}),
                     headers=ctx.auth(user),
                 )
                 if r.status == 201:
@@ -142,6 +145,9 @@ def main() -> int:
         "--spy", type=Path, help="write py-spy's raw profile of daphne #1 here (a .svg path: a flame graph)"
     )
     parser.add_argument("--fresh", action="store_true")
+    parser.add_argument(
+        "--types", action="store_true", help="checkout with a capped type, a promo code, fees"
+    )
     parser.add_argument("--env", action="append", default=[], help="NAME=VALUE for the servers")
     args = parser.parse_args()
 
@@ -164,6 +170,8 @@ def measure(args: argparse.Namespace, server: str) -> int:
         token = staff_token(run.base_url)
         venue_id, sections = _arena(db_url)
         event_id = event_create(run.base_url, token, venue_id=venue_id, section_ids=sections, title="Profile")
+        if args.types:
+            _types_in_play(run.base_url, token, event_id, sections)
         sections, _ = event_layout(db_url, event_id, contended_rows=1)
         spy = None
         if args.spy:
@@ -202,12 +210,26 @@ def measure(args: argparse.Namespace, server: str) -> int:
                 "postgres_cpu_ms_per_request": round(1000 * (pg1 - pg0) / n, 2),
                 "statuses": dict(statuses),
                 "env": extra,
+                "types": args.types,
             }
         )
     )
     if args.spy and args.spy.exists() and args.spy.suffix != ".svg":
         print(summarize_spy(args.spy))
     return 0
+
+
+def _types_in_play(base: str, token: str, event_id: int, sections: list[int]) -> None:
+    """An early bird cheaper than the standard price (so the default for every seat) with a cap
+    no run reaches, a promo code without a limit, and both fees."""
+    prices = [{"section_id": s, "amount": "39.00"} for s in sections]
+    body = {"name": "Early bird", "quota": 1_000_000, "prices": prices}
+    staff_call(base, token, "POST", f"/api/events/{event_id}/ticket-types", body)
+    body = {"kind": "promo", "code": "BENCH", "discount_kind": "percent", "discount_value": "10"}
+    staff_call(base, token, "POST", f"/api/events/{event_id}/codes", body)
+    staff_call(
+        base, token, "PUT", f"/api/events/{event_id}/fees", {"service_fee": "1.50", "order_fee": "2.00"}
+    )
 
 
 def _arena(db_url: str) -> tuple[int, list[int]]:

@@ -1,19 +1,89 @@
 """Read-mostly views of the inventory for staff; writes go through services."""
 
 from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 
-from checkout.models import AuditLog, Hold, Order, OrderStatus, OutboxMessage, Payment, SeatInventory, Ticket
+from checkout.models import (
+    AuditLog,
+    Code,
+    Hold,
+    Order,
+    OrderStatus,
+    OutboxMessage,
+    Payment,
+    SeatInventory,
+    Ticket,
+)
 from checkout.services import sales
 from checkout.services.outbox import outbox_retry_now
+from checkout.services.pricing import code_normalise
 from checkout.staff_views import event_attendees_csv, event_dashboard_view, event_orders_csv
 from checkout.views import event_figures_view
 from events.admin import EventAdmin
 from events.models import Event
 from ticketing.admin import ReadOnlyAdmin
 from ticketing.core.errors import ApplicationError
+from ticketing.core.validation import SafeModelForm
+
+
+class CodeForm(SafeModelForm):
+    """A presale or promo code; stored normalised (upper case), so codes are case-insensitive."""
+
+    class Meta:
+        model = Code
+        fields = [
+            "event",
+            "kind",
+            "code",
+            "description",
+            "valid_from",
+            "valid_until",
+            "use_limit",
+            "discount_kind",
+            "discount_scope",
+            "discount_value",
+            "ticket_types",
+        ]
+
+    def clean_code(self):
+        code = code_normalise(self.cleaned_data.get("code") or "")
+        if not code or not all(ch.isalnum() or ch in "-_" for ch in code):
+            raise ValidationError("A code is letters, digits, - or _.")
+        return code
+
+    def clean(self):
+        data = super().clean()
+        event, types = data.get("event"), data.get("ticket_types")
+        if event is not None and types is not None and any(t.event_id != event.pk for t in types):
+            self.add_error("ticket_types", "Only this event's ticket types.")
+        if data.get("discount_kind") == "percent" and (data.get("discount_value") or 0) > 100:
+            self.add_error("discount_value", "A percentage is at most 100.")
+        return data
+
+
+@admin.register(Code)
+class CodeAdmin(admin.ModelAdmin):
+    """Codes are set up here; their uses are counted by checkout (read-only ``used``)."""
+
+    form = CodeForm
+    list_display = [
+        "code",
+        "event",
+        "kind",
+        "discount_value",
+        "discount_kind",
+        "used",
+        "use_limit",
+        "valid_until",
+    ]
+    list_filter = ["kind"]
+    search_fields = ["code", "event__title"]
+    list_select_related = ["event"]
+    readonly_fields = ["used"]
+    filter_horizontal = ["ticket_types"]
 
 
 @admin.register(Hold)

@@ -11,6 +11,7 @@ from ninja import Field, Header, Router, Schema, Status
 
 from checkout.models import IdempotencyRecord, Order
 from checkout.selectors import buyer as selectors
+from checkout.services import hold_pricing as hold_pricing_service
 from checkout.services import holds, intents, orders
 from ticketing.core.validation import Email, InputSchema, SafeStr, column_length
 from ticketing.server.throttles import hold_throttles
@@ -18,10 +19,24 @@ from ticketing.server.throttles import hold_throttles
 router = Router()
 
 
+class SeatTypeIn(InputSchema):
+    seat_id: int
+    ticket_type_id: int = Field(description="A ticket type of the event; 0: the standard price")
+
+
 class HoldIn(InputSchema):
     seat_ids: list[int] | None = Field(None, max_length=100, description="Seats to hold (at most 10)")
     section_id: int | None = Field(None, description="Best available: the section")
     quantity: int | None = Field(None, description="Best available: how many seats (1-10)")
+    ticket_types: list[SeatTypeIn] | None = Field(
+        None, max_length=100, description="A type per named seat; seats not listed get the default type"
+    )
+    ticket_type_id: int | None = Field(
+        None, description="One type for every seat (0: the standard price); default: the cheapest on sale"
+    )
+    codes: list[Annotated[SafeStr, Field(max_length=40)]] | None = Field(
+        None, max_length=2, description="A presale code and/or a promo code (case-insensitive)"
+    )
 
 
 class HoldSeatOut(Schema):
@@ -30,7 +45,12 @@ class HoldSeatOut(Schema):
     section: str
     row: str
     label: str
+    ticket_type_id: int | None = Field(description="None: the standard price")
+    ticket_type: str
     price: Decimal
+    discount: Decimal
+    fee: Decimal = Field(description="Service fee of this ticket")
+    line_total: Decimal = Field(description="price - discount + fee")
 
 
 class HoldOut(Schema):
@@ -39,6 +59,10 @@ class HoldOut(Schema):
     kind: str
     status: str
     seats: list[HoldSeatOut]
+    subtotal: Decimal
+    discount: Decimal
+    fees: Decimal = Field(description="Service fees and the order fee")
+    order_fee: Decimal
     total: Decimal
     currency: str
     created_at: dt.datetime
@@ -65,7 +89,12 @@ class TicketOut(Schema):
     section: str
     row: str
     label: str
+    ticket_type_id: int | None
+    ticket_type: str
     price: Decimal
+    discount: Decimal
+    fee: Decimal
+    line_total: Decimal
     code: str
     status: str
 
@@ -79,6 +108,7 @@ class OrderOut(Schema):
     buyer_name: str
     buyer_email: str
     total: Decimal
+    order_fee: Decimal
     currency: str
     created_at: dt.datetime
     cancelled_at: dt.datetime | None
@@ -95,7 +125,9 @@ ERRORS = "Errors: `{code, message, extra}`; see docs/checkout.md for every code.
     summary="Hold seats (named, or best available in a section)",
     description="SEATS_UNAVAILABLE 409 (extra.seat_ids), TOO_MANY_SEATS 422, "
     "HOLD_EXISTS 409 (extra.hold_id), "
-    "SALES_CLOSED 409, NOT_FOUND 404, BUSY 503 (Retry-After), "
+    "SALES_CLOSED 409, EVENT_NOT_ON_SALE 409 (message: on sale from ...; extra.sales_open_at), "
+    "TYPE_SOLD_OUT 409, TYPE_NOT_ON_SALE 409, PER_ORDER_MAX 422, CODE_INVALID 422, CODE_USED_UP 409, "
+    "NOT_FOUND 404, BUSY 503 (Retry-After), "
     "RATE_LIMITED 429 (Retry-After; per buyer and per address). " + ERRORS,
     throttle=hold_throttles(),
 )
@@ -106,8 +138,40 @@ def hold_create(request: HttpRequest, event_id: int, payload: HoldIn):
         seat_ids=payload.seat_ids,
         section_id=payload.section_id,
         quantity=payload.quantity,
+        ticket_types={t.seat_id: t.ticket_type_id for t in payload.ticket_types or []} or None,
+        ticket_type_id=payload.ticket_type_id,
+        codes=payload.codes or (),
     )
     return Status(201, selectors.hold_detail(hold=hold))
+
+
+class HoldPricingIn(InputSchema):
+    ticket_types: list[SeatTypeIn] = Field(
+        default_factory=list,
+        max_length=100,
+        description="A type per held seat; seats not listed get the default",
+    )
+    codes: list[Annotated[SafeStr, Field(max_length=40)]] = Field(
+        default_factory=list, max_length=2, description="The hold's codes from now on (replacing its codes)"
+    )
+
+
+@router.post(
+    "/holds/{hold_id}/pricing",
+    response=HoldOut,
+    summary="Choose the ticket type per held seat and enter codes",
+    description="The seats stay held; their prices, discounts and fees are fixed again. "
+    "TYPE_SOLD_OUT 409, TYPE_NOT_ON_SALE 409, PER_ORDER_MAX 422, CODE_INVALID 422, CODE_USED_UP 409, "
+    "HOLD_EXPIRED 410, HOLD_NOT_ACTIVE 409, NOT_FOUND 404, BUSY 503. " + ERRORS,
+)
+def hold_pricing(request: HttpRequest, hold_id: int, payload: HoldPricingIn):
+    hold = hold_pricing_service.hold_reprice(
+        user=request.auth,
+        hold_id=hold_id,
+        ticket_types={t.seat_id: t.ticket_type_id for t in payload.ticket_types},
+        codes=payload.codes,
+    )
+    return selectors.hold_detail(hold=hold)
 
 
 @router.get("/holds/{hold_id}", response=HoldOut, summary="One of my holds")

@@ -8,9 +8,12 @@ from django.http import HttpRequest
 from ninja import Field, Router, Schema
 
 from checkout.selectors import event_page
+from checkout.selectors import ticket_types as ticket_type_selectors
 from checkout.services import sales
 from events.api import EventOut, event_out, snapshot_response
+from events.selectors.catalog import public_event
 from ticketing.accounts.auth import require_staff
+from ticketing.core.venue_time import venue_isoformat
 from ticketing.server.version_prefetch import prefetched_event
 
 router = Router()
@@ -129,6 +132,50 @@ def event_cancel(request: HttpRequest, event_id: int):
         "holds_released": outcome.holds_released,
         "waitlist_closed": outcome.waitlist_closed,
         "orders_pending": outcome.orders_pending,
+    }
+
+
+class PriceRowOut(Schema):
+    type: str = Field(description="The ticket type ('Standard': the section's own price)")
+    section: str
+    price: str
+    sold_out: bool
+    sales_end: str | None = Field(None, description="When this type stops selling (venue time)")
+
+
+class PriceListOut(Schema):
+    event_id: int
+    currency: str
+    service_fee: str = Field(description="Per ticket, on top of the price")
+    order_fee: str = Field(description="Once per order")
+    rows: list[PriceRowOut]
+
+
+@router.get(
+    "/events/{event_id}/prices",
+    response=PriceListOut,
+    auth=None,
+    summary="The public ticket types on sale with their price per section, and the fees",
+    description="Presale types are shown only on the hold of a buyer who entered their code. NOT_FOUND 404.",
+)
+def event_price_list(request: HttpRequest, event_id: int):
+    event = public_event(event_id)
+    found = ticket_type_selectors.event_price_list(event_id=event.pk)
+    return {
+        "event_id": event.pk,
+        "currency": found["currency"],
+        "service_fee": f"{found['service_fee']:.2f}",
+        "order_fee": f"{found['order_fee']:.2f}",
+        "rows": [
+            {
+                "type": row["type"],
+                "section": row["section"],
+                "price": f"{row['price']:.2f}",
+                "sold_out": row["sold_out"],
+                "sales_end": venue_isoformat(row.get("sales_end"), event.timezone),
+            }
+            for row in found["rows"]
+        ],
     }
 
 

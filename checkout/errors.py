@@ -8,6 +8,12 @@ from ticketing.core.errors import ApplicationError, Busy, Conflict, NotFound, Ra
 
 __all__ = [
     "Busy",
+    "CodeInUse",
+    "CodeInvalid",
+    "CodeNotFound",
+    "CodeTaken",
+    "CodeUsedUp",
+    "EventNotOnSale",
     "ExtensionLimit",
     "HoldExists",
     "HoldExpired",
@@ -20,6 +26,7 @@ __all__ = [
     "PaymentActionRequired",
     "PaymentDeclined",
     "PaymentFailed",
+    "PerOrderMax",
     "PurchaseInProgress",
     "ResendLimited",
     "SalesClosed",
@@ -30,6 +37,8 @@ __all__ = [
     "TicketVoid",
     "TicketWrongEvent",
     "TooManySeats",
+    "TypeNotOnSale",
+    "TypeSoldOut",
     "ValidationFailed",
     "WebhookSignatureInvalid",
 ]
@@ -84,6 +93,61 @@ class ExtensionLimit(Conflict):
 class SalesClosed(Conflict):
     code = "SALES_CLOSED"
     message = _("Tickets for this event are not on sale.")
+
+
+class EventNotOnSale(SalesClosed):
+    """Sales have not opened yet: the message says when (venue time), ``extra["sales_open_at"]``."""
+
+    code = "EVENT_NOT_ON_SALE"
+    message = _("Tickets for this event are not on sale yet.")
+
+
+class TypeSoldOut(Conflict):
+    """``extra["ticket_type_id"]``: the type whose cap is reached."""
+
+    code = "TYPE_SOLD_OUT"
+    message = _("This ticket type is sold out.")
+
+
+class TypeNotOnSale(Conflict):
+    """The type is outside its sale window, hidden without its presale code, or not sold in the
+    seat's section (``extra["ticket_type_id"]``, ``extra["seat_id"]``)."""
+
+    code = "TYPE_NOT_ON_SALE"
+    message = _("This ticket type is not on sale for this seat.")
+
+
+class PerOrderMax(ApplicationError):
+    """``extra["ticket_type_id"]``, ``extra["max"]``."""
+
+    code = "PER_ORDER_MAX"
+    status = 422
+    message = _("Too many tickets of this type in one order.")
+
+
+class CodeInvalid(ApplicationError):
+    code = "CODE_INVALID"
+    status = 422
+    message = _("This code is not valid for this event.")
+
+
+class CodeUsedUp(Conflict):
+    code = "CODE_USED_UP"
+    message = _("This code has been used up.")
+
+
+class CodeNotFound(NotFound):
+    message = _("No such code.")
+
+
+class CodeTaken(Conflict):
+    code = "CODE_TAKEN"
+    message = _("This event already has this code.")
+
+
+class CodeInUse(Conflict):
+    code = "CODE_IN_USE"
+    message = _("This code was used; set its use limit to stop it instead.")
 
 
 class IdempotencyConflict(Conflict):

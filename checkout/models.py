@@ -12,7 +12,7 @@ import secrets
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -58,6 +58,14 @@ class Hold(models.Model):
     expires_at = models.DateTimeField()
     extensions_used = models.PositiveSmallIntegerField(default=0)
     ended_at = models.DateTimeField(null=True, blank=True)
+    # Fixed at hold time with the seats' prices (checkout/services/pricing/): what the order costs.
+    order_fee = models.DecimalField(max_digits=10, decimal_places=2, default=0)
+    promo_code = models.ForeignKey(
+        "checkout.Code", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    access_code = models.ForeignKey(
+        "checkout.Code", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
 
     class Meta:
         constraints = [
@@ -114,6 +122,14 @@ class SeatInventory(models.Model):
         "checkout.Ticket", null=True, blank=True, on_delete=models.PROTECT, related_name="inventory"
     )
     updated_at = models.DateTimeField(default=timezone.now)
+    # The held seat's line, fixed when it was held (checkout/services/pricing/); read only while
+    # the row is held (the purchase copies it onto the ticket). No type: the standard price.
+    ticket_type = models.ForeignKey(
+        "events.TicketType", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    price = models.DecimalField(max_digits=10, decimal_places=2, null=True, blank=True)
+    discount = models.DecimalField(max_digits=10, decimal_places=2, null=True, blank=True)
+    fee = models.DecimalField(max_digits=10, decimal_places=2, null=True, blank=True)
 
     class Meta:
         verbose_name_plural = "seat inventory"
@@ -169,6 +185,14 @@ class Order(models.Model):
     buyer_email = models.EmailField()
     total = models.DecimalField(max_digits=12, decimal_places=2)
     currency = models.CharField(max_length=3)
+    # The per-order fee included in ``total`` (each ticket carries its own price, discount, fee).
+    order_fee = models.DecimalField(max_digits=10, decimal_places=2, default=0)
+    promo_code = models.ForeignKey(
+        "checkout.Code", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    access_code = models.ForeignKey(
+        "checkout.Code", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
     created_at = models.DateTimeField(default=timezone.now)
     cancelled_at = models.DateTimeField(null=True, blank=True)
     anonymized_at = models.DateTimeField(null=True, blank=True)
@@ -195,7 +219,14 @@ class Ticket(models.Model):
     event = models.ForeignKey("events.Event", on_delete=models.PROTECT, related_name="tickets")
     seat = models.ForeignKey("events.Seat", on_delete=models.PROTECT, related_name="tickets")
     section = models.ForeignKey("events.Section", on_delete=models.PROTECT, related_name="+")
+    # The type's price, the discount on it and the service fee, fixed at hold time: the buyer paid
+    # ``price - discount + fee`` for this ticket. No type: the standard price.
     price = models.DecimalField(max_digits=10, decimal_places=2)
+    discount = models.DecimalField(max_digits=10, decimal_places=2, default=0)
+    fee = models.DecimalField(max_digits=10, decimal_places=2, default=0)
+    ticket_type = models.ForeignKey(
+        "events.TicketType", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
     code = models.CharField(max_length=64, unique=True, default=new_ticket_code)
     status = models.CharField(max_length=10, choices=TicketStatus.choices, default=TicketStatus.VALID)
     used_at = models.DateTimeField(null=True, blank=True)
@@ -440,3 +471,86 @@ class InventoryVersion(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["event", "shard"], name="inventory_version_shard_unique")
         ]
+
+
+class TicketTypeCount(models.Model):
+    """Held and sold seats of one capped ticket type: the cap's counter (checkout state).
+
+    Only types with a quota have one, so the standard price and uncapped types add no hot row.
+    Changed only by ``checkout/services/pricing/``: taken with a conditional upsert inside the
+    hold's transaction (``used + n <= quota``, re-checked on the locked row, so concurrent holds
+    cannot overshoot), given back when a hold ends or an order is cancelled.
+    """
+
+    ticket_type = models.OneToOneField(
+        "events.TicketType", primary_key=True, on_delete=models.CASCADE, related_name="+"
+    )
+    used = models.IntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"type {self.ticket_type_id}: {self.used} used"
+
+
+class CodeKind(models.TextChoices):
+    PRESALE = "presale", _("Presale code")
+    PROMO = "promo", _("Promo code")
+
+
+class DiscountKind(models.TextChoices):
+    PERCENT = "percent", _("Percent")
+    FIXED = "fixed", _("Fixed amount")
+
+
+class DiscountScope(models.TextChoices):
+    TICKET = "ticket", _("Per ticket")
+    ORDER = "order", _("Per order")
+
+
+class Code(models.Model):
+    """A presale (access) code or a promo (discount) code of one event, entered at checkout.
+
+    ``code`` is stored normalised (``pricing.code_normalise``: trimmed, upper case), so codes are
+    case-insensitive. ``used`` counts the holds and orders that use it; it is taken with a
+    conditional update (``used < use_limit``) and given back when the hold lapses or the order is
+    cancelled. A presale code unlocks its ``ticket_types`` (hidden ones included) and lets its
+    holder buy before the event's sales open; a promo code discounts its ``ticket_types`` (none
+    listed: every type, the standard price included).
+    """
+
+    event = models.ForeignKey("events.Event", on_delete=models.CASCADE, related_name="codes")
+    kind = models.CharField(max_length=10, choices=CodeKind.choices)
+    code = models.CharField(max_length=40)
+    description = models.CharField(max_length=200, blank=True)
+    valid_from = models.DateTimeField(null=True, blank=True)
+    valid_until = models.DateTimeField(null=True, blank=True)
+    use_limit = models.PositiveIntegerField(null=True, blank=True)
+    used = models.IntegerField(default=0)
+    discount_kind = models.CharField(
+        max_length=10, choices=DiscountKind.choices, default=DiscountKind.PERCENT, blank=True
+    )
+    discount_scope = models.CharField(
+        max_length=10, choices=DiscountScope.choices, default=DiscountScope.TICKET, blank=True
+    )
+    # Percent: whole percent (0-100); fixed: an amount in the event's currency.
+    discount_value = models.DecimalField(max_digits=10, decimal_places=2, default=0)
+    ticket_types = models.ManyToManyField("events.TicketType", blank=True, related_name="+")
+
+    class Meta:
+        ordering = ["event_id", "code"]
+        constraints = [
+            models.UniqueConstraint(fields=["event", "code"], name="code_unique_per_event"),
+            models.CheckConstraint(condition=Q(discount_value__gte=0), name="code_discount_not_negative"),
+            models.CheckConstraint(
+                condition=~Q(discount_kind="percent") | Q(discount_value__lte=100),
+                name="code_percent_at_most_100",
+            ),
+            models.CheckConstraint(
+                condition=Q(valid_from__isnull=True)
+                | Q(valid_until__isnull=True)
+                | Q(valid_until__gt=F("valid_from")),
+                name="code_window_ordered",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.code} ({self.kind})"

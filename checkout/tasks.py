@@ -27,6 +27,7 @@ from checkout.services.outbox import outbox_deliver, outbox_due
 from checkout.services.reconcile_payments import payments_reconcile
 from checkout.services.recovery import payments_recover
 from checkout.services.retention import orders_anonymize
+from checkout.services.sale_windows import sale_windows_pass
 from checkout.services.sales import event_orders_refund
 from events.models import EventStatus
 from ticketing.ops.tasks import heartbeat_write, stop_on_interrupt
@@ -203,3 +204,15 @@ def retention_run() -> int:
     count = orders_anonymize(now=now)
     heartbeat_write(name="retention", now=now, data={"anonymized": count})
     return count
+
+
+SALE_WINDOWS_SCHEDULE_NAME = "checkout.sale_windows"
+# The schedule runs about every minute (up to ~90 s apart, see SWEEP_INTERVAL_SECONDS); each
+# pass looks this far back, so consecutive passes overlap and no window change is missed.
+SALE_WINDOWS_LOOKBACK = dt.timedelta(minutes=3)
+
+
+def sale_windows_run() -> int:
+    """The sale-window schedule: refresh cached pages for windows that just opened or closed."""
+    now = timezone.now()
+    return len(sale_windows_pass(now=now, since=now - SALE_WINDOWS_LOOKBACK))

@@ -38,6 +38,7 @@ from checkout.models import LIVE_HOLD_STATUSES, Order, Ticket
 from checkout.payments import payment_provider, uses_intents
 from checkout.selectors import buyer as selectors
 from checkout.selectors import event_page as event_page_selectors
+from checkout.selectors import ticket_types as ticket_type_selectors
 from checkout.selectors.figures import event_audit_recent, event_figures
 from checkout.services.checkin import ticket_check_in
 from checkout.services.orders import order_cancel
@@ -65,6 +66,7 @@ def event_page(request: HttpRequest, event_id: int) -> HttpResponse:
         "events/detail.html",
         {
             "event": with_times(event),
+            "price_list": ticket_type_selectors.event_price_list(event_id=event_id),
             "sales_open": event["status"] in ("on_sale", "sold_out"),
             "max_seats": settings.TICKETING_MAX_SEATS_PER_HOLD,
         },
@@ -112,6 +114,12 @@ def hold_detail(request: HttpRequest, hold_id: int) -> HttpResponse:
     now = timezone.now()
     detail = selectors.hold_detail(hold=hold, now=now)
     live = detail["status"] in LIVE_HOLD_STATUSES
+    options = (
+        ticket_type_selectors.hold_type_options(hold=hold, seats=detail["seats"], now=now) if live else None
+    )
+    if options is not None:
+        for seat in detail["seats"]:
+            seat["options"] = options["seats"].get(seat["id"], [])
     # "Try the same seats again" after an expiry: the seats the hold had (it has none now).
     seat_ids = [s["id"] for s in detail["seats"]] if live else selectors.hold_seat_ids_claimed(hold=hold)
     return render(
@@ -121,6 +129,7 @@ def hold_detail(request: HttpRequest, hold_id: int) -> HttpResponse:
             "hold": hold,
             "event": hold.event,
             "detail": detail,
+            "codes": " ".join(options["codes"]) if options else "",
             "live": live,
             "retry_seats": ",".join(str(i) for i in seat_ids),
             "server_now": now,

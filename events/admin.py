@@ -9,8 +9,8 @@ from django.db.models import Count
 from django.forms.models import BaseInlineFormSet
 from django.utils import timezone
 
-from events.forms import EventForm, PriceForm
-from events.models import Event, Price, Seat, Section, Venue
+from events.forms import EventForm, PriceForm, TicketTypeForm, TicketTypePriceForm
+from events.models import Event, Price, Seat, Section, TicketType, TicketTypePrice, Venue
 from events.services import catalog as services
 from events.services import layout, venues
 from ticketing.core.errors import ApplicationError
@@ -296,6 +296,59 @@ class PriceInline(admin.TabularInline):
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
 
+class TicketTypeInline(admin.TabularInline):
+    """The event's ticket types; each one's prices per section are on its own page (the link)."""
+
+    model = TicketType
+    form = TicketTypeForm
+    extra = 0
+    show_change_link = True
+    fields = ["name", "quota", "sales_start", "sales_end", "per_order_max", "visibility", "sort_order"]
+
+
+class TicketTypePriceInline(admin.TabularInline):
+    model = TicketTypePrice
+    form = TicketTypePriceForm
+    extra = 0
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name == "section":
+            type_id = request.resolver_match.kwargs.get("object_id")
+            venue_id = TicketType.objects.filter(pk=type_id).values_list("event__venue_id", flat=True).first()
+            kwargs["queryset"] = Section.objects.select_related("venue").filter(venue_id=venue_id)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+
+@admin.register(TicketType)
+class TicketTypeAdmin(admin.ModelAdmin):
+    """A ticket type with its price per section (the standard price is the event's Price rows)."""
+
+    form = TicketTypeForm
+    list_display = ["name", "event", "quota", "visibility", "per_order_max", "sort_order"]
+    list_filter = ["visibility"]
+    search_fields = ["name", "event__title"]
+    list_select_related = ["event"]
+    inlines = [TicketTypePriceInline]
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        pk = object_id if object_id and str(object_id).isdigit() else None
+        tz_name = (
+            TicketType.objects.filter(pk=pk).values_list("event__timezone", flat=True).first() if pk else None
+        )
+        with timezone.override(tz_name or timezone.get_current_timezone()):
+            response = super().changeform_view(request, object_id, form_url, extra_context)
+            if hasattr(response, "render") and not response.is_rendered:
+                response.render()
+        return response
+
+    def get_inline_instances(self, request, obj=None):
+        return super().get_inline_instances(request, obj) if obj is not None else []
+
+    def save_related(self, request, form, formsets, change):
+        super().save_related(request, form, formsets, change)
+        services.event_catalog_changed(event_ids=[form.instance.event_id])
+
+
 @admin.register(Event)
 class EventAdmin(admin.ModelAdmin):
     form = EventForm
@@ -304,7 +357,7 @@ class EventAdmin(admin.ModelAdmin):
     search_fields = ["title", "description", "venue__name"]
     date_hierarchy = "starts_at"
     list_select_related = ["venue"]
-    inlines = [PriceInline]
+    inlines = [PriceInline, TicketTypeInline]
     # sold_out/sold_out_until summarise the inventory (checkout.services.sold_out). Going on
     # sale and cancelling are checkout's: checkout/admin.py extends this admin with them.
     readonly_fields = [

@@ -37,3 +37,13 @@ class EventCancelled(Conflict):
 class EventNotCancelled(Conflict):
     code = "EVENT_NOT_CANCELLED"
     message = _("Orders are refunded in bulk only for a cancelled event.")
+
+
+class TicketTypeNotFound(NotFound):
+    code = "NOT_FOUND"
+    message = _("No such ticket type.")
+
+
+class TicketTypeInUse(Conflict):
+    code = "TICKET_TYPE_IN_USE"
+    message = _("Seats are held or sold as this type; change it instead of deleting it.")

@@ -12,7 +12,7 @@ import datetime as dt
 from django import forms
 from django.contrib.admin import widgets
 
-from events.models import Event, EventStatus, Price, Section, Venue
+from events.models import Event, EventStatus, Price, Section, TicketType, TicketTypePrice, Venue
 from events.services.catalog import event_times_check
 from ticketing.core.errors import Problems
 from ticketing.core.validation import SafeModelForm
@@ -44,6 +44,9 @@ class EventForm(SafeModelForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        for name in ("service_fee", "order_fee"):
+            if name in self.fields:
+                self.fields[name].required = False  # empty: no fee
         venue = self.instance.venue if self.instance.venue_id else None
         zone = f"{venue.timezone} (the venue's time)" if venue else "the venue's local time zone"
         for name in EVENT_TIMES:
@@ -53,6 +56,12 @@ class EventForm(SafeModelForm):
             value = getattr(self.instance, name) if self.instance.pk else None
             if value is not None:
                 self.initial[name] = venue_local(value, venue.timezone).replace(tzinfo=None)
+
+    def clean_service_fee(self):
+        return self.cleaned_data.get("service_fee") or 0
+
+    def clean_order_fee(self):
+        return self.cleaned_data.get("order_fee") or 0
 
     def clean(self):
         data = super().clean()
@@ -114,4 +123,82 @@ class PriceForm(SafeModelForm):
             self.add_error("section", f"'{section}' is not a section of this event's venue.")
         if venue_id is not None:
             self.instance.venue_id = venue_id
+        return data
+
+
+TYPE_TIMES = ("sales_start", "sales_end")
+
+
+class TicketTypeForm(SafeModelForm):
+    """A ticket type; its window is typed as the venue's wall clock, like the event's times."""
+
+    class Meta:
+        model = TicketType
+        fields = [
+            "event",
+            "name",
+            "description",
+            "quota",
+            "sales_start",
+            "sales_end",
+            "per_order_max",
+            "visibility",
+            "sort_order",
+        ]
+        field_classes = dict.fromkeys(TYPE_TIMES, WallClockField)
+        widgets = dict.fromkeys(TYPE_TIMES, widgets.AdminSplitDateTime)
+
+    def _event(self, data=None) -> Event | None:
+        event = (data or {}).get("event")
+        if event is None and self.instance.event_id:
+            event = self.instance.event
+        return event
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        event = self._event()
+        for name in TYPE_TIMES:
+            if name not in self.fields:
+                continue
+            zone = f"{event.timezone} (the venue's time)" if event else "the venue's local time zone"
+            self.fields[name].help_text = f"Wall-clock time in {zone}."
+            value = getattr(self.instance, name) if self.instance.pk else None
+            if value is not None and event is not None:
+                self.initial[name] = venue_local(value, event.timezone).replace(tzinfo=None)
+
+    def clean(self):
+        data = super().clean()
+        event = self._event(data)
+        if event is None:
+            return data
+        for name in TYPE_TIMES:
+            value = data.get(name)
+            if value is None:
+                continue
+            try:
+                data[name] = venue_localize(value, event.timezone)
+            except LocalTimeProblem as exc:
+                self.add_error(name, str(exc))
+        start, end = data.get("sales_start"), data.get("sales_end")
+        if start and end and end <= start and "sales_end" not in self.errors:
+            self.add_error("sales_end", "The type's sale must end after it starts.")
+        return data
+
+
+class TicketTypePriceForm(SafeModelForm):
+    """A type's price for one of its event's venue's sections (the database refuses others too)."""
+
+    class Meta:
+        model = TicketTypePrice
+        fields = ["section", "amount"]
+
+    def clean(self):
+        data = super().clean()
+        ticket_type = getattr(self.instance, "ticket_type", None)  # set by the inline formset
+        event = ticket_type.event if ticket_type is not None else None
+        section: Section | None = data.get("section")
+        if section is not None and event is not None and section.venue_id != event.venue_id:
+            self.add_error("section", f"'{section}' is not a section of this event's venue.")
+        if event is not None:
+            self.instance.event_id, self.instance.venue_id = event.pk, event.venue_id
         return data

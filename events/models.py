@@ -153,6 +153,13 @@ class Event(models.Model):
     sold_out = models.BooleanField(default=False)
     sold_out_until = models.DateTimeField(null=True, blank=True)
     search_vector = SearchVectorField(null=True, editable=False)
+    # Fees the buyer pays on top of the ticket prices, shown apart from them (docs/ticket-types.md).
+    service_fee = models.DecimalField(
+        max_digits=10, decimal_places=2, default=0, help_text="Per ticket, in the event's currency"
+    )
+    order_fee = models.DecimalField(
+        max_digits=10, decimal_places=2, default=0, help_text="Once per order, in the event's currency"
+    )
     # Set by publishing (checkout.services.sales.event_publish) to one seat of the event's
     # inventory. With the CHECK below and the composite foreign key (id, inventory_seat) ->
     # checkout_seatinventory (event_id, seat_id) that checkout's migration 0006 adds, the
@@ -183,6 +190,9 @@ class Event(models.Model):
                 | Q(sales_close_at__isnull=True)
                 | Q(sales_close_at__gt=F("sales_open_at")),
                 name="event_sales_window_ordered",
+            ),
+            models.CheckConstraint(
+                condition=Q(service_fee__gte=0, order_fee__gte=0), name="event_fees_not_negative"
             ),
         ]
 
@@ -240,3 +250,85 @@ class Price(models.Model):
 
     def __str__(self) -> str:
         return f"{self.section.name}: {self.amount} {self.currency}"
+
+
+class TicketVisibility(models.TextChoices):
+    PUBLIC = "public", _("Public")
+    PRESALE = "presale", _("Only with a presale code")
+
+
+class TicketType(models.Model):
+    """A way a seat is sold at an event besides the standard one ("Early bird", "Child", "VIP").
+
+    The standard type is the event's ``Price`` rows themselves (a seat sold with no type): every
+    event has it, and its window is the event's sales window. A type has its own price per section
+    (``TicketTypePrice``; a type not priced in a section is not sold there), an optional cap across
+    the event (``quota``: held and sold seats of this type, counted by checkout), an optional sale
+    window inside the event's, a per-order maximum, and a visibility. The rules that pick and check
+    a type at hold time live in ``checkout/services/pricing/``.
+    """
+
+    event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="ticket_types")
+    name = models.CharField(max_length=100)
+    description = models.CharField(max_length=300, blank=True)
+    quota = models.PositiveIntegerField(
+        null=True, blank=True, help_text="At most this many held or sold across the event (empty: no cap)"
+    )
+    sales_start = models.DateTimeField(null=True, blank=True)
+    sales_end = models.DateTimeField(null=True, blank=True)
+    per_order_max = models.PositiveSmallIntegerField(null=True, blank=True)
+    visibility = models.CharField(
+        max_length=10, choices=TicketVisibility.choices, default=TicketVisibility.PUBLIC
+    )
+    sort_order = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["event_id", "sort_order", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["event", "name"], name="ticket_type_name_unique_per_event"),
+            # The target of TicketTypePrice's composite key (ticket_type, event).
+            models.UniqueConstraint(fields=["id", "event"], name="ticket_type_id_event_unique"),
+            models.CheckConstraint(
+                condition=Q(sales_start__isnull=True)
+                | Q(sales_end__isnull=True)
+                | Q(sales_end__gt=F("sales_start")),
+                name="ticket_type_window_ordered",
+            ),
+            models.CheckConstraint(
+                condition=Q(per_order_max__isnull=True) | Q(per_order_max__gte=1),
+                name="ticket_type_per_order_max_positive",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def on_sale(self, now) -> bool:
+        """Whether ``now`` is inside the type's own window (the event's is checked apart)."""
+        if self.sales_start and now < self.sales_start:
+            return False
+        return not (self.sales_end and now >= self.sales_end)
+
+
+class TicketTypePrice(models.Model):
+    """What a seat of one section costs as one ticket type (a general-admission area: its one price).
+
+    Like ``Price``, ``event`` and ``venue`` are copied so that composite foreign keys (migration
+    0004) make the database refuse a price for another event's type or another venue's section.
+    The currency is the event's (its ``Price`` rows').
+    """
+
+    ticket_type = models.ForeignKey(TicketType, on_delete=models.CASCADE, related_name="prices")
+    event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="+", editable=False)
+    section = models.ForeignKey(Section, on_delete=models.PROTECT, related_name="+")
+    venue = models.ForeignKey(Venue, on_delete=models.PROTECT, related_name="+", editable=False)
+    amount = models.DecimalField(max_digits=10, decimal_places=2)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["ticket_type", "section"], name="ticket_type_price_unique"),
+            models.CheckConstraint(condition=Q(amount__gte=0), name="ticket_type_price_not_negative"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.ticket_type.name} / {self.section.name}: {self.amount}"

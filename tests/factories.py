@@ -97,3 +97,18 @@ def make_event(
     if publish:
         event = sales.event_publish(event_id=event.id)
     return event
+
+
+def make_ticket_type(event: Event, name: str, price: str = "30.00", *, prices=None, **kwargs):
+    """A ticket type of ``event`` priced ``price`` in every section (or ``prices`` per section)."""
+    from events.services import ticket_types
+
+    prices = prices if prices is not None else {s.id: price for s in event.venue.sections.all()}
+    return ticket_types.ticket_type_create(event_id=event.id, name=name, prices=prices, **kwargs)
+
+
+def make_code(event: Event, code: str, kind: str = "promo", **kwargs):
+    """A presale or promo code of ``event`` (through the staff service, so stored normalised)."""
+    from checkout.services import codes
+
+    return codes.code_create(event_id=event.id, kind=kind, code=code, **kwargs)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 
 from django.utils import formats
+from django.utils.translation import gettext
 
 from checkout.models import Order, OrderStatus, Ticket, TicketStatus
 
@@ -44,3 +45,29 @@ def event_when(order: Order) -> str:
 def venue_address(order: Order) -> str:
     venue = order.event.venue
     return ", ".join(part for part in (venue.name, venue.address, venue.city, venue.country) if part)
+
+
+def ticket_line(ticket: Ticket, currency: str) -> str:
+    """A ticket's line as the buyer paid it: type, price, discount, fee (fixed at hold time).
+
+    ``Early bird: 30.00 EUR - 3.00 EUR discount + 1.50 EUR fee = 28.50 EUR``; the parts that are
+    zero are left out, so a plain ticket reads ``Standard: 50.00 EUR``.
+    """
+    name = ticket.ticket_type.name if ticket.ticket_type_id else gettext("Standard")
+    parts = [f"{name}: {_money(ticket.price)} {currency}"]
+    if ticket.discount:
+        parts.append(
+            gettext("- %(amount)s %(currency)s discount")
+            % {"amount": _money(ticket.discount), "currency": currency}
+        )
+    if ticket.fee:
+        parts.append(
+            gettext("+ %(amount)s %(currency)s fee") % {"amount": _money(ticket.fee), "currency": currency}
+        )
+    if len(parts) > 1:
+        parts.append(f"= {_money(ticket.price - ticket.discount + ticket.fee)} {currency}")
+    return " ".join(parts)
+
+
+def _money(amount) -> str:
+    return formats.number_format(amount, 2, use_l10n=True, force_grouping=True)

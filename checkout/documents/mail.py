@@ -18,7 +18,7 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils.translation import gettext as _
 
-from checkout.documents import event_when, ticket_place, ticket_scannable, venue_address
+from checkout.documents import event_when, ticket_line, ticket_place, ticket_scannable, venue_address
 from checkout.documents.ics import order_ics
 from checkout.documents.pdf import order_pdf
 from checkout.documents.qr import qr_png
@@ -42,6 +42,7 @@ def confirmation_email(order: Order, *, message_id: int | None = None) -> EmailM
         {
             "ticket": t,
             "place": ticket_place(t),
+            "line": ticket_line(t, order.currency),
             "scannable": ticket_scannable(t, order),
             "cid": ticket_cid(t.pk),
         }

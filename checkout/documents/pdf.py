@@ -10,7 +10,7 @@ from pathlib import Path
 from django.utils.translation import gettext as _
 from fpdf import FPDF
 
-from checkout.documents import event_when, ticket_place, ticket_scannable, venue_address
+from checkout.documents import event_when, ticket_line, ticket_place, ticket_scannable, venue_address
 from checkout.documents.qr import qr_png
 from checkout.models import Order
 
@@ -46,7 +46,7 @@ def order_pdf(order: Order) -> bytes:
         _line(pdf, venue_address(order))
         pdf.ln(4)
         _line(pdf, f"{ticket.section.name} · {ticket_place(ticket)}", size=16, style="B", height=9)
-        _line(pdf, f"{ticket.price} {order.currency}")
+        _line(pdf, ticket_line(ticket, order.currency))
         _line(pdf, f"{_('Order')} {order.pk} · {order.buyer_name}")
         pdf.ln(6)
         top = pdf.get_y()

@@ -13,6 +13,7 @@ from typing import Any
 from django.conf import settings
 from django.db.models import Prefetch, QuerySet
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from checkout.errors import HoldNotFound, OrderNotFound
 from checkout.models import (
@@ -32,8 +33,12 @@ from ticketing.core import sql
 
 
 def hold_get(*, user: Any, hold_id: int) -> Hold:
-    """The buyer's hold, with its event and venue. Raises ``HoldNotFound`` (also for someone else's)."""
-    hold = Hold.objects.select_related("event__venue").filter(pk=hold_id, user=user).first()
+    """The buyer's hold, with its event, venue and codes. Raises ``HoldNotFound`` (also for others')."""
+    hold = (
+        Hold.objects.select_related("event__venue", "promo_code", "access_code")
+        .filter(pk=hold_id, user=user)
+        .first()
+    )
     if hold is None:
         raise HoldNotFound(extra={"hold_id": hold_id})
     return hold
@@ -104,18 +109,27 @@ def hold_seat_ids_claimed(*, hold: Hold) -> list[int]:
 # The hold's seats with their price, and (seat columns NULL) one row per price of the event
 # for the currency: one read for every hold answer (written out: it runs on every hold).
 _HOLD_SEATS_SQL = """
-    SELECT p.currency, i.seat_id, i.section_id, sec.name, s.row_label, s.label, p.amount
+    SELECT p.currency, i.seat_id, i.section_id, sec.name, s.row_label, s.label,
+           COALESCE(i.price, p.amount), COALESCE(i.discount, 0), COALESCE(i.fee, 0),
+           i.ticket_type_id, tt.name
       FROM events_price p
       LEFT JOIN checkout_seatinventory i ON i.hold_id = %(hold)s AND i.section_id = p.section_id
       LEFT JOIN events_seat s ON s.id = i.seat_id
       LEFT JOIN events_section sec ON sec.id = i.section_id
+      LEFT JOIN events_tickettype tt ON tt.id = i.ticket_type_id
      WHERE p.event_id = %(event)s
      ORDER BY sec.display_order, s.row_rank, s.position
 """
 
 
+def type_label(name: str | None) -> str:
+    """A line's type as the buyer reads it: its name, or "Standard" for the standard price."""
+    return name or gettext("Standard")
+
+
 def hold_detail(*, hold: Hold, now: dt.datetime | None = None) -> dict[str, Any]:
-    """The hold with its seats (section, row, label, price), total and time left."""
+    """The hold with its seats (section, row, label, type, price, discount, fee), totals and time
+    left. The lines were fixed when the seats were held (``services/pricing/``)."""
     now = now or timezone.now()
     status = hold_effective_status(hold, now)
     found = sql.rows(_HOLD_SEATS_SQL, {"hold": hold.pk, "event": hold.event_id})
@@ -129,21 +143,31 @@ def hold_detail(*, hold: Hold, now: dt.datetime | None = None) -> dict[str, Any]
                 "row": row,
                 "label": label,
                 "price": amount,
+                "discount": discount,
+                "fee": fee,
+                "line_total": amount - discount + fee,
+                "ticket_type_id": type_id,
+                "ticket_type": type_label(type_name),
             }
-            for _, seat_id, section_id, name, row, label, amount in found
+            for _, seat_id, section_id, name, row, label, amount, discount, fee, type_id, type_name in found
             if seat_id is not None
         ]
         if status in LIVE_HOLD_STATUSES
         else []
     )
     currency = found[0][0] if found else ""
+    order_fee = hold.order_fee if seats else Decimal("0.00")
     return {
         "id": hold.pk,
         "event_id": hold.event_id,
         "kind": hold.kind,
         "status": status,
         "seats": seats,
-        "total": sum((s["price"] for s in seats), Decimal("0.00")),
+        "subtotal": sum((s["price"] for s in seats), Decimal("0.00")),
+        "discount": sum((s["discount"] for s in seats), Decimal("0.00")),
+        "fees": sum((s["fee"] for s in seats), Decimal("0.00")) + order_fee,
+        "order_fee": order_fee,
+        "total": sum((s["line_total"] for s in seats), Decimal("0.00")) + order_fee,
         "currency": currency,
         "created_at": hold.created_at,
         "expires_at": hold.expires_at,
@@ -156,7 +180,7 @@ def _orders(user: Any) -> QuerySet[Order]:
 
 
 def _with_tickets(orders: QuerySet[Order]) -> QuerySet[Order]:
-    tickets = Ticket.objects.select_related("seat", "section").order_by(
+    tickets = Ticket.objects.select_related("seat", "section", "ticket_type").order_by(
         "section__display_order", "seat__row_rank", "seat__position"
     )
     return (
@@ -224,6 +248,7 @@ def order_detail(order: Order, *, tickets: list[Ticket] | None = None) -> dict[s
         "buyer_name": order.buyer_name,
         "buyer_email": order.buyer_email,
         "total": order.total,
+        "order_fee": order.order_fee,
         "currency": order.currency,
         "created_at": order.created_at,
         "cancelled_at": order.cancelled_at,
@@ -235,6 +260,11 @@ def order_detail(order: Order, *, tickets: list[Ticket] | None = None) -> dict[s
                 "row": t.seat.row_label,
                 "label": t.seat.label,
                 "price": t.price,
+                "discount": t.discount,
+                "fee": t.fee,
+                "line_total": t.price - t.discount + t.fee,
+                "ticket_type_id": t.ticket_type_id,
+                "ticket_type": type_label(t.ticket_type.name if t.ticket_type_id else None),
                 "code": t.code,
                 "status": t.status,
             }

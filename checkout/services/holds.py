@@ -26,6 +26,9 @@ from django.utils import timezone
 from django.utils.translation import gettext, ngettext
 
 from checkout.errors import (
+    CodeInvalid,
+    CodeUsedUp,
+    EventNotOnSale,
     ExtensionLimit,
     HoldExists,
     HoldExpired,
@@ -35,10 +38,12 @@ from checkout.errors import (
     SeatsNotFound,
     SeatsUnavailable,
     TooManySeats,
+    TypeSoldOut,
 )
 from checkout.models import (
     LIVE_HOLD_STATUSES,
     AuditAction,
+    CodeKind,
     Hold,
     HoldKind,
     HoldStatus,
@@ -48,11 +53,11 @@ from checkout.models import (
 )
 from checkout.selectors import alternatives
 from checkout.selectors.availability import free_q, row_is_free
-from checkout.services import hooks
+from checkout.services import hooks, pricing
 from checkout.services.best_available import best_available_lock
 from checkout.services.common import audit_record, audit_refusal, inventory_changed
 from events.errors import EventNotFound
-from events.models import Event
+from events.models import Event, EventStatus
 from ticketing.core import sql
 from ticketing.core.errors import ValidationFailed
 from ticketing.core.locks import (
@@ -63,6 +68,7 @@ from ticketing.core.locks import (
     lock_timeout_value,
     set_lock_timeout,
 )
+from ticketing.core.venue_time import venue_display
 from ticketing.ops import metrics
 
 # A best-available hold that leaves at least this many seats of its section free (as it read
@@ -99,7 +105,16 @@ _SALE_FIELDS = [
     f.attname
     for f in Event._meta.concrete_fields
     if f.attname
-    in {"id", "starts_at", "sales_open_at", "sales_close_at", "status", "sold_out", "sold_out_until"}
+    in {
+        "id",
+        "starts_at",
+        "timezone",
+        "sales_open_at",
+        "sales_close_at",
+        "status",
+        "sold_out",
+        "sold_out_until",
+    }
 ]
 # The transaction's lock timeout, the event, and the buyer's live hold of it if any: one round
 # trip at the start of every hold.
@@ -108,31 +123,65 @@ _EVENT_FOR_HOLD_SQL = f"""
            (SELECT h.id FROM checkout_hold h
              WHERE h.user_id = %s AND h.event_id = e.id AND h.status = ANY(%s) AND h.expires_at > %s
              LIMIT 1),
-           {", ".join(f"e.{f}" for f in _SALE_FIELDS)}
+           {", ".join(f"e.{f}" for f in _SALE_FIELDS)},
+           {pricing.CATALOG_COLUMNS_SQL}
       FROM events_event e WHERE e.id = %s
 """
 
 
-def _event_on_sale(event_id: int, now: dt.datetime, user: Any) -> Event:
+def _event_on_sale(
+    event_id: int, now: dt.datetime, user: Any, choice: pricing.Choice = pricing.DEFAULT_CHOICE
+) -> tuple[Event, pricing.Catalog, bool]:
     """The event, if it sells at ``now``, and the buyer holds none of its seats yet (a cheap
-    early answer; ``hold_claim_seats`` re-checks under lock). Also sets the lock timeout."""
+    early answer; ``hold_claim_seats`` re-checks under lock), with its pricing catalog and
+    whether its general sale is open (before it, only a presale code's holder gets this far).
+    Also sets the lock timeout."""
     found = sql.row(
-        _EVENT_FOR_HOLD_SQL, [lock_timeout_value(), user.pk, list(LIVE_HOLD_STATUSES), now, event_id]
+        _EVENT_FOR_HOLD_SQL,
+        [lock_timeout_value(), user.pk, list(LIVE_HOLD_STATUSES), now, list(choice.codes), event_id],
     )
     if found is None:
         raise EventNotFound(extra={"event_id": event_id})
-    event = Event.from_db("default", _SALE_FIELDS, found[2:])
-    if not event.sales_open(now):
-        raise SalesClosed(
-            extra={
-                "event_status": event.status,
-                "sales_open_at": event.sales_open_at.isoformat() if event.sales_open_at else None,
-                "sales_close_at": event.sales_close_at.isoformat() if event.sales_close_at else None,
-            }
-        )
+    cut = 2 + len(_SALE_FIELDS)
+    event = Event.from_db("default", _SALE_FIELDS, found[2:cut])
+    catalog = pricing.catalog_from_row(found[cut:])
+    general_sale = event.sales_open(now)
+    if not general_sale and not (_before_opening(event, now) and _presale_entered(catalog, choice)):
+        _refuse_closed(event, now)
     if found[1]:
         raise HoldExists(extra={"hold_id": found[1]})
-    return event
+    return event, catalog, general_sale
+
+
+def _before_opening(event: Event, now: dt.datetime) -> bool:
+    """On sale, but its sales window has not opened yet."""
+    return (
+        event.status == EventStatus.ON_SALE
+        and event.sales_open_at is not None
+        and now < event.sales_open_at
+        and now < event.starts_at
+    )
+
+
+def _presale_entered(catalog: pricing.Catalog, choice: pricing.Choice) -> bool:
+    """A presale code was entered (whether it is valid now, ``pricing.hold_price`` says).
+    Raises ``CodeInvalid`` for a code the event does not have: the buyer mistyped it."""
+    unknown = [code for code in choice.codes if code not in catalog.codes]
+    if unknown:
+        raise CodeInvalid(extra={"code": unknown[0]})
+    return any(c.kind == CodeKind.PRESALE for c in catalog.codes.values())
+
+
+def _refuse_closed(event: Event, now: dt.datetime) -> None:
+    extra = {
+        "event_status": event.status,
+        "sales_open_at": event.sales_open_at.isoformat() if event.sales_open_at else None,
+        "sales_close_at": event.sales_close_at.isoformat() if event.sales_close_at else None,
+    }
+    if _before_opening(event, now):
+        when = venue_display(event.sales_open_at, event.timezone)
+        raise EventNotOnSale(gettext("On sale from %(when)s.") % {"when": when}, extra=extra)
+    raise SalesClosed(extra=extra)
 
 
 def hold_create(
@@ -145,16 +194,29 @@ def hold_create(
     kind: str = HoldKind.REGULAR,
     duration: dt.timedelta | None = None,
     now: dt.datetime | None = None,
+    ticket_types: dict[int, int] | None = None,
+    ticket_type_id: int | None = None,
+    codes: Iterable[str] = (),
 ) -> Hold:
     """Hold the named seats, or the best ``quantity`` adjacent seats of a section: all or none.
 
+    ``ticket_types`` names a type per seat (``{seat_id: type_id}``), ``ticket_type_id`` one for
+    every seat (``pricing.STANDARD``: the standard price); unnamed seats get the default type.
+    ``codes``: a presale and/or a promo code. Prices are fixed on the held seats
+    (``checkout/services/pricing/``).
+
     Raises ``TooManySeats`` / ``ValidationFailed`` (bad request), ``EventNotFound``,
     ``SeatsNotFound`` (seat or section not at this event), ``SalesClosed``, ``HoldExists``
-    (``extra["hold_id"]``), ``SeatsUnavailable`` (``extra["seat_ids"]``: the taken ones) and
-    ``Busy`` (lock wait timed out; retry). Refusals are audited after the rollback.
+    (``extra["hold_id"]``), ``SeatsUnavailable`` (``extra["seat_ids"]``: the taken ones),
+    ``EventNotOnSale`` (before the sales window; a ``SalesClosed``), ``TypeSoldOut``,
+    ``TypeNotOnSale``, ``PerOrderMax``, ``CodeInvalid``, ``CodeUsedUp`` and ``Busy`` (lock wait
+    timed out; retry). Refusals are audited after the rollback.
     """
     now = now or timezone.now()
     ids, section_id, quantity = _validate_request(seat_ids, section_id, quantity)
+    choice = pricing.choice_validate(
+        ticket_types=ticket_types, ticket_type_id=ticket_type_id, codes=codes, seat_ids=ids or []
+    )
     if duration is None:
         seconds = (
             settings.TICKETING_OFFER_SECONDS if kind == HoldKind.OFFER else settings.TICKETING_HOLD_SECONDS
@@ -162,7 +224,7 @@ def hold_create(
         duration = dt.timedelta(seconds=seconds)
     try:
         with busy_on_lock_timeout(), transaction.atomic():
-            event = _event_on_sale(event_id, now, user)
+            event, catalog, general_sale = _event_on_sale(event_id, now, user, choice)
             sold_out_may_change = True
             if ids is not None:
                 rows = lock_rows(SeatInventory.objects.filter(event=event, seat_id__in=ids))
@@ -184,8 +246,11 @@ def hold_create(
                 expires_at=now + duration,
                 now=now,
                 sold_out_may_change=sold_out_may_change,
+                choice=choice,
+                catalog=catalog,
+                general_sale=general_sale,
             )
-    except (SeatsUnavailable, HoldExists, SalesClosed) as exc:
+    except (SeatsUnavailable, HoldExists, SalesClosed, TypeSoldOut, CodeUsedUp) as exc:
         audit_refusal(
             action=AuditAction.HOLD_REFUSED,
             at=now,
@@ -225,6 +290,9 @@ def hold_claim_seats(
     expires_at: dt.datetime,
     now: dt.datetime,
     sold_out_may_change: bool = True,
+    choice: pricing.Choice = pricing.DEFAULT_CHOICE,
+    catalog: pricing.Catalog | None = None,
+    general_sale: bool = True,
 ) -> Hold:
     """Create a hold of ``kind`` for ``user`` on exactly ``seats_rows``; the reusable core of a claim.
 
@@ -238,8 +306,11 @@ def hold_claim_seats(
     freed, audited, announced after commit). An expired live hold of ``user`` is retired too.
     Bumps the inventory version, audits, registers the after-commit seat-map push (and the
     sold-out refresh, unless the caller knows seats stay free: ``sold_out_may_change=False``).
-    Raises ``SeatsUnavailable`` (``extra["seat_ids"]``) or ``HoldExists`` (``extra["hold_id"]``);
-    the caller's transaction must then roll back (the function may have retired holds already).
+    Each seat is priced for ``choice`` (``catalog``: the event's, read here when not given) and its
+    type's cap and the codes' uses are counted (``pricing.hold_price_counted``).
+    Raises ``SeatsUnavailable`` (``extra["seat_ids"]``), ``HoldExists`` (``extra["hold_id"]``) or
+    a pricing error (``pricing.hold_price``); the caller's transaction must then roll back (the
+    function may have retired holds already).
     """
     if not connection.in_atomic_block:
         raise RuntimeError("hold_claim_seats needs the caller's transaction and row locks.")
@@ -269,8 +340,23 @@ def hold_claim_seats(
             keep_row_ids=row_ids,
             wait_for_rows=False,
         )
+    priced = pricing.hold_price_counted(
+        rows=seats_rows,
+        catalog=catalog or pricing.catalog_read(event_id=event.pk, codes=choice.codes),
+        choice=choice,
+        general_sale=general_sale,
+        now=now,
+    )
     hold = Hold(
-        event=event, user=user, kind=kind, status=HoldStatus.ACTIVE, created_at=now, expires_at=expires_at
+        event=event,
+        user=user,
+        kind=kind,
+        status=HoldStatus.ACTIVE,
+        created_at=now,
+        expires_at=expires_at,
+        order_fee=pricing.from_minor(priced.order_fee),
+        promo_code_id=priced.promo_code_id,
+        access_code_id=priced.access_code_id,
     )
     # ON CONFLICT instead of a savepoint around the insert: the one unique index a new hold can
     # meet is "one live hold per buyer and event" (a concurrent claim of the same buyer).
@@ -283,10 +369,20 @@ def hold_claim_seats(
         )
         raise HoldExists(extra={"hold_id": other})
     hold.pk = inserted[0]
+    lines = priced.lines
     sql.execute(
-        "UPDATE checkout_seatinventory SET status = %s, hold_id = %s, hold_expires_at = %s, updated_at = %s"
-        " WHERE id = ANY(%s)",
-        [SeatStatus.HELD, hold.pk, expires_at, now, row_ids],
+        _SEATS_HOLD_SQL,
+        {
+            "held": SeatStatus.HELD,
+            "hold": hold.pk,
+            "until": expires_at,
+            "now": now,
+            "rows": [line.row_id for line in lines],
+            "types": [line.type_id for line in lines],
+            "prices": [pricing.from_minor(line.price) for line in lines],
+            "discounts": [pricing.from_minor(line.discount) for line in lines],
+            "fees": [pricing.from_minor(line.fee) for line in lines],
+        },
     )
     seat_ids = sorted(r.seat_id for r in seats_rows)
     inventory_changed(
@@ -303,6 +399,15 @@ def hold_claim_seats(
     return hold
 
 
+# The seats held, each with its line (type, price, discount, fee): one statement.
+_SEATS_HOLD_SQL = """
+    UPDATE checkout_seatinventory AS i
+       SET status = %(held)s, hold_id = %(hold)s, hold_expires_at = %(until)s, updated_at = %(now)s,
+           ticket_type_id = l.type_id, price = l.price, discount = l.discount, fee = l.fee
+      FROM unnest(%(rows)s::bigint[], %(types)s::bigint[], %(prices)s::numeric[], %(discounts)s::numeric[],
+                  %(fees)s::numeric[]) AS l(row_id, type_id, price, discount, fee)
+     WHERE i.id = l.row_id
+"""
 _HOLD_INSERT_FIELDS = [f for f in Hold._meta.concrete_fields if not f.primary_key]
 _HOLD_INSERT_SQL = (
     f"INSERT INTO checkout_hold ({', '.join(f.column for f in _HOLD_INSERT_FIELDS)})"
@@ -333,6 +438,7 @@ def holds_end(
     if not holds:
         return []
     ids = [h.pk for h in holds]
+    pricing.quota_return_holds(hold_ids=ids)
     rows = lock_rows(
         SeatInventory.objects.filter(hold_id__in=ids).exclude(pk__in=list(keep_row_ids)),
         skip_locked=not wait_for_rows,

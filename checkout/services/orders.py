@@ -62,6 +62,7 @@ from checkout.models import (
     TicketStatus,
 )
 from checkout.payments import payment_provider, uses_intents
+from checkout.services import pricing
 from checkout.services.common import audit_refusal, inventory_changed
 from checkout.services.holds import hold_lock_own
 from checkout.services.payments import payment_attempt_start, payment_charge, payment_refund, payment_resume
@@ -299,9 +300,13 @@ def _hold_to_paying(
 ) -> Payment:
     """Lock the hold's seats, stretch its expiry, mark it paying and write the pending attempt.
     Precondition: inside begin's transaction, record and hold locked (in that order)."""
+    # A seat's line was fixed when it was held (services/pricing); seats held before that existed have
+    # only the standard price.
     rows = lock_rows_sql(
         table="checkout_seatinventory",
-        columns="checkout_seatinventory.id, p.amount, p.currency",
+        columns="checkout_seatinventory.id,"
+        " COALESCE(checkout_seatinventory.price, p.amount) - COALESCE(checkout_seatinventory.discount, 0)"
+        " + COALESCE(checkout_seatinventory.fee, 0), p.currency",
         joins="LEFT JOIN events_price p ON p.event_id = checkout_seatinventory.event_id"
         " AND p.section_id = checkout_seatinventory.section_id",
         where="checkout_seatinventory.hold_id = %s",
@@ -309,7 +314,7 @@ def _hold_to_paying(
     )
     if any(amount is None for _, amount, _ in rows):
         raise RuntimeError(f"hold {hold.pk} has a seat without a price")
-    amount = sum((amount for _, amount, _ in rows), Decimal("0"))
+    amount = sum((amount for _, amount, _ in rows), Decimal("0")) + (hold.order_fee if rows else 0)
     currency = (
         rows[0][2]
         if rows
@@ -424,6 +429,7 @@ def order_cancel(*, order_id: int, actor: Any, now: dt.datetime | None = None, r
             return order
         rows = lock_rows(SeatInventory.objects.filter(order=order))
         seat_ids = sorted(r.seat_id for r in rows)
+        pricing.quota_return_order(order_id=order.pk)
         SeatInventory.objects.filter(pk__in=[r.pk for r in rows]).update(
             status=SeatStatus.AVAILABLE, order=None, ticket=None, updated_at=now
         )

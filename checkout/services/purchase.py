@@ -49,7 +49,7 @@ from checkout.services.common import audit_record, inventory_changed
 from checkout.services.holds import holds_end
 from checkout.services.outbox import outbox_add
 from checkout.services.payments import payment_refund, payment_settle
-from events.models import Event, EventStatus, Seat, Section
+from events.models import Event, EventStatus, Seat, Section, TicketType
 from ticketing.core import sql
 from ticketing.core.locks import busy_on_lock_timeout, lock_one, lock_rows_sql, set_lock_timeout
 from ticketing.ops import metrics
@@ -231,6 +231,10 @@ class _Seat(NamedTuple):
     section_name: str
     row_label: str
     label: str
+    discount: Decimal | None
+    fee: Decimal | None
+    ticket_type_id: int | None
+    ticket_type_name: str | None
 
 
 def _seats_lock(hold_id: int) -> list[_Seat]:
@@ -238,17 +242,19 @@ def _seats_lock(hold_id: int) -> list[_Seat]:
     found = lock_rows_sql(
         table="checkout_seatinventory",
         columns="checkout_seatinventory.id, checkout_seatinventory.seat_id,"
-        " checkout_seatinventory.section_id, p.amount, sec.name, s.row_label, s.label,"
-        " sec.display_order, s.row_rank, s.position",
+        " checkout_seatinventory.section_id, COALESCE(checkout_seatinventory.price, p.amount), sec.name,"
+        " s.row_label, s.label, checkout_seatinventory.discount, checkout_seatinventory.fee,"
+        " checkout_seatinventory.ticket_type_id, tt.name, sec.display_order, s.row_rank, s.position",
         joins="JOIN events_seat s ON s.id = checkout_seatinventory.seat_id"
         " JOIN events_section sec ON sec.id = checkout_seatinventory.section_id"
+        " LEFT JOIN events_tickettype tt ON tt.id = checkout_seatinventory.ticket_type_id"
         " LEFT JOIN events_price p ON p.event_id = checkout_seatinventory.event_id"
         " AND p.section_id = checkout_seatinventory.section_id",
         where="checkout_seatinventory.hold_id = %s",
         params=[hold_id],
     )
-    found.sort(key=lambda r: (r[7], r[8], r[9]))
-    return [_Seat(*r[:7]) for r in found]
+    found.sort(key=lambda r: (r[11], r[12], r[13]))
+    return [_Seat(*r[:11]) for r in found]
 
 
 _ORDER_FIELDS = [f for f in Order._meta.concrete_fields if not f.primary_key]
@@ -256,7 +262,10 @@ _ORDER_INSERT_SQL = (
     f"INSERT INTO checkout_order ({', '.join(f.column for f in _ORDER_FIELDS)})"
     f" VALUES ({', '.join(['%s'] * len(_ORDER_FIELDS))}) RETURNING id"
 )
-_TICKET_COLUMNS = "order_id, event_id, seat_id, section_id, price, code, status, used_gate, created_at"
+_TICKET_COLUMNS = (
+    "order_id, event_id, seat_id, section_id, price, discount, fee, ticket_type_id, code, status,"
+    " used_gate, created_at"
+)
 # The seats sold (only the ticket differs per row), the hold converted and the idempotency
 # record pointing at the order: one round trip.
 _SELL_SQL = """
@@ -271,6 +280,15 @@ _SELL_SQL = """
     )
     UPDATE checkout_idempotencyrecord SET order_id = %(order)s WHERE id = %(record)s
 """
+
+
+_ZERO = Decimal("0.00")
+
+
+def _type_of(seat: _Seat) -> TicketType | None:
+    if seat.ticket_type_id is None:
+        return None
+    return TicketType(id=seat.ticket_type_id, name=seat.ticket_type_name)
 
 
 def _order_write(
@@ -290,6 +308,9 @@ def _order_write(
         buyer_email=attempt.buyer_email,
         total=attempt.amount,
         currency=attempt.currency,
+        order_fee=hold.order_fee,
+        promo_code_id=hold.promo_code_id,
+        access_code_id=hold.access_code_id,
         created_at=now,
     )
     order.pk = sql.row(_ORDER_INSERT_SQL, [getattr(order, f.attname) for f in _ORDER_FIELDS])[0]
@@ -302,16 +323,32 @@ def _order_write(
             ),
             section=Section(id=seat.section_id, name=seat.section_name),
             price=seat.price,
+            discount=_ZERO if seat.discount is None else seat.discount,
+            fee=_ZERO if seat.fee is None else seat.fee,
+            ticket_type=_type_of(seat),
             status=TicketStatus.VALID,
             created_at=now,
         )
         for seat in seats
     ]
-    values = ", ".join(["(%s, %s, %s, %s, %s, %s, %s, %s, %s)"] * len(tickets))
+    values = ", ".join(["(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"] * len(tickets))
     params = [
         v
         for t in tickets
-        for v in (order.pk, t.event_id, t.seat_id, t.section_id, t.price, t.code, t.status, t.used_gate, now)
+        for v in (
+            order.pk,
+            t.event_id,
+            t.seat_id,
+            t.section_id,
+            t.price,
+            t.discount,
+            t.fee,
+            t.ticket_type_id,
+            t.code,
+            t.status,
+            t.used_gate,
+            now,
+        )
     ]
     ids = sql.rows(f"INSERT INTO checkout_ticket ({_TICKET_COLUMNS}) VALUES {values} RETURNING id", params)
     for ticket, (ticket_id,) in zip(tickets, ids, strict=True):

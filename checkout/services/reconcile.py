@@ -75,11 +75,13 @@ CHECKS: dict[str, tuple[str, list[str]]] = {
     ),
     "order_total_mismatch": (
         """
-        SELECT o.id, o.event_id, o.total::text, COALESCE(SUM(t.price), 0)::text
+        SELECT o.id, o.event_id, o.total::text,
+               COALESCE(SUM(t.price - t.discount + t.fee) + o.order_fee, 0)::text
           FROM checkout_order o
           LEFT JOIN checkout_ticket t ON t.order_id = o.id
-         GROUP BY o.id, o.event_id, o.total
-        HAVING o.total <> COALESCE(SUM(t.price), 0)
+         GROUP BY o.id, o.event_id, o.total, o.order_fee
+        -- A ticket's line is what the buyer paid for it (services/pricing); the order fee comes once.
+        HAVING o.total <> COALESCE(SUM(t.price - t.discount + t.fee) + o.order_fee, 0)
          ORDER BY o.id
         """,
         ["order_id", "event_id", "total", "tickets_sum"],

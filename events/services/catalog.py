@@ -17,11 +17,11 @@ from django.utils.text import slugify
 
 from events.errors import DuplicateEvent, VenueNotFound
 from events.models import Category, Event, Price, Seat, Section, Venue
-from ticketing.core.errors import Problems, validation_error_from_django
+from ticketing.core.errors import NotFound, Problems, validation_error_from_django
 from ticketing.core.venue_time import LocalTimeProblem, venue_localize
 
 
-def _parse_amount(value: Any) -> Decimal | None:
+def parse_amount(value: Any) -> Decimal | None:
     try:
         amount = Decimal(str(value))
     except (InvalidOperation, ValueError):
@@ -77,8 +77,11 @@ def event_create(
     sales_close_at: dt.datetime | None = None,
     prices: dict[int, Any] | None = None,
     currency: str = "EUR",
+    service_fee: Any = 0,
+    order_fee: Any = 0,
 ) -> Event:
-    """Create a draft event with its prices (``{section_id: amount}``), or nothing at all.
+    """Create a draft event with its prices (``{section_id: amount}``) and fees (per ticket,
+    per order), or nothing at all.
 
     Times without an offset are the venue's wall-clock time. Every problem of the request
     is reported at once. Raises ``VenueNotFound``, ``ValidationFailed`` or ``DuplicateEvent``.
@@ -110,14 +113,20 @@ def event_create(
         problems.add("prices", f"Prices name sections of another venue: {', '.join(map(str, unknown))}.")
     amounts: dict[int, Decimal] = {}
     for sid, value in prices.items():
-        amount = _parse_amount(value)
+        amount = parse_amount(value)
         if amount is None:
             problems.add("prices", f"Price of section {sid}: non-negative, at most two decimals.")
         else:
             amounts[int(sid)] = amount
 
+    fees = {"service_fee": parse_amount(service_fee), "order_fee": parse_amount(order_fee)}
+    for name, amount in fees.items():
+        if amount is None:
+            problems.add(name, "A fee is a non-negative amount with at most two decimals.")
     event = Event(
         venue=venue,
+        service_fee=fees["service_fee"] or 0,
+        order_fee=fees["order_fee"] or 0,
         title=title.strip(),
         slug=slug or slugify(f"{title}-{(times['starts_at'] or timezone.now()):%Y-%m-%d}")[:220],
         description=description,
@@ -155,6 +164,22 @@ def event_create(
             raise DuplicateEvent() from exc
         raise
     return event
+
+
+def event_fees_set(*, event_id: int, service_fee: Any, order_fee: Any) -> Event:
+    """Set the event's fees (per ticket, per order). Seats already held or sold keep theirs.
+    Raises ``NotFound``, ``ValidationFailed``."""
+    problems = Problems()
+    fees = {"service_fee": parse_amount(service_fee), "order_fee": parse_amount(order_fee)}
+    for name, amount in fees.items():
+        if amount is None:
+            problems.add(name, "A fee is a non-negative amount with at most two decimals.")
+    problems.raise_if_any()
+    with transaction.atomic():
+        if not Event.objects.filter(pk=event_id).update(**fees):
+            raise NotFound(extra={"event_id": event_id})
+        catalog_version_bump()
+    return Event.objects.get(pk=event_id)
 
 
 def event_readiness(event: Event) -> list[str]:

@@ -46,6 +46,11 @@ def test_hold_create_answers_201_with_seats_and_total(buyer, event):
         "row": "A",
         "label": "1",
         "price": None,
+        "ticket_type_id": None,
+        "ticket_type": "Standard",
+        "discount": "0.00",
+        "fee": "0.00",
+        "line_total": "50.00",
     }
     assert body["total"] == "100.00" and body["currency"] == "EUR"
     assert body["extensions_left"] == 2 and body["status"] == "active" and body["expires_at"]

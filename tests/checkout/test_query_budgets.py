@@ -36,6 +36,13 @@ HOLD_NAMED_SEATS = 13
 # + hold converted + record, attempt settled, outbox row, version + audit, COMMIT; the e-mail
 # task queued. The answer is built from what the purchase wrote.
 PURCHASE = 24
+# Ticket types and codes (issue 20): the types, their prices and counters, the codes entered and
+# the fees come with the event in the hold's first statement, and each seat's line is written by
+# the same statement that holds it, so a standard-price hold costs what it did. A capped type or
+# a code adds exactly the one statement that counts them race-proof (``pricing.quota_take``'s
+# conditional upsert + update); the purchase copies the lines it already reads: no more.
+HOLD_WITH_TYPE_AND_CODE = HOLD_NAMED_SEATS + 1
+PURCHASE_WITH_TYPE_AND_CODE = PURCHASE
 
 
 def _hold(client, event, body):
@@ -76,3 +83,33 @@ def test_purchase_query_budget(
         response = client.post(f"/api/holds/{hold['id']}/purchase", body, HTTP_IDEMPOTENCY_KEY="k-1")
     assert response.status_code == 201, response.content
     assert [t["label"] for t in response.json()["tickets"]] == [s["label"] for s in hold["seats"]]
+
+
+def test_hold_and_purchase_with_a_capped_type_and_a_promo_code_query_budget(
+    api_client, event, django_assert_max_num_queries, django_capture_on_commit_callbacks
+):
+    from tests.checkout.conftest import seat_ids
+    from tests.factories import make_code, make_ticket_type
+
+    early = make_ticket_type(event, "Early bird", "30.00", quota=100)
+    make_ticket_type(event, "VIP", "90.00")
+    make_code(event, "SAVE", discount_value=10)
+    client = api_client.as_user(UserFactory())
+    ids = seat_ids(event)[:2]
+    body = {"seat_ids": ids, "ticket_type_id": early.id, "codes": ["save"]}
+    with (
+        django_assert_max_num_queries(HOLD_WITH_TYPE_AND_CODE),
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        hold = _hold(client, event, body)
+    assert [(s["ticket_type"], s["price"], s["discount"]) for s in hold["seats"]] == [
+        ("Early bird", "30.00", "3.00")
+    ] * 2
+    body = {"buyer_name": "Ada", "buyer_email": "ada@example.com", "card_number": payments.CARD_APPROVE}
+    with (
+        django_assert_max_num_queries(PURCHASE_WITH_TYPE_AND_CODE),
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        response = client.post(f"/api/holds/{hold['id']}/purchase", body, HTTP_IDEMPOTENCY_KEY="k-1")
+    assert response.status_code == 201, response.content
+    assert response.json()["total"] == "54.00"

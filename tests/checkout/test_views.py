@@ -83,8 +83,9 @@ def test_hold_page_shows_the_stored_expiry_on_every_load(client, django_assert_m
     hold = _hold(user, make_event(), seats=2)
     client.force_login(user)
     first = client.get(f"/holds/{hold.id}/").content.decode()
-    # Session, user, hold (+event, venue), converted-order check, seats, prices.
-    with django_assert_max_num_queries(7):
+    # Session, user, hold (+event, venue, codes), converted-order check, seats, prices, and the
+    # types and codes the buyer may choose (issue 20: one catalog read).
+    with django_assert_max_num_queries(8):
         second = client.get(f"/holds/{hold.id}/").content.decode()
     expiry = f'data-expires-at="{hold.expires_at.isoformat()}"'
     assert expiry in first and expiry in second

@@ -87,6 +87,8 @@ def test_admin_event_edit_bumps_the_catalog_and_search():
         "prices-0-section": str(price.section_id),
         "prices-0-amount": "75.00",
         "prices-0-currency": "EUR",
+        "ticket_types-TOTAL_FORMS": "0",
+        "ticket_types-INITIAL_FORMS": "0",
     }
     r = client.post(f"/admin/events/event/{event.pk}/change/", data)
     assert r.status_code == 302, r.content.decode()[:3000]

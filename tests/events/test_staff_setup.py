@@ -75,6 +75,8 @@ def admin_event_form(event: Event, **changes) -> dict:
         "prices-INITIAL_FORMS": "0",
         "prices-MIN_NUM_FORMS": "0",
         "prices-MAX_NUM_FORMS": "1000",
+        "ticket_types-TOTAL_FORMS": "0",
+        "ticket_types-INITIAL_FORMS": "0",
     }
     data.update(changes)
     return data

@@ -17,7 +17,7 @@ from django.urls import resolve
 
 from checkout.models import Order, Payment
 from tests.conftest import table_counts
-from tests.factories import make_event, make_venue, staff_user
+from tests.factories import make_code, make_event, make_ticket_type, make_venue, staff_user
 from tests.openapi_walk import example, string_fields, with_value
 from tests.ops_factories import hold, inventory
 from ticketing.config.api import api
@@ -47,9 +47,18 @@ def world(db):
     staff = staff_user(is_superuser=True)
     event = make_event()
     h = hold(inventory(event, 2), user=staff)
+    ticket_type = make_ticket_type(event, "Child")
+    code = make_code(event, "PROMO")
     return {
         "staff": staff,
-        "ids": {"event_id": event.pk, "hold_id": h.pk, "order_id": 1, "entry_id": 1},
+        "ids": {
+            "event_id": event.pk,
+            "hold_id": h.pk,
+            "order_id": 1,
+            "entry_id": 1,
+            "ticket_type_id": ticket_type.pk,
+            "code_id": code.pk,
+        },
     }
 
 

@@ -14,9 +14,11 @@ from ninja.errors import AuthenticationError, AuthorizationError, HttpError, Thr
 from ninja.errors import ValidationError as NinjaValidationError
 
 from checkout.api import router as checkout_router
+from checkout.api_codes import router as checkout_codes_router
 from checkout.api_events import router as checkout_events_router
 from checkout.api_ops import router as checkout_ops_router
 from events.api import router as events_router
+from events.api_ticket_types import router as ticket_types_router
 from ticketing.accounts.api import router as accounts_router
 from ticketing.accounts.auth import api_auth
 from ticketing.core.errors import (
@@ -53,6 +55,8 @@ api = DocumentedErrorsAPI(
 api.add_router("/auth", accounts_router, tags=["accounts"])
 api.add_router("", events_router, tags=["events"])
 api.add_router("", checkout_events_router, tags=["events"])
+api.add_router("", ticket_types_router, tags=["ticket types"])
+api.add_router("", checkout_codes_router, tags=["ticket types"])
 api.add_router("", checkout_router, tags=["checkout"])
 api.add_router("", checkout_ops_router, tags=["operations"])
 api.add_router("", waitlist_router, tags=["waitlist"])

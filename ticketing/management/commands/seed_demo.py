@@ -10,9 +10,9 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.utils import timezone
 
-from checkout.services import sales
+from checkout.services import codes, sales
 from events.models import Category, Event, Venue
-from events.services import catalog, venues
+from events.services import catalog, ticket_types, venues
 from ticketing.models import User
 
 ARENA_SLUG = "grand-arena"
@@ -174,10 +174,35 @@ class Command(BaseCommand):
                 prices=prices,
                 currency="EUR" if venue.country != "US" else "USD",
             )
+            if i % 4 == 1:
+                self._types_and_codes(event, prices, starts)
             if i % 11 != 10:  # a few stay drafts
                 sales.event_publish(event_id=event.id)
             created += 1
         self.stdout.write(f"seed_demo: {len(venues)} venues, {created} new events.")
+
+    def _types_and_codes(self, event: Event, prices: dict, starts: dt.datetime) -> None:
+        """Every fourth event shows issue 20: an early bird (capped, until two days before), a VIP
+        type behind the presale code VIPDEMO, the promo code DEMO10 and fees."""
+        catalog.event_fees_set(event_id=event.id, service_fee="1.50", order_fee="2.00")
+        ticket_types.ticket_type_create(
+            event_id=event.id,
+            name="Early bird",
+            prices={sid: amount - 10 for sid, amount in prices.items()},
+            quota=100,
+            sales_end=starts - dt.timedelta(days=2),
+        )
+        vip = ticket_types.ticket_type_create(
+            event_id=event.id,
+            name="VIP",
+            description="Best seats, a drink and the programme",
+            prices={sid: amount + 60 for sid, amount in prices.items()},
+            visibility="presale",
+            per_order_max=4,
+            sort_order=1,
+        )
+        codes.code_create(event_id=event.id, kind="presale", code="VIPDEMO", ticket_type_ids=[vip.id])
+        codes.code_create(event_id=event.id, kind="promo", code="DEMO10", discount_value=10, use_limit=50)
 
     def _users(self) -> None:
         if not User.objects.filter(email="admin@example.com").exists():
