@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable
+from functools import partial
 from typing import Any
 
 from django.db import transaction
@@ -17,7 +18,7 @@ from django.utils import timezone
 from checkout.errors import HoldExpired, HoldNotActive, ValidationFailed
 from checkout.models import Hold, HoldStatus, SeatInventory
 from checkout.services import pricing
-from checkout.services.holds import hold_lock_own
+from checkout.services.holds import expired_counted_retire, hold_lock_own
 from events.models import Event
 from ticketing.core import sql
 from ticketing.core.locks import busy_on_lock_timeout, lock_rows, set_lock_timeout
@@ -66,6 +67,7 @@ def hold_reprice(
             choice=choice,
             general_sale=event.sales_open(now),
             now=now,
+            reclaim=partial(expired_counted_retire, event_id=event.pk, now=now),
         )
         lines = priced.lines
         sql.execute(

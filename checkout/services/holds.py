@@ -346,6 +346,7 @@ def hold_claim_seats(
         choice=choice,
         general_sale=general_sale,
         now=now,
+        reclaim=partial(expired_counted_retire, event_id=event.pk, now=now),
     )
     hold = Hold(
         event=event,
@@ -476,6 +477,43 @@ def holds_end(
     how = "released" if status == HoldStatus.RELEASED else "expired"
     transaction.on_commit(partial(metrics.hold_ended, how=how, count=len(holds)))
     return holds
+
+
+# Expired holds of an event still counted against some types' caps or codes' uses.
+_EXPIRED_COUNTED_SQL = """
+    SELECT h.id FROM checkout_hold h
+     WHERE h.event_id = %(event)s AND h.status = ANY(%(live)s) AND h.expires_at <= %(now)s
+       AND (h.promo_code_id = ANY(%(codes)s) OR h.access_code_id = ANY(%(codes)s)
+            OR EXISTS (SELECT 1 FROM checkout_seatinventory i
+                        WHERE i.hold_id = h.id AND i.ticket_type_id = ANY(%(types)s)))
+     ORDER BY h.id LIMIT 500
+"""
+
+
+def expired_counted_retire(
+    *, event_id: int, now: dt.datetime, type_ids: list[int], code_ids: list[int]
+) -> bool:
+    """End the expired holds of the event that still count against ``type_ids``' caps or
+    ``code_ids``' uses (``pricing.hold_price_counted``'s reclaim), giving those back; True when
+    some were ended. Precondition: inside a hold's transaction, possibly holding inventory locks,
+    so nothing is waited for (holds and seats another transaction has locked are skipped)."""
+    ids = [
+        hold_id
+        for (hold_id,) in sql.rows(
+            _EXPIRED_COUNTED_SQL,
+            {
+                "event": event_id,
+                "live": list(LIVE_HOLD_STATUSES),
+                "now": now,
+                "codes": code_ids,
+                "types": type_ids,
+            },
+        )
+    ]
+    if not ids:
+        return False
+    ended = holds_end(hold_ids=ids, status=HoldStatus.EXPIRED, now=now, reason="expired", wait_for_rows=False)
+    return bool(ended)
 
 
 _HOLD_FIELDS = [f.attname for f in Hold._meta.concrete_fields]

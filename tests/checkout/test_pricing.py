@@ -390,3 +390,41 @@ def test_a_cap_added_later_counts_seats_already_held(event, user):
             user=UserFactory(), event_id=event.id, seat_ids=seat_ids(event)[3:4], ticket_type_id=child.id
         )
     assert TicketTypeCount.objects.get(ticket_type=child).used == 3
+
+
+def test_an_expired_hold_stops_counting_against_a_code_before_the_sweeper_runs(event, user):
+    make_code(event, "ONCE", discount_value=10, use_limit=1)
+    ids = seat_ids(event)
+    now = timezone.now()
+    first = hold_create(user=user, event_id=event.id, seat_ids=ids[:1], codes=["ONCE"], now=now)
+    later = first.expires_at + dt.timedelta(seconds=1)
+    # No sweep: the next buyer's hold retires the lapsed one and takes its use.
+    second = hold_create(user=UserFactory(), event_id=event.id, seat_ids=ids[1:2], codes=["ONCE"], now=later)
+    assert second.promo_code_id == Code.objects.get(code="ONCE").pk
+    assert Code.objects.get(code="ONCE").used == 1
+    first.refresh_from_db()
+    assert first.status == "expired"
+    # A live hold is never retired for its use.
+    with pytest.raises(CodeUsedUp):
+        hold_create(user=UserFactory(), event_id=event.id, seat_ids=ids[2:3], codes=["ONCE"], now=later)
+    assert Code.objects.get(code="ONCE").used == 1
+
+
+def test_an_expired_hold_stops_counting_against_a_cap_before_the_sweeper_runs(event, user):
+    early = make_ticket_type(event, "Early bird", "30.00", quota=1)
+    ids = seat_ids(event)
+    now = timezone.now()
+    first = hold_create(user=user, event_id=event.id, seat_ids=ids[:1], ticket_type_id=early.id, now=now)
+    with pytest.raises(TypeSoldOut):
+        hold_create(
+            user=UserFactory(), event_id=event.id, seat_ids=ids[1:2], ticket_type_id=early.id, now=now
+        )
+    later = first.expires_at + dt.timedelta(seconds=1)
+    second = hold_create(
+        user=UserFactory(), event_id=event.id, seat_ids=ids[1:2], ticket_type_id=early.id, now=later
+    )
+    assert lines(second)[0][0] == "Early bird"
+    assert TicketTypeCount.objects.get(ticket_type=early).used == 1
+    first.refresh_from_db()
+    assert first.status == "expired"
+    assert SeatInventory.objects.get(event=event, seat_id=ids[0]).status == "available"

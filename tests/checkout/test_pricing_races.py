@@ -165,7 +165,7 @@ def test_control_without_the_conditional_update_a_code_is_overused(monkeypatch, 
     everyone_read = threading.Barrier(buyers)
 
     def read_then_write(*, priced, catalog, taken, codes):
-        for code_id in priced.code_ids if codes else []:
+        for code_id in codes:
             found = Code.objects.get(pk=code_id)
             everyone_read.wait(timeout=30)
             if found.used >= found.use_limit:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from checkout.errors import CodeUsedUp, TypeSoldOut
@@ -56,21 +56,42 @@ _QUOTA_TAKE_SQL = """
 TYPE_FALLBACKS = 4
 
 
+# Retire expired holds that still count against the given types' caps or codes' uses; True
+# when some were retired (then counting again may succeed). Supplied by the hold services.
+Reclaim = Callable[..., bool]
+
+
 def hold_price_counted(
-    *, rows: Sequence[Any], catalog: Catalog, choice: Choice, general_sale: bool, now: dt.datetime
+    *,
+    rows: Sequence[Any],
+    catalog: Catalog,
+    choice: Choice,
+    general_sale: bool,
+    now: dt.datetime,
+    reclaim: Reclaim | None = None,
 ) -> Priced:
     """``hold_price``, then count the capped types and codes (``quota_take``).
 
     A type the default picked that sells out under lock hands its seats to the next type; one
-    the buyer named raises ``TypeSoldOut``. Caller's transaction (a rollback gives it all back).
+    the buyer named raises ``TypeSoldOut``; a code used up raises ``CodeUsedUp``. Before either
+    answer, ``reclaim`` retires expired holds still counted against them (an expired hold stops
+    counting the moment it expires, as its seats do, whether or not the sweeper has run) and
+    the count is tried once more. Caller's transaction (a rollback gives it all back).
     """
     taken: Counter = Counter()
     excluded: frozenset[int] = frozenset()
+    may_reclaim = reclaim is not None
     for attempt in range(TYPE_FALLBACKS + 1):
         priced = hold_price(
             catalog=catalog, rows=rows, choice=choice, general_sale=general_sale, now=now, excluded=excluded
         )
-        full = quota_take(priced=priced, catalog=catalog, taken=taken, codes=attempt == 0)
+        full, missing = _count(priced, catalog, taken, list(priced.code_ids) if attempt == 0 else [])
+        if (full or missing) and may_reclaim:
+            may_reclaim = False
+            if reclaim(type_ids=full, code_ids=missing):
+                full, missing = _count(priced, catalog, taken, missing)
+        if missing:
+            raise CodeUsedUp(extra={"code_ids": missing})
         if not full:
             return priced
         if not set(full) <= priced.auto_types or attempt == TYPE_FALLBACKS:
@@ -79,30 +100,40 @@ def hold_price_counted(
     raise AssertionError("unreachable")
 
 
-def quota_take(*, priced: Priced, catalog: Catalog, taken: Counter, codes: bool) -> list[int]:
-    """Count the counted types of ``priced`` beyond ``taken`` (and its codes, when ``codes``).
+def _count(priced: Priced, catalog: Catalog, taken: Counter, codes: list[int]) -> tuple[list[int], list[int]]:
+    """``quota_take`` as (types whose cap was reached, codes used up)."""
+    try:
+        return quota_take(priced=priced, catalog=catalog, taken=taken, codes=codes), []
+    except CodeUsedUp as exc:
+        return list(exc.extra.get("full_type_ids", [])), list(exc.extra.get("code_ids", []))
+
+
+def quota_take(*, priced: Priced, catalog: Catalog, taken: Counter, codes: Sequence[int]) -> list[int]:
+    """Count the counted types of ``priced`` beyond ``taken``, and a use of each of ``codes``.
 
     Precondition: inside the hold's transaction (a rollback gives everything back). Returns the
     types whose cap was reached (their seats were not counted); adds what was counted to
-    ``taken``. Raises ``CodeUsedUp``.
+    ``taken``. Raises ``CodeUsedUp`` (``extra``: the ``code_ids`` not counted and the
+    ``full_type_ids``; the rest was counted).
     """
     want = {
         type_id: n - taken[type_id]
         for type_id, n in priced.capped.items()
         if catalog.types[type_id].counted and n > taken[type_id]
     }
-    code_ids = priced.code_ids if codes else []
+    code_ids = list(codes)
     if not want and not code_ids:
         return []
     got_types, got_codes = sql.row(
         _QUOTA_TAKE_SQL,
         {"types": list(want), "counts": list(want.values()), "codes": code_ids},
     )
-    if len(got_codes) != len(code_ids):
-        raise CodeUsedUp(extra={"code_ids": sorted(set(code_ids) - set(got_codes))})
     for type_id in got_types:
         taken[type_id] += want[type_id]
-    return sorted(set(want) - set(got_types))
+    full = sorted(set(want) - set(got_types))
+    if len(got_codes) != len(code_ids):
+        raise CodeUsedUp(extra={"code_ids": sorted(set(code_ids) - set(got_codes)), "full_type_ids": full})
+    return full
 
 
 # What ended holds give back: their seats' capped types and their codes' uses. Called before

@@ -9,7 +9,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from checkout.errors import CodeInvalid, CodeUsedUp, PerOrderMax, TypeNotOnSale, TypeSoldOut
+from checkout.errors import CodeInvalid, PerOrderMax, TypeNotOnSale, TypeSoldOut
 from checkout.models import CodeKind, DiscountKind, DiscountScope
 from checkout.services.pricing.catalog import (
     CODE_MAX_LENGTH,
@@ -105,8 +105,8 @@ def _codes(catalog: Catalog, choice: Choice, now: dt.datetime) -> tuple[CodeInfo
         code = catalog.codes.get(text)
         if code is None or not code.valid(now):
             raise CodeInvalid(extra={"code": text})
-        if code.use_limit is not None and code.used >= code.use_limit:
-            raise CodeUsedUp(extra={"code": text})
+        # A use limit is not judged from this read: uses of holds that expired unswept still show
+        # in it. Counting the use (``quota_take``) decides, after retiring such holds.
         if code.kind == CodeKind.PRESALE:
             if presale is not None:
                 raise ValidationFailed("Enter one presale code.")
@@ -187,8 +187,9 @@ def hold_price(
             info = catalog.types[type_id]
             if info.per_order_max is not None and counts[type_id] + 1 > info.per_order_max:
                 raise PerOrderMax(extra={"ticket_type_id": type_id, "max": info.per_order_max})
-            full = info.quota is not None and info.used + counts[type_id] + 1 > info.quota
-            if type_id in excluded or full:
+            # The cap is judged by counting (``quota_take``), which first retires expired holds
+            # still counted against it; the read here may include those.
+            if type_id in excluded:
                 raise TypeSoldOut(extra={"ticket_type_id": type_id})
         counts[type_id] += 1
         chosen.append((row, type_id, price))
