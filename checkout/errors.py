@@ -21,6 +21,7 @@ __all__ = [
     "PaymentDeclined",
     "PaymentFailed",
     "PurchaseInProgress",
+    "QueueRequired",
     "ResendLimited",
     "SalesClosed",
     "SeatsNotFound",
@@ -31,6 +32,7 @@ __all__ = [
     "TicketWrongEvent",
     "TooManySeats",
     "ValidationFailed",
+    "WaitingRoomNotFound",
     "WebhookSignatureInvalid",
 ]
 
@@ -175,3 +177,15 @@ class TicketWrongEvent(ApplicationError):
     code = "TICKET_WRONG_EVENT"
     status = 409
     message = _("This ticket is for another event.")
+
+
+class QueueRequired(ApplicationError):
+    """The event has a waiting room and the buyer has no unused admission pass for it."""
+
+    code = "QUEUE_REQUIRED"
+    status = 403
+    message = _("This event has a waiting room: join the queue and wait for your turn.")
+
+
+class WaitingRoomNotFound(NotFound):
+    message = _("This event has no waiting room.")
