@@ -33,7 +33,7 @@ from checkout.services.announce import Coalescer
 from events.errors import EventNotFound
 from events.models import Event, EventStatus
 from ticketing.core import realtime, sql
-from ticketing.core.locks import busy_on_lock_timeout, lock_rows_sql, set_lock_timeout
+from ticketing.core.locks import busy_on_lock_timeout, lock_one, lock_rows_sql, set_lock_timeout
 from waitlist.errors import QueueClosed, QueueCooldown, QueueNotFound, WaitingRoomOff
 from waitlist.models import EventQueue, QueueEntry, QueueState
 from waitlist.queue_selectors import QueueView, entry_lapsed, entry_ttl, queue_view
@@ -249,13 +249,7 @@ def queue_open(*, event_id: int, now: dt.datetime | None = None, rng: random.Ran
     with busy_on_lock_timeout(), transaction.atomic():
         set_lock_timeout()
         _queue_get(event_id)
-        opened = lock_rows_sql(
-            table="waitlist_eventqueue",
-            columns="waitlist_eventqueue.opened_at",
-            where="waitlist_eventqueue.event_id = %s",
-            params=[event_id],
-        )[0][0]
-        if opened is not None:
+        if lock_one(EventQueue.objects.filter(event_id=event_id)).opened_at is not None:
             return False
         early = list(
             QueueEntry.objects.filter(event_id=event_id, state=QueueState.WAITING, early=True)
@@ -365,13 +359,8 @@ def queue_close(*, event_id: int, now: dt.datetime | None = None) -> int:
         return 0
     with busy_on_lock_timeout(), transaction.atomic():
         set_lock_timeout()
-        locked = lock_rows_sql(
-            table="waitlist_eventqueue",
-            columns="waitlist_eventqueue.closed_at",
-            where="waitlist_eventqueue.event_id = %s",
-            params=[event_id],
-        )
-        if not locked or locked[0][0] is not None:
+        queue = lock_one(EventQueue.objects.filter(event_id=event_id))
+        if queue is None or queue.closed_at is not None:
             return 0
         EventQueue.objects.filter(event_id=event_id).update(closed_at=now)
         closed = QueueEntry.objects.filter(event_id=event_id, state=QueueState.WAITING).update(

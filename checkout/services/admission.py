@@ -88,16 +88,10 @@ def passes_grant(*, event_id: int, pick: Picker, now: dt.datetime) -> list[Admis
     """
     if not connection.in_atomic_block:
         raise RuntimeError("passes_grant needs the caller's transaction.")
-    room = lock_rows_sql(
-        table="checkout_waitingroom",
-        columns="checkout_waitingroom.enabled, checkout_waitingroom.paused,"
-        " checkout_waitingroom.checkout_limit",
-        where="checkout_waitingroom.event_id = %s",
-        params=[event_id],
-    )
-    if not room:
+    room = lock_one(WaitingRoom.objects.filter(event_id=event_id))
+    if room is None:
         return []
-    enabled, paused, limit = room[0]
+    enabled, paused, limit = room.enabled, room.paused, room.checkout_limit
     if not enabled or paused:
         return []
     free = limit - live_count(event_id=event_id, now=now)
