@@ -52,6 +52,9 @@ def api_client():
         def delete(self, path, data=None, **extra):
             return super().delete(path, data, content_type="application/json", **self._auth(extra))
 
+        def patch(self, path, data=None, **extra):
+            return super().patch(path, data, content_type="application/json", **self._auth(extra))
+
         def as_user(self, user):
             from tests.factories import api_token
 
