@@ -12,7 +12,7 @@ from checkout.models import AdmissionPass, PassState
 from checkout.services import admission
 from checkout.services.holds import hold_create, hold_release
 from tests.checkout.conftest import seat_ids
-from tests.factories import UserFactory, make_event, staff_user
+from tests.factories import UserFactory, make_event
 from waitlist import queue_services as services
 from waitlist.errors import QueueClosed, QueueCooldown, WaitingRoomOff
 from waitlist.models import EventQueue, QueueEntry, QueueState
