@@ -26,6 +26,22 @@ LIVE_COUNT_SQL = f"""
 """
 
 
+# What a grant counts (under the room's lock, right after closing every lapsed unused pass it
+# could lock): every pass still ``admitted`` - a lapsed one left open is locked by a hold that
+# is binding it at this moment, with a ``now`` read before it lapsed, so it may yet become
+# checking out - and every pass checking out on a live hold.
+GRANT_COUNT_SQL = """
+    SELECT count(*) FROM checkout_admissionpass p LEFT JOIN checkout_hold h ON h.id = p.hold_id
+     WHERE p.event_id = %s AND (p.state = 'admitted'
+           OR (p.state = 'checking_out' AND h.status = ANY(%s) AND h.expires_at > %s))
+"""
+
+
+def grant_count(*, event_id: int, now: dt.datetime) -> int:
+    """The count a grant compares with the limit (``GRANT_COUNT_SQL``); never below ``live_count``."""
+    return sql.row(GRANT_COUNT_SQL, [event_id, list(LIVE_HOLD_STATUSES), now])[0]
+
+
 def live_params(now: dt.datetime) -> list:
     return [now, list(LIVE_HOLD_STATUSES), now]
 

@@ -23,7 +23,7 @@ from django.utils import timezone
 
 from checkout.errors import QueueRequired, WaitingRoomNotFound
 from checkout.models import AdmissionPass, PassState, WaitingRoom
-from checkout.selectors.admission import LIVE_PASS_SQL, live_count, live_params
+from checkout.selectors.admission import LIVE_PASS_SQL, grant_count, live_params
 from checkout.services import hooks
 from events.errors import EventNotFound
 from events.models import Event
@@ -94,7 +94,15 @@ def passes_grant(*, event_id: int, pick: Picker, now: dt.datetime) -> list[Admis
     enabled, paused, limit = room.enabled, room.paused, room.checkout_limit
     if not enabled or paused:
         return []
-    free = limit - live_count(event_id=event_id, now=now)
+    # Unused turns that lapsed are closed first, so that a hold still binding one (its ``now``
+    # read just before the lapse) finds it closed; one such hold has it locked, and it counts.
+    sql.execute(
+        "UPDATE checkout_admissionpass SET state = %s, ended_at = %s WHERE id IN ("
+        " SELECT id FROM checkout_admissionpass WHERE event_id = %s AND state = 'admitted'"
+        " AND admitted_until <= %s FOR UPDATE SKIP LOCKED)",
+        [PassState.EXPIRED, now, event_id, now],
+    )
+    free = limit - grant_count(event_id=event_id, now=now)
     if free <= 0:
         return []
     user_ids = pick(free)[:free]
