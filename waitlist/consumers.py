@@ -136,6 +136,15 @@ class EventConsumer(AsyncJsonWebsocketConsumer):
     async def event_cancelled(self, message: dict) -> None:
         await self.send_json(message)
 
+    # The waiting room: one coalesced "now serving" per change, and the queue closing on a
+    # sell-out, to everyone viewing the event; each buyer works out their own place from it.
+
+    async def queue_moved(self, message: dict) -> None:
+        await self.send_json(message)
+
+    async def queue_closed(self, message: dict) -> None:
+        await self.send_json(message)
+
     async def stream_resync(self, message: dict) -> None:
         # The layer reconnected: messages may be lost. Re-read what we track; the page
         # re-fetches the seat map.
@@ -184,6 +193,11 @@ class EventConsumer(AsyncJsonWebsocketConsumer):
 
     async def waitlist_fulfilled(self, message: dict) -> None:
         await self.send_json(message)
+
+    async def queue_admitted(self, message: dict) -> None:
+        # This buyer's turn (sent to them alone); only the page of that event shows it.
+        if message["event_id"] == self.event_id:
+            await self.send_json(message)
 
     async def _stop_tracking(self, message: dict) -> None:
         if message["event_id"] == self.event_id and message["entry_id"] == self.entry_id:
