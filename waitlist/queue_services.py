@@ -20,6 +20,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import random
+import time
 from dataclasses import dataclass
 from functools import partial
 
@@ -330,21 +331,34 @@ def queue_admit_next(*, event_id: int, now: dt.datetime | None = None) -> list[i
                 "admitted_until": p.admitted_until.isoformat(),
             }
             transaction.on_commit(partial(realtime.user_notify, user_id=p.user_id, message=message))
-        transaction.on_commit(partial(_moved_coalescer.add, event_id, [numbers[-1]]))
+        transaction.on_commit(partial(_moved_note, event_id, numbers[-1]))
     return numbers
 
 
+# Per event: when the oldest admission not yet announced committed (wall clock, seconds). Sent
+# as ``since``, so a client can tell how long "now serving" took to reach it.
+_moved_since: dict[int, float] = {}
+
+
+def _moved_note(event_id: int, number: int) -> None:
+    _moved_since.setdefault(event_id, time.time())
+    _moved_coalescer.add(event_id, [number])
+
+
 def _moved_flush(event_id: int, numbers: set[int]) -> None:
+    since = _moved_since.pop(event_id, None)
     # Read at send time: a late message is never staler than the row (several processes push).
-    row = (
-        EventQueue.objects.filter(event_id=event_id).values_list("now_serving", "admitted_per_minute").first()
-    )
+    queue = EventQueue.objects.filter(event_id=event_id).values_list("now_serving", "admitted_per_minute")
+    row = queue.first()
     if row is None:
         return
-    realtime.push(
-        realtime.event_group(event_id),
-        {"type": "queue.moved", "event_id": event_id, "now_serving": row[0], "admitted_per_minute": row[1]},
-    )
+    message = {
+        "type": "queue.moved",
+        "event_id": event_id,
+        "now_serving": row[0],
+        "admitted_per_minute": row[1],
+    }
+    realtime.push(realtime.event_group(event_id), {**message, "since": since})
 
 
 _moved_coalescer = Coalescer(_moved_flush, name="queue-push-coalescer")
@@ -369,6 +383,7 @@ def queue_close(*, event_id: int, now: dt.datetime | None = None) -> int:
         message = {
             "type": "queue.closed",
             "event_id": event_id,
+            "at": time.time(),
             "reason": "sold_out",
             "waitlist": f"/api/events/{event_id}/waitlist",
         }

@@ -174,13 +174,14 @@ def test_sold_out_closes_the_queue_with_one_broadcast(event, pushes, django_capt
         join(u, event)
     with django_capture_on_commit_callbacks(execute=True):
         assert services.queue_close(event_id=event.id) == 3
-    closed = [(g, m) for g, m in pushes if m["type"] == "queue.closed"]
+    closed = [(g, {**m, "at": None}) for g, m in pushes if m["type"] == "queue.closed"]
     assert closed == [
         (
             f"event-{event.id}",
             {
                 "type": "queue.closed",
                 "event_id": event.id,
+                "at": None,
                 "reason": "sold_out",
                 "waitlist": f"/api/events/{event.id}/waitlist",
             },
