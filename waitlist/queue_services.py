@@ -81,22 +81,40 @@ _REJOIN_SQL = """
 """
 
 
-def _event_for_queue(event_id: int, now: dt.datetime) -> tuple[Event, EventQueue]:
-    event = Event.objects.filter(pk=event_id).first()
-    if event is None:
+# The event, its queue (if any yet) and the buyer's entry id: one round trip per join.
+_JOIN_READ_SQL = """
+    SELECT e.status, e.starts_at, e.sales_open_at, e.sales_close_at, e.sold_out,
+           q.event_id IS NOT NULL, q.opened_at, q.closed_at,
+           (SELECT x.id FROM waitlist_queueentry x WHERE x.user_id = %s AND x.event_id = e.id)
+      FROM events_event e LEFT JOIN waitlist_eventqueue q ON q.event_id = e.id
+     WHERE e.id = %s
+"""
+
+
+@dataclass(frozen=True)
+class _JoinRead:
+    sales_open_at: dt.datetime | None
+    opened: bool
+    entry_id: int | None
+
+
+def _join_read(*, user_id: int, event_id: int, now: dt.datetime) -> _JoinRead:
+    found = sql.row(_JOIN_READ_SQL, [user_id, event_id])
+    if found is None:
         raise EventNotFound(extra={"event_id": event_id})
-    room = admission_selectors.room_get(event_id=event_id)
-    if room is None or not room.enabled:
+    status, starts_at, sales_open_at, sales_close_at, sold_out, has_queue, opened_at, closed_at, entry_id = (
+        found
+    )
+    if not admission_selectors.room_enabled(event_id=event_id):
         raise WaitingRoomOff(extra={"event_id": event_id})
-    queue = _queue_get(event_id)
-    if queue.closed_at is not None or event.sold_out:
+    if closed_at is not None or sold_out:
         raise QueueClosed(extra={"event_id": event_id, "waitlist": f"/api/events/{event_id}/waitlist"})
-    selling = event.status == EventStatus.ON_SALE and now < event.starts_at
-    if not selling or (event.sales_close_at and now >= event.sales_close_at):
-        raise QueueClosed(
-            "This event is not on sale.", extra={"event_id": event_id, "event_status": event.status}
-        )
-    return event, queue
+    selling = status == EventStatus.ON_SALE and now < starts_at
+    if not selling or (sales_close_at and now >= sales_close_at):
+        raise QueueClosed("This event is not on sale.", extra={"event_id": event_id, "event_status": status})
+    if not has_queue:
+        _queue_get(event_id)
+    return _JoinRead(sales_open_at=sales_open_at, opened=opened_at is not None, entry_id=entry_id)
 
 
 def _queue_get(event_id: int) -> EventQueue:
@@ -112,16 +130,15 @@ def queue_join(*, user, event_id: int, now: dt.datetime | None = None) -> Joined
     names the waitlist), ``QueueCooldown`` (``extra["until"]``), ``Busy``.
     """
     now = now or timezone.now()
-    event, queue = _event_for_queue(event_id, now)
-    early = event.sales_open_at is not None and now < event.sales_open_at
-    entry = QueueEntry.objects.filter(user=user, event_id=event_id).first()
+    read = _join_read(user_id=user.pk, event_id=event_id, now=now)
+    early = read.sales_open_at is not None and now < read.sales_open_at
     created = False
-    if entry is None:
+    if read.entry_id is None:
         created = _entry_insert(user_id=user.pk, event_id=event_id, early=early, now=now)
-    elif _rejoin_allowed(entry, now):
-        created = _entry_renumber(entry_id=entry.pk, event_id=event_id, early=early, now=now)
+    elif _rejoin_allowed(QueueEntry.objects.get(pk=read.entry_id), now):
+        created = _entry_renumber(entry_id=read.entry_id, event_id=event_id, early=early, now=now)
     if created and not early:
-        _after_join(event_id=event_id, now=now, opened=queue.opened_at is not None)
+        _after_join(event_id=event_id, now=now, opened=read.opened)
     view = queue_view(user_id=user.pk, event_id=event_id, now=now)
     return Joined(view=view, created=created)
 
@@ -186,7 +203,8 @@ def _after_join(*, event_id: int, now: dt.datetime, opened: bool) -> None:
     try:
         if not opened:
             queue_open(event_id=event_id, now=now)
-        queue_admit_next(event_id=event_id, now=now)
+        # Most joins of a rush find every slot taken: one cheap read, no lock, then nothing.
+        queue_admit_next(event_id=event_id, now=now, only_if_free=True)
     except Exception:
         # The join committed; the sweep admits on its next tick.
         logger.exception("admitting after a join failed for event %s", event_id)
@@ -270,14 +288,19 @@ def queue_open(*, event_id: int, now: dt.datetime | None = None, rng: random.Ran
     return True
 
 
-def queue_admit_next(*, event_id: int, now: dt.datetime | None = None) -> list[int]:
+def queue_admit_next(
+    *, event_id: int, now: dt.datetime | None = None, only_if_free: bool = False
+) -> list[int]:
     """Admit the next waiting numbers while fewer than the limit are checking out.
 
     Entries that lapsed are passed over; entries being left right now are skipped (their row
     is locked) and stay for the next round. Returns the numbers admitted. After commit: one
     coalesced "now serving" broadcast to the event, and each admitted buyer told privately.
+    ``only_if_free``: first look (without a lock) whether a slot is free at all.
     """
     now = now or timezone.now()
+    if only_if_free and not admission_selectors.room_has_free_slot(event_id=event_id, now=now):
+        return []
     with busy_on_lock_timeout(), transaction.atomic():
         set_lock_timeout()
         queue = EventQueue.objects.filter(event_id=event_id).values_list("opened_at", "closed_at").first()

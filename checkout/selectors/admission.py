@@ -37,6 +37,21 @@ GRANT_COUNT_SQL = """
 """
 
 
+ROOM_FREE_SQL = f"""
+    SELECT r.enabled AND NOT r.paused AND r.checkout_limit > (
+           SELECT count(*) FROM checkout_admissionpass p LEFT JOIN checkout_hold h ON h.id = p.hold_id
+            WHERE p.event_id = r.event_id AND p.state IN ('admitted', 'checking_out') AND {LIVE_PASS_SQL})
+      FROM checkout_waitingroom r WHERE r.event_id = %s
+"""
+
+
+def room_has_free_slot(*, event_id: int, now: dt.datetime) -> bool:
+    """Whether the room is admitting and fewer than its limit check out (one read, no lock: a
+    hint for skipping a grant that would find nothing; ``passes_grant`` decides)."""
+    found = sql.row(ROOM_FREE_SQL, [*live_params(now), event_id])
+    return bool(found and found[0])
+
+
 def grant_count(*, event_id: int, now: dt.datetime) -> int:
     """The count a grant compares with the limit (``GRANT_COUNT_SQL``); never below ``live_count``."""
     return sql.row(GRANT_COUNT_SQL, [event_id, list(LIVE_HOLD_STATUSES), now])[0]
