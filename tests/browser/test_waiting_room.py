@@ -108,3 +108,17 @@ def test_a_waiting_buyer_sees_the_sell_out_and_is_offered_the_waitlist(site):
     closed.get_by_role("button", name="Join the waitlist").click()
     expect(closed.get_by_role("link", name="You are on the waitlist.")).to_be_visible()
     assert WaitlistEntry.objects.filter(event=event, user=waiting, status="waiting").exists()
+
+
+@pytest.mark.parametrize("locale", ["en-GB", "de-DE"])
+@pytest.mark.parametrize("phone", [False, True], ids=["desktop", "phone"])
+def test_the_waiting_room_has_no_serious_axe_issues(site, locale, phone):
+    from tests.browser.test_accessibility import axe_problems
+
+    event = _room_event(rows=1, seats_per_row=4)
+    queue_services.queue_join(user=UserFactory(), event_id=event.id)
+    page = site.new_page(phone=phone, locale=locale)
+    site.log_in(page, UserFactory())
+    page.goto(f"/events/{event.id}/queue/")
+    expect(page.locator("#queue [data-queue-number]")).to_have_text("2")
+    assert axe_problems(page) == []
