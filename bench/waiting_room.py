@@ -122,18 +122,37 @@ async def _hold_and_buy(
     return False
 
 
+def clients_for(n: int) -> list[httpx.AsyncClient]:
+    """Small pools, one per 50 visitors: httpcore's bookkeeping grows with the square of a
+    pool's size, and one pool of 2,000 connections made the load generator the bottleneck."""
+    return [load.new_client(connections=50, timeout=60) for _ in range(max(1, (n + 49) // 50))]
+
+
 async def room_off(ctx: load.Ctx, *, event_id: int, sections, visitors, seconds: float) -> dict:
     phase = Phase("wr-off")
     stop = time.monotonic() + seconds
     rng = random.Random(1)
-    results = await asyncio.gather(
-        *[
-            _hold_and_buy(
-                ctx.client, ctx.rec, phase, ctx.base, event_id, sections, u, random.Random(rng.random()), stop
-            )
-            for u in visitors
-        ]
-    )
+    clients = clients_for(len(visitors))
+    try:
+        results = await asyncio.gather(
+            *[
+                _hold_and_buy(
+                    clients[i % len(clients)],
+                    ctx.rec,
+                    phase,
+                    ctx.base,
+                    event_id,
+                    sections,
+                    u,
+                    random.Random(rng.random()),
+                    stop,
+                )
+                for i, u in enumerate(visitors)
+            ]
+        )
+    finally:
+        for c in clients:
+            await c.aclose()
     return _summary(ctx, phase, bought=sum(results), visitors=len(visitors))
 
 
@@ -151,7 +170,9 @@ async def room_on(
     all_connected = asyncio.Event()
     admissions: list[tuple[float, int]] = []
 
-    async def visitor(user: dict, seed: float) -> bool:
+    clients = clients_for(len(visitors))
+
+    async def visitor(user: dict, seed: float, client: httpx.AsyncClient) -> bool:
         nonlocal connected
         vrng = random.Random(seed)
         headers = {"Cookie": f"sessionid={user['session']}"}
@@ -173,7 +194,7 @@ async def room_on(
                     all_connected.set()
                 await ready.wait()
                 joined = await load.call(
-                    ctx.client,
+                    client,
                     ctx.rec,
                     phase.name,
                     "join",
@@ -195,7 +216,7 @@ async def room_on(
                     except TimeoutError:
                         raw = None
                     now = time.monotonic()
-                    if raw is not None:
+                    if raw is not None and '"queue.' in (raw if isinstance(raw, str) else raw.decode()):
                         msg = json.loads(raw)
                         kind = msg.get("type")
                         if kind == "queue.moved" and msg.get("since"):
@@ -208,7 +229,7 @@ async def room_on(
                     if state["admitted"] is None and now - last_poll > 15:
                         last_poll = now
                         polled = await load.call(
-                            ctx.client,
+                            client,
                             ctx.rec,
                             phase.name,
                             "queue get",
@@ -229,22 +250,27 @@ async def room_on(
                     phase.counters["never_admitted"] += 1
                     return False
                 admissions.append((state["admitted"], number))
-                return await _hold_and_buy(
-                    ctx.client, ctx.rec, phase, base, event_id, sections, user, vrng, stop
-                )
+                return await _hold_and_buy(client, ctx.rec, phase, base, event_id, sections, user, vrng, stop)
         except Exception as exc:  # a socket that failed to open or broke
             phase.counters[f"socket_{exc.__class__.__name__}"] += 1
             return False
 
     phase.closed_times = []
-    tasks = [asyncio.create_task(visitor(u, rng.random())) for u in visitors]
+    tasks = [
+        asyncio.create_task(visitor(u, rng.random(), clients[i % len(clients)]))
+        for i, u in enumerate(visitors)
+    ]
     try:
         await asyncio.wait_for(all_connected.wait(), timeout=120)
     except TimeoutError:
         phase.counters["sockets_not_all_open"] = len(visitors) - connected
     phase.started = time.monotonic()
     ready.set()
-    bought = await asyncio.gather(*tasks)
+    try:
+        bought = await asyncio.gather(*tasks)
+    finally:
+        for c in clients:
+            await c.aclose()
     out = _summary(ctx, phase, bought=sum(bought), visitors=len(visitors))
     out["sockets_open_at_the_opening"] = connected
     out["join"] = report.latency_stats(_latencies(ctx.rec, phase.name, "join"))
