@@ -180,7 +180,7 @@ async def room_on(
         state = {"admitted": None, "closed": None}
         try:
             async with ws_connect(
-                ctx.ws_url(event_id),
+                ctx.ws_url(event_id) + "?view=queue",
                 origin=ctx.origin,
                 additional_headers=headers,
                 proxy=None,

@@ -106,6 +106,8 @@ class EventQueue(models.Model):
     admitted_per_minute = models.FloatField(default=0.0)
     opened_at = models.DateTimeField(null=True, blank=True)
     closed_at = models.DateTimeField(null=True, blank=True)
+    # When "now serving" was last pushed (by any process): at most one push per interval.
+    pushed_at = models.DateTimeField(null=True, blank=True)
 
     def __str__(self) -> str:
         return f"queue of event {self.event_id}"

@@ -20,6 +20,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import random
+import threading
 import time
 from dataclasses import dataclass
 from functools import partial
@@ -358,33 +359,62 @@ def queue_admit_next(
     return numbers
 
 
-# Per event: when the oldest admission not yet announced committed (wall clock, seconds). Sent
-# as ``since``, so a client can tell how long "now serving" took to reach it.
-_moved_since: dict[int, float] = {}
+# Per event: when the oldest and the newest admission not yet announced by this process
+# committed (wall clock, seconds). ``since`` in the message is the oldest, so a client can tell
+# how long "now serving" took to reach it.
+_moved_pending: dict[int, tuple[float, float]] = {}
+_pending_lock = threading.Lock()
 
 
 def _moved_note(event_id: int, number: int) -> None:
-    _moved_since.setdefault(event_id, time.time())
+    at = time.time()
+    with _pending_lock:
+        oldest, _ = _moved_pending.get(event_id, (at, at))
+        _moved_pending[event_id] = (oldest, at)
     _moved_coalescer.add(event_id, [number])
 
 
 def _moved_flush(event_id: int, numbers: set[int]) -> None:
-    since = _moved_since.pop(event_id, None)
-    # Read at send time: a late message is never staler than the row (several processes push).
-    queue = EventQueue.objects.filter(event_id=event_id).values_list("now_serving", "admitted_per_minute")
-    row = queue.first()
+    """Push "now serving" unless any process pushed it less than an interval ago. Such a push
+    read the row after it, so it carried every move noted before it; a move noted after it is
+    pushed one interval later, so the last move is never left unsent."""
+    interval = dt.timedelta(milliseconds=settings.TICKETING_WAITING_ROOM_PUSH_MS)
+    now = timezone.now()
+    # Read at send time: a late message is never staler than the row.
+    row = sql.row(
+        "UPDATE waitlist_eventqueue SET pushed_at = %s WHERE event_id = %s"
+        " AND (pushed_at IS NULL OR pushed_at <= %s) RETURNING now_serving, admitted_per_minute",
+        [now, event_id, now - interval],
+    )
     if row is None:
+        pushed = EventQueue.objects.filter(event_id=event_id).values_list("pushed_at", flat=True).first()
+        with _pending_lock:
+            oldest, newest = _moved_pending.get(event_id, (0.0, 0.0))
+            if pushed is None or pushed.timestamp() >= newest:
+                _moved_pending.pop(event_id, None)  # all carried by the other push
+                return
+            _moved_pending[event_id] = (max(oldest, pushed.timestamp()), newest)
+        if interval:
+            _moved_coalescer.add(event_id, list(numbers))
         return
+    with _pending_lock:
+        since = _moved_pending.pop(event_id, (None, None))[0]
     message = {
         "type": "queue.moved",
         "event_id": event_id,
         "now_serving": row[0],
         "admitted_per_minute": row[1],
     }
-    realtime.push(realtime.event_group(event_id), {**message, "since": since})
+    realtime.push(realtime.queue_group(event_id), {**message, "since": since})
 
 
-_moved_coalescer = Coalescer(_moved_flush, name="queue-push-coalescer")
+class _QueueCoalescer(Coalescer):
+    @property
+    def interval(self) -> float:
+        return settings.TICKETING_WAITING_ROOM_PUSH_MS / 1000
+
+
+_moved_coalescer = _QueueCoalescer(_moved_flush, name="queue-push-coalescer")
 
 
 def queue_close(*, event_id: int, now: dt.datetime | None = None) -> int:
@@ -410,7 +440,7 @@ def queue_close(*, event_id: int, now: dt.datetime | None = None) -> int:
             "reason": "sold_out",
             "waitlist": f"/api/events/{event_id}/waitlist",
         }
-        transaction.on_commit(partial(realtime.push, realtime.event_group(event_id), message))
+        transaction.on_commit(partial(realtime.push, realtime.queue_group(event_id), message))
     return closed
 
 

@@ -67,7 +67,7 @@ def test_the_first_numbers_are_admitted_at_once_the_rest_wait_in_order(
     ]
     moved = [m for g, m in pushes if m["type"] == "queue.moved"]
     assert moved and moved[-1]["now_serving"] == 2
-    assert all(g == f"event-{event.id}" for g, m in pushes if m["type"] == "queue.moved")
+    assert all(g == f"queue-{event.id}" for g, m in pushes if m["type"] == "queue.moved")
 
 
 def test_a_turn_ending_admits_the_next_number(event, pushes, django_capture_on_commit_callbacks):
@@ -177,7 +177,7 @@ def test_sold_out_closes_the_queue_with_one_broadcast(event, pushes, django_capt
     closed = [(g, {**m, "at": None}) for g, m in pushes if m["type"] == "queue.closed"]
     assert closed == [
         (
-            f"event-{event.id}",
+            f"queue-{event.id}",
             {
                 "type": "queue.closed",
                 "event_id": event.id,

@@ -22,10 +22,11 @@ def test_now_serving_to_all_and_the_turn_to_its_buyer_only():
     queue_services.queue_join(user=second, event_id=event.id)
 
     async def scenario():
-        mine, connected, _ = await open_socket(event.id, user=first)
-        other, connected_too, _ = await open_socket(event.id, user=second)
+        mine, connected, _ = await open_socket(event.id, user=first, query="?view=queue")
+        other, connected_too, _ = await open_socket(event.id, user=second, query="?view=queue")
         assert connected and connected_too
-        await receive(mine), await receive(other)  # hello
+        for socket in (mine, other):
+            assert (await receive(socket)) == {"type": "stream.hello", "event_id": event.id, "view": "queue"}
         await listener_up()
         await database_sync_to_async(admission.room_update)(event_id=event.id, paused=False)
         admitted = await receive_type(mine, "queue.admitted")

@@ -281,6 +281,9 @@ TICKETING_WAITING_ROOM_CHECKOUT_LIMIT = env_int("TICKETING_WAITING_ROOM_CHECKOUT
 TICKETING_WAITING_ROOM_ADMIT_SECONDS = env_int("TICKETING_WAITING_ROOM_ADMIT_SECONDS", 600)
 TICKETING_WAITING_ROOM_ENTRY_TTL_SECONDS = env_int("TICKETING_WAITING_ROOM_ENTRY_TTL_SECONDS", 1800)
 TICKETING_WAITING_ROOM_COOLDOWN_SECONDS = env_int("TICKETING_WAITING_ROOM_COOLDOWN_SECONDS", 3600)
+# "Now serving" is pushed at most this often per event, across all processes (each push goes
+# to every waiting buyer's socket: thousands of sends).
+TICKETING_WAITING_ROOM_PUSH_MS = env_int("TICKETING_WAITING_ROOM_PUSH_MS", 500)
 
 # --- Operations (docs/operations.md) ----------------------------------------------------
 # A hold still marked live this long after expiring is sweeper lag, not a ghost hold.

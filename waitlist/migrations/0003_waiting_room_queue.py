@@ -56,6 +56,7 @@ class Migration(migrations.Migration):
                 ("admitted_per_minute", models.FloatField(default=0.0)),
                 ("opened_at", models.DateTimeField(blank=True, null=True)),
                 ("closed_at", models.DateTimeField(blank=True, null=True)),
+                ("pushed_at", models.DateTimeField(blank=True, null=True)),
             ],
         ),
         migrations.CreateModel(
