@@ -54,7 +54,9 @@ def test_the_first_numbers_are_admitted_at_once_the_rest_wait_in_order(
 ):
     users = [UserFactory() for _ in range(4)]
     with django_capture_on_commit_callbacks(execute=True):
-        views = [join(u, event).view for u in users]
+        for u in users:
+            join(u, event)
+    views = [services.queue_check_in(user=u, event_id=event.id) for u in users]
     assert [v.state for v in views] == ["admitted", "admitted", "waiting", "waiting"]
     assert [v.number for v in views] == [1, 2, 3, 4]
     assert views[3].now_serving == 2 and views[3].ahead == 1

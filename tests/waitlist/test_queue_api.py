@@ -19,8 +19,9 @@ def event(db):
     return event
 
 
-def test_join_201_then_200_get_and_leave(api_client, event):
-    first = api_client.as_user(UserFactory()).post(f"/api/events/{event.id}/queue")
+def test_join_201_then_200_get_and_leave(api_client, event, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        first = api_client.as_user(UserFactory()).post(f"/api/events/{event.id}/queue")
     assert first.status_code == 201 and first.json()["state"] == "admitted"
     client = api_client.as_user(UserFactory())
     joined = client.post(f"/api/events/{event.id}/queue")
