@@ -54,6 +54,7 @@ class AdmissionLimiter:
     for a dead one. Paths matching ``never_shed`` (regular expressions, matched in full: the
     waiting room's join and place, cheap by design) are counted and queued like any request but
     never refused: a buyer waiting in the virtual queue must not be turned away by the real one.
+    They wait behind every other request, so they cannot crowd out buyers checking out.
     One instance serves one event loop (daphne has one per process).
     """
 
@@ -77,8 +78,11 @@ class AdmissionLimiter:
         self.never_shed = [re.compile(pattern) for pattern in never_shed]
         self.active = 0
         self.rejected = 0
-        # [writes, reads]: a freed slot goes to the first live waiter of the first queue.
+        # [writes, reads, patient]: a freed slot goes to the first live waiter of the first
+        # queue. Patient requests (``never_shed``) come last: a buyer already checking out
+        # (whose hold is ticking, and who may be shed) goes before a buyer joining the queue.
         self._queues: tuple[collections.deque[asyncio.Future], ...] = (
+            collections.deque(),
             collections.deque(),
             collections.deque(),
         )
@@ -111,7 +115,7 @@ class AdmissionLimiter:
             return False
         loop = asyncio.get_running_loop()
         fut: asyncio.Future[bool] = loop.create_future()
-        self._queues[0 if write else 1].append(fut)
+        self._queues[2 if patient else 0 if write else 1].append(fut)
         # A patient request waits as long as it takes (the client's own timeout still applies).
         timer = None if patient else loop.call_later(self.wait_seconds, _resolve, fut, False)
         try:
