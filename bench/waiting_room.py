@@ -326,6 +326,36 @@ def admission_order(db_url: str, event_id: int) -> dict:
     return {"admitted": len(numbers), "inversions": inversions, "ok": inversions == 0}
 
 
+def targets(data: dict) -> list[tuple[str, object, bool]]:
+    on, sold = data["room_on"], (data.get("sold_out") or {}).get("sold_out_notice") or {}
+
+    def under(value, limit):
+        return value is not None and value < limit
+
+    return [
+        ("join answer p99 < 1 s", on["join"]["p99_ms"], under(on["join"]["p99_ms"], 1000)),
+        ("zero 503 for buyers", on["busy_503"], on["busy_503"] == 0),
+        ("zero unanswered", on["unanswered"], on["unanswered"] == 0),
+        ("admitted buyers' hold p99 < 1 s", on["hold"]["p99_ms"], under(on["hold"]["p99_ms"], 1000)),
+        ("purchase p99 < 1.5 s", on["purchase"]["p99_ms"], under(on["purchase"]["p99_ms"], 1500)),
+        (
+            "now serving reaches sockets p99 < 1 s",
+            on["now_serving_to_socket"]["p99_ms"],
+            under(on["now_serving_to_socket"]["p99_ms"], 1000),
+        ),
+        (
+            "admission order = queue order",
+            data["admission_order"]["inversions"],
+            data["admission_order"]["ok"],
+        ),
+        (
+            "sold out: every waiting buyer told < 2 s (max)",
+            sold.get("max_ms"),
+            under(sold.get("max_ms"), 2000),
+        ),
+    ]
+
+
 def markdown(data: dict) -> str:
     off, on = data["room_off"], data["room_on"]
     sold = data.get("sold_out") or {}
@@ -356,6 +386,17 @@ def markdown(data: dict) -> str:
         f"{(sold.get('sold_out_notice') or {}).get('told', 0)} waiting buyers told, "
         f"notice p99 {(sold.get('sold_out_notice') or {}).get('p99_ms')} ms, "
         f"max {(sold.get('sold_out_notice') or {}).get('max_ms')} ms.",
+        "",
+        "| issue 18 target (room on) | measured | met |",
+        "|---|---:|---|",
+        *[f"| {t} | {m} | {'yes' if ok else 'no'} |" for t, m, ok in targets(data)],
+        "",
+        "Invariants (room-on and sell-out phases; the room-off phase's 503s are today's behaviour): "
+        + ", ".join(
+            f"{k} {'ok' if v['ok'] else 'FAILED'}"
+            for k, v in (data.get("invariants") or {}).items()
+            if not k.startswith("_")
+        ),
         "",
         "Counters (room off): " + json.dumps(off["counters"], sort_keys=True),
         "",
