@@ -32,6 +32,9 @@ import psycopg
 import report
 from websockets.asyncio.client import connect as ws_connect
 
+# The page polls this often while its socket is open (static/js/waiting-room.js, POLL_LIVE_MS).
+POLL_SECONDS = 60.0
+
 PRESETS = {
     "full": dict(
         visitors=2000, limit=200, phase_seconds=240.0, club_seats=20, club_visitors=200, club_limit=5
@@ -226,7 +229,7 @@ async def room_on(
                         elif kind == "queue.closed":
                             state["closed"] = now
                             phase.note("closed_at_server", msg.get("at") or 0)
-                    if state["admitted"] is None and now - last_poll > 15:
+                    if state["admitted"] is None and now - last_poll > POLL_SECONDS:
                         last_poll = now
                         polled = await load.call(
                             client,
