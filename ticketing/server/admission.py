@@ -54,7 +54,7 @@ class AdmissionLimiter:
     for a dead one. Paths matching ``never_shed`` (regular expressions, matched in full: the
     waiting room's join and place, cheap by design) are counted and queued like any request but
     never refused: a buyer waiting in the virtual queue must not be turned away by the real one.
-    They wait behind every other request, so they cannot crowd out buyers checking out.
+    Every other freed slot goes to them while they wait; the rest go to writes, then reads.
     One instance serves one event loop (daphne has one per process).
     """
 
@@ -79,13 +79,15 @@ class AdmissionLimiter:
         self.active = 0
         self.rejected = 0
         # [writes, reads, patient]: a freed slot goes to the first live waiter of the first
-        # queue. Patient requests (``never_shed``) come last: a buyer already checking out
-        # (whose hold is ticking, and who may be shed) goes before a buyer joining the queue.
+        # queue, except that every other slot goes to a patient request (``never_shed``) when
+        # one waits: a buyer checking out (hold ticking, and sheddable) goes first, and 200
+        # of them back to back cannot starve 2,000 buyers joining the waiting room either.
         self._queues: tuple[collections.deque[asyncio.Future], ...] = (
             collections.deque(),
             collections.deque(),
             collections.deque(),
         )
+        self._handoffs = 0
 
     @property
     def waiting(self) -> int:
@@ -134,7 +136,10 @@ class AdmissionLimiter:
                 fut.cancel()
 
     def _release(self) -> None:
-        for queue in self._queues:
+        self._handoffs += 1
+        patient_turn = self._handoffs % 2 == 0
+        order = (self._queues[2], self._queues[0], self._queues[1]) if patient_turn else self._queues
+        for queue in order:
             # Waiters that timed out or went away are dropped when they reach the head.
             while queue:
                 fut = queue.popleft()
