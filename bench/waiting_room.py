@@ -175,12 +175,35 @@ async def room_on(
 
     clients = clients_for(len(visitors))
 
+    async def reader(ws, state: dict, changed: asyncio.Event) -> None:
+        """Read the socket the whole time, as the page does, and time each message on arrival:
+        the visitor is busy with its HTTP calls meanwhile (and an unread socket stops answering
+        the server's pings and gets closed)."""
+        try:
+            async for raw in ws:
+                text = raw if isinstance(raw, str) else raw.decode()
+                if '"queue.' not in text:
+                    continue
+                now = time.monotonic()
+                msg = json.loads(text)
+                kind = msg.get("type")
+                if kind == "queue.moved" and msg.get("since") and state["admitted"] is None:
+                    phase.note("now_serving_latency", max(0.0, time.time() - msg["since"]))
+                elif kind == "queue.admitted" and state["admitted"] is None:
+                    state["admitted"] = now
+                    changed.set()
+                elif kind == "queue.closed" and state["closed"] is None:
+                    state["closed"] = now
+                    changed.set()
+        except Exception as exc:
+            phase.counters[f"socket_{exc.__class__.__name__}"] += 1
+
     async def visitor(user: dict, seed: float, client: httpx.AsyncClient) -> bool:
         nonlocal connected
         vrng = random.Random(seed)
         headers = {"Cookie": f"sessionid={user['session']}"}
-        auth = {"Authorization": f"Bearer {user['token']}"}
         state = {"admitted": None, "closed": None}
+        changed = asyncio.Event()
         try:
             async with ws_connect(
                 ctx.ws_url(event_id) + "?view=queue",
@@ -191,72 +214,58 @@ async def room_on(
                 open_timeout=60,
                 ping_interval=None,
                 max_size=None,
+                max_queue=None,
             ) as ws:
-                connected += 1
-                if connected == len(visitors):
-                    all_connected.set()
-                await ready.wait()
-                joined = await load.call(
-                    client,
-                    ctx.rec,
-                    phase.name,
-                    "join",
-                    "POST",
-                    base + f"/api/events/{event_id}/queue",
-                    headers=auth,
-                )
-                view = joined.json() if joined.ok else None
-                if view is None:
-                    phase.counters[f"join_{joined.code or joined.status}"] += 1
-                    return False
-                number = view.get("number")
-                if view["state"] in ("admitted", "checking_out"):
-                    state["admitted"] = time.monotonic()
-                last_poll = time.monotonic()
-                while state["admitted"] is None and state["closed"] is None and time.monotonic() < stop:
-                    try:
-                        raw = await asyncio.wait_for(ws.recv(), timeout=5)
-                    except TimeoutError:
-                        raw = None
-                    now = time.monotonic()
-                    if raw is not None and '"queue.' in (raw if isinstance(raw, str) else raw.decode()):
-                        msg = json.loads(raw)
-                        kind = msg.get("type")
-                        if kind == "queue.moved" and msg.get("since"):
-                            phase.note("now_serving_latency", max(0.0, time.time() - msg["since"]))
-                        elif kind == "queue.admitted":
-                            state["admitted"] = now
-                        elif kind == "queue.closed":
-                            state["closed"] = now
-                            phase.note("closed_at_server", msg.get("at") or 0)
-                    if state["admitted"] is None and now - last_poll > POLL_SECONDS:
-                        last_poll = now
-                        polled = await load.call(
-                            client,
-                            ctx.rec,
-                            phase.name,
-                            "queue get",
-                            "GET",
-                            base + f"/api/events/{event_id}/queue",
-                            headers=auth,
-                        )
-                        if polled.ok and polled.json()["state"] in ("admitted", "checking_out"):
-                            state["admitted"] = now
-                            phase.counters["admitted_by_polling"] += 1
-                        elif polled.ok and polled.json()["state"] == "closed":
-                            state["closed"] = now
-                if state["closed"] is not None:
-                    phase.counters["told_sold_out"] += 1
-                    phase.closed_times.append(state["closed"])
-                    return False
-                if state["admitted"] is None:
-                    phase.counters["never_admitted"] += 1
-                    return False
-                admissions.append((state["admitted"], number))
-                return await _hold_and_buy(client, ctx.rec, phase, base, event_id, sections, user, vrng, stop)
-        except Exception as exc:  # a socket that failed to open or broke
-            phase.counters[f"socket_{exc.__class__.__name__}"] += 1
+                reading = asyncio.create_task(reader(ws, state, changed))
+                try:
+                    connected += 1
+                    if connected == len(visitors):
+                        all_connected.set()
+                    await ready.wait()
+                    return await _queue_then_buy(client, vrng, user, state, changed)
+                finally:
+                    reading.cancel()
+        except Exception as exc:  # a socket that failed to open
+            phase.counters[f"socket_open_{exc.__class__.__name__}"] += 1
             return False
+
+    async def _queue_then_buy(client, vrng, user: dict, state: dict, changed: asyncio.Event) -> bool:
+        auth = {"Authorization": f"Bearer {user['token']}"}
+        url = base + f"/api/events/{event_id}/queue"
+        joined = await load.call(client, ctx.rec, phase.name, "join", "POST", url, headers=auth)
+        view = joined.json() if joined.ok else None
+        if view is None:
+            phase.counters[f"join_{joined.code or joined.status}"] += 1
+            return False
+        number = view.get("number")
+        if view["state"] in ("admitted", "checking_out") and state["admitted"] is None:
+            state["admitted"] = time.monotonic()
+        if view["state"] == "closed" and state["closed"] is None:
+            state["closed"] = time.monotonic()
+        while state["admitted"] is None and state["closed"] is None and time.monotonic() < stop:
+            try:
+                await asyncio.wait_for(
+                    changed.wait(), timeout=min(POLL_SECONDS, max(0.1, stop - time.monotonic()))
+                )
+                continue
+            except TimeoutError:
+                pass
+            # The polling fallback, as the page does it.
+            polled = await load.call(client, ctx.rec, phase.name, "queue get", "GET", url, headers=auth)
+            if polled.ok and polled.json()["state"] in ("admitted", "checking_out"):
+                state["admitted"] = time.monotonic()
+                phase.counters["admitted_by_polling"] += 1
+            elif polled.ok and polled.json()["state"] == "closed":
+                state["closed"] = time.monotonic()
+        if state["closed"] is not None and state["admitted"] is None:
+            phase.counters["told_sold_out"] += 1
+            phase.closed_times.append(state["closed"])
+            return False
+        if state["admitted"] is None:
+            phase.counters["never_admitted"] += 1
+            return False
+        admissions.append((state["admitted"], number))
+        return await _hold_and_buy(client, ctx.rec, phase, base, event_id, sections, user, vrng, stop)
 
     phase.closed_times = []
     tasks = [
