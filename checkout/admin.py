@@ -7,6 +7,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 
 from checkout.models import (
+    AdmissionPass,
     AuditLog,
     Code,
     Hold,
@@ -16,8 +17,9 @@ from checkout.models import (
     Payment,
     SeatInventory,
     Ticket,
+    WaitingRoom,
 )
-from checkout.services import sales
+from checkout.services import admission, sales
 from checkout.services.outbox import outbox_retry_now
 from checkout.services.pricing import code_normalise
 from checkout.staff_views import event_attendees_csv, event_dashboard_view, event_orders_csv
@@ -260,3 +262,30 @@ class EventSalesAdmin(EventAdmin):
 
 admin.site.unregister(Event)
 admin.site.register(Event, EventSalesAdmin)
+
+
+@admin.register(WaitingRoom)
+class WaitingRoomAdmin(admin.ModelAdmin):
+    """Turn an event's waiting room on, set its checkout limit, pause it. Saved through the
+    service (``admission.room_update``), which lets the queue admit at once after a change;
+    the queue's figures are on the waitlist's "Event queues" page and the dashboard."""
+
+    form = SafeModelForm
+    list_display = ["event", "enabled", "checkout_limit", "paused", "updated_at"]
+    list_editable = ["enabled", "checkout_limit", "paused"]
+    list_select_related = ["event"]
+    raw_id_fields = ["event"]
+    fields = ["event", "enabled", "checkout_limit", "paused"]
+
+    def save_model(self, request, obj, form, change) -> None:
+        admission.room_update(
+            event_id=obj.event_id, enabled=obj.enabled, checkout_limit=obj.checkout_limit, paused=obj.paused
+        )
+
+
+@admin.register(AdmissionPass)
+class AdmissionPassAdmin(ReadOnlyAdmin):
+    list_display = ["id", "event", "user", "state", "admitted_at", "admitted_until", "hold", "ended_at"]
+    list_filter = ["state"]
+    list_select_related = ["event", "user"]
+    raw_id_fields = ["event", "user", "hold"]

@@ -28,6 +28,7 @@ __all__ = [
     "PaymentFailed",
     "PerOrderMax",
     "PurchaseInProgress",
+    "QueueRequired",
     "ResendLimited",
     "SalesClosed",
     "SeatsNotFound",
@@ -40,6 +41,7 @@ __all__ = [
     "TypeNotOnSale",
     "TypeSoldOut",
     "ValidationFailed",
+    "WaitingRoomNotFound",
     "WebhookSignatureInvalid",
 ]
 
@@ -239,3 +241,15 @@ class TicketWrongEvent(ApplicationError):
     code = "TICKET_WRONG_EVENT"
     status = 409
     message = _("This ticket is for another event.")
+
+
+class QueueRequired(ApplicationError):
+    """The event has a waiting room and the buyer has no unused admission pass for it."""
+
+    code = "QUEUE_REQUIRED"
+    status = 403
+    message = _("This event has a waiting room: join the queue and wait for your turn.")
+
+
+class WaitingRoomNotFound(NotFound):
+    message = _("This event has no waiting room.")

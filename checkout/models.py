@@ -554,3 +554,83 @@ class Code(models.Model):
 
     def __str__(self) -> str:
         return f"{self.code} ({self.kind})"
+
+
+class WaitingRoom(models.Model):
+    """An event's waiting room: while ``enabled``, starting a hold needs an admission pass.
+
+    The row is also the lock that serialises admissions of the event (``services.admission``):
+    whoever grants passes holds it while counting who is checking out, so two grants can never
+    both see the last free slot.
+    """
+
+    event = models.OneToOneField("events.Event", primary_key=True, on_delete=models.CASCADE, related_name="+")
+    enabled = models.BooleanField(default=False)
+    checkout_limit = models.PositiveIntegerField(
+        default=200, help_text="How many buyers may be checking out at once."
+    )
+    paused = models.BooleanField(default=False, help_text="No one is admitted while paused.")
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=Q(checkout_limit__gte=1), name="waiting_room_limit_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"waiting room of event {self.event_id}"
+
+
+class PassState(models.TextChoices):
+    ADMITTED = "admitted", "Admitted"
+    CHECKING_OUT = "checking_out", "Checking out"
+    DONE = "done", "Done"
+    EXPIRED = "expired", "Expired"
+
+
+USABLE_PASS_STATES = (PassState.ADMITTED, PassState.CHECKING_OUT)
+
+
+class AdmissionPass(models.Model):
+    """One buyer's turn at an event with a waiting room.
+
+    ``admitted``: may start one hold until ``admitted_until``. ``checking_out``: bound to
+    ``hold``, and lasts exactly as long as that hold is live (an expired hold stops counting the
+    instant it expires, like every hold). ``done``/``expired``: the turn is over; the states
+    are written by the service that ends the hold, or by the sweeper, but every count reads the
+    times, so a late write never lets more buyers in than the limit.
+    """
+
+    event = models.ForeignKey("events.Event", on_delete=models.CASCADE, related_name="+")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    state = models.CharField(max_length=12, choices=PassState.choices, default=PassState.ADMITTED)
+    admitted_at = models.DateTimeField(default=timezone.now)
+    admitted_until = models.DateTimeField()
+    hold = models.OneToOneField(Hold, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    ended_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            # A buyer has at most one turn at a time per event.
+            models.UniqueConstraint(
+                fields=["user", "event"],
+                condition=Q(state__in=["admitted", "checking_out"]),
+                name="admission_one_usable_pass_per_user_event",
+            ),
+            models.CheckConstraint(
+                condition=~Q(state="checking_out") | Q(hold__isnull=False),
+                name="admission_checking_out_has_hold",
+            ),
+        ]
+        indexes = [
+            # The count of who is checking out, under the room's lock.
+            models.Index(
+                fields=["event"],
+                condition=Q(state__in=["admitted", "checking_out"]),
+                name="admission_live_idx",
+            ),
+            models.Index(fields=["event", "admitted_at"], name="admission_recent_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"admission pass {self.pk} ({self.state})"

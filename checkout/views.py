@@ -36,6 +36,7 @@ from checkout.documents.qr import qr_svg
 from checkout.errors import OrderNotFound
 from checkout.models import LIVE_HOLD_STATUSES, Order, Ticket
 from checkout.payments import payment_provider, uses_intents
+from checkout.selectors import admission as admission_selectors
 from checkout.selectors import buyer as selectors
 from checkout.selectors import event_page as event_page_selectors
 from checkout.selectors import ticket_types as ticket_type_selectors
@@ -56,6 +57,10 @@ def _error_page(request: HttpRequest, exc: ApplicationError) -> HttpResponse:
 
 
 def event_page(request: HttpRequest, event_id: int) -> HttpResponse:
+    # With a waiting room on, buyers go through the queue's page (the waitlist app's), which
+    # shows the seat map on their turn. The seat map alone (``seat_picker``) stays open.
+    if admission_selectors.room_enabled(event_id=event_id):
+        return redirect("waitlist:queue", event_id=event_id)
     try:
         versions = prefetched_event(request, event_id)
         event = event_page_selectors.event_detail_snapshot(event_id=event_id, versions=versions).data

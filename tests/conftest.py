@@ -55,6 +55,9 @@ def api_client():
         def put(self, path, data=None, **extra):
             return super().put(path, data, content_type="application/json", **self._auth(extra))
 
+        def patch(self, path, data=None, **extra):
+            return super().patch(path, data, content_type="application/json", **self._auth(extra))
+
         def as_user(self, user):
             from tests.factories import api_token
 
@@ -108,6 +111,7 @@ def _payment_books(settings, tmp_path):
 def _realtime_pushes_inline(settings):
     """Seat-map pushes flush in the caller's thread: no background thread touches the test DB."""
     settings.TICKETING_REALTIME_COALESCE_MS = 0
+    settings.TICKETING_WAITING_ROOM_PUSH_MS = 0
 
 
 @pytest.fixture(autouse=True)

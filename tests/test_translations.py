@@ -40,6 +40,7 @@ BUYER_TEMPLATES = [
     "waitlist/_join.html",
     "waitlist/_offer_banner.html",
     "waitlist/mine.html",
+    "waitlist/queue.html",
     "registration/login.html",
     "registration/signup.html",
 ]

@@ -35,12 +35,12 @@ def session_cookie(user) -> str:
     return client.cookies[settings.SESSION_COOKIE_NAME].value
 
 
-async def open_socket(event_id: int, *, user=None, origin: bytes = b"http://localhost"):
+async def open_socket(event_id: int, *, user=None, origin: bytes = b"http://localhost", query: str = ""):
     headers = [(b"origin", origin)]
     if user is not None:
         cookie = await database_sync_to_async(session_cookie)(user)
         headers.append((b"cookie", f"{settings.SESSION_COOKIE_NAME}={cookie}".encode()))
-    socket = WebsocketCommunicator(application, f"/ws/events/{event_id}/", headers=headers)
+    socket = WebsocketCommunicator(application, f"/ws/events/{event_id}/{query}", headers=headers)
     connected, code = await socket.connect(timeout=WAIT)
     return socket, connected, code
 

@@ -9,6 +9,8 @@ nothing here writes.
 
 from __future__ import annotations
 
+from urllib.parse import parse_qs
+
 from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
@@ -63,12 +65,21 @@ class EventConsumer(AsyncJsonWebsocketConsumer):
         # accepting, which browsers can read (a refused handshake only shows 1006).
         self.event_id = int(self.scope["url_route"]["kwargs"]["event_id"])
         self.groups_joined: set[str] = set()
-        # Join before reading the snapshot, so a change committed after the read is pushed.
-        await self._join(realtime.event_group(self.event_id))
         user = self.scope.get("user")
         if user is not None and user.is_authenticated:
             self.user_id = user.pk
             await self._join(realtime.user_group(user.pk))
+        if parse_qs(self.scope.get("query_string", b"").decode()).get("view") == ["queue"]:
+            # The waiting room's page (``?view=queue``) shows no seat map: it follows the
+            # event's queue group only, so 2,000 waiting buyers are not sent every seat change.
+            await self._join(realtime.queue_group(self.event_id))
+            await self.accept()
+            self.counted = True
+            metrics.websocket_opened()
+            await self.send_json({"type": "stream.hello", "event_id": self.event_id, "view": "queue"})
+            return
+        # Join before reading the snapshot, so a change committed after the read is pushed.
+        await self._join(realtime.event_group(self.event_id))
         await self.accept()
         snapshot = await _event_snapshot(self.event_id)
         if snapshot is None:
@@ -136,6 +147,16 @@ class EventConsumer(AsyncJsonWebsocketConsumer):
     async def event_cancelled(self, message: dict) -> None:
         await self.send_json(message)
 
+    # --- queue group: the waiting room's pages ---------------------------------------------
+    # One coalesced "now serving" per change, and the queue closing on a sell-out; each buyer
+    # works out their own place from it.
+
+    async def queue_moved(self, message: dict) -> None:
+        await self.send_json(message)
+
+    async def queue_closed(self, message: dict) -> None:
+        await self.send_json(message)
+
     async def stream_resync(self, message: dict) -> None:
         # The layer reconnected: messages may be lost. Re-read what we track; the page
         # re-fetches the seat map.
@@ -184,6 +205,11 @@ class EventConsumer(AsyncJsonWebsocketConsumer):
 
     async def waitlist_fulfilled(self, message: dict) -> None:
         await self.send_json(message)
+
+    async def queue_admitted(self, message: dict) -> None:
+        # This buyer's turn (sent to them alone); only the page of that event shows it.
+        if message["event_id"] == self.event_id:
+            await self.send_json(message)
 
     async def _stop_tracking(self, message: dict) -> None:
         if message["event_id"] == self.event_id and message["entry_id"] == self.entry_id:

@@ -88,3 +88,77 @@ class WaitlistEntry(models.Model):
 
     def __str__(self) -> str:
         return f"waitlist entry {self.pk} ({self.status})"
+
+
+class EventQueue(models.Model):
+    """The waiting room's queue of one event: its number sequence and who is being served.
+
+    ``last_number`` is the sequence (``UPDATE ... RETURNING`` hands out the next number; the
+    row's lock is held only for that statement's transaction). ``now_serving`` is the highest
+    number admitted so far: a buyer's place is ``number - now_serving``, O(1). Arrivals before
+    the sale opens are shuffled once at ``opened_at``; ``closed_at`` is set when the event
+    sells out.
+    """
+
+    event = models.OneToOneField("events.Event", primary_key=True, on_delete=models.CASCADE, related_name="+")
+    last_number = models.PositiveIntegerField(default=0)
+    now_serving = models.PositiveIntegerField(default=0)
+    admitted_per_minute = models.FloatField(default=0.0)
+    opened_at = models.DateTimeField(null=True, blank=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+    # When "now serving" was last pushed (by any process): at most one push per interval.
+    pushed_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"queue of event {self.event_id}"
+
+
+class QueueState(models.TextChoices):
+    WAITING = "waiting", "Waiting"
+    ADMITTED = "admitted", "Admitted"
+    LEFT = "left", "Left"
+    EXPIRED = "expired", "Expired"
+    CLOSED = "closed", "Closed (sold out)"
+
+
+class QueueEntry(models.Model):
+    """A buyer's place in an event's waiting-room queue: one row per buyer per event, ever.
+
+    Rejoining (after a cooldown, or after a turn) gives the same row a new number at the back.
+    Once ``admitted``, what happens next is the admission pass's (``checkout.AdmissionPass``),
+    which the buyer's answer reads.
+    """
+
+    event = models.ForeignKey("events.Event", on_delete=models.CASCADE, related_name="+")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    number = models.PositiveIntegerField()
+    state = models.CharField(max_length=10, choices=QueueState.choices, default=QueueState.WAITING)
+    # Joined before the sale opened: the number is shuffled at the opening.
+    early = models.BooleanField(default=False)
+    joined_at = models.DateTimeField(default=timezone.now)
+    last_seen_at = models.DateTimeField(default=timezone.now)
+    admitted_at = models.DateTimeField(null=True, blank=True)
+    admission_pass = models.ForeignKey(
+        "checkout.AdmissionPass", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    ended_at = models.DateTimeField(null=True, blank=True)
+    cooldown_until = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name_plural = "queue entries"
+        constraints = [
+            models.UniqueConstraint(fields=["user", "event"], name="queue_one_entry_per_user_event"),
+            # Deferred: the opening shuffle swaps numbers inside one transaction.
+            models.UniqueConstraint(
+                fields=["event", "number"],
+                name="queue_number_unique_per_event",
+                deferrable=models.Deferrable.DEFERRED,
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["event", "number"], condition=Q(state="waiting"), name="queue_waiting_idx"),
+            models.Index(fields=["event", "admitted_at"], name="queue_admitted_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"queue entry {self.number} ({self.state})"

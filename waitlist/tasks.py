@@ -95,3 +95,31 @@ def waitlist_offers_sweep() -> int:
     for event_id in stale:
         waitlist_offers_settle(event_id=event_id, now=now)
     return made
+
+
+QUEUE_SWEEP_INTERVAL_SECONDS = 1.0
+
+
+def queue_sweep(budget_seconds: float | None = None) -> int:
+    """The waiting rooms' schedule: every second until ``budget_seconds`` (default 55 s, within
+    the cluster's timeout), end turns that ran out (``admission.passes_expire_due``: their queues
+    admit on commit), open queues whose sale opened, expire lapsed entries and admit. Returns the
+    numbers admitted. Safe to run twice at once (``SKIP LOCKED``; admissions take the room lock)."""
+    import logging
+    import time
+
+    from checkout.services.admission import passes_expire_due
+    from waitlist.queue_services import queue_tick
+
+    budget = 55.0 if budget_seconds is None else budget_seconds
+    stop_at = time.monotonic() + budget
+    total = 0
+    while True:
+        try:
+            passes_expire_due()
+            total += queue_tick()
+        except Exception:  # a lock timeout or a hiccup: next tick
+            logging.getLogger(__name__).exception("queue sweep tick failed")
+        if time.monotonic() + QUEUE_SWEEP_INTERVAL_SECONDS >= stop_at:
+            return total
+        time.sleep(QUEUE_SWEEP_INTERVAL_SECONDS)

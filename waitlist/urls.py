@@ -7,4 +7,5 @@ from waitlist import views
 app_name = "waitlist"
 urlpatterns = [
     path("waitlist/", views.my_waitlist, name="mine"),
+    path("events/<int:event_id>/queue/", views.queue_page, name="queue"),
 ]

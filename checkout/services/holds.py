@@ -47,13 +47,14 @@ from checkout.models import (
     Hold,
     HoldKind,
     HoldStatus,
+    PassState,
     Payment,
     SeatInventory,
     SeatStatus,
 )
 from checkout.selectors import alternatives
 from checkout.selectors.availability import free_q, row_is_free
-from checkout.services import hooks, pricing
+from checkout.services import admission, hooks, pricing
 from checkout.services.best_available import best_available_lock
 from checkout.services.common import audit_record, audit_refusal, inventory_changed
 from events.errors import EventNotFound
@@ -123,6 +124,7 @@ _EVENT_FOR_HOLD_SQL = f"""
            (SELECT h.id FROM checkout_hold h
              WHERE h.user_id = %s AND h.event_id = e.id AND h.status = ANY(%s) AND h.expires_at > %s
              LIMIT 1),
+           (SELECT r.enabled FROM checkout_waitingroom r WHERE r.event_id = e.id),
            {", ".join(f"e.{f}" for f in _SALE_FIELDS)},
            {pricing.CATALOG_COLUMNS_SQL}
       FROM events_event e WHERE e.id = %s
@@ -135,15 +137,18 @@ def _event_on_sale(
     """The event, if it sells at ``now``, and the buyer holds none of its seats yet (a cheap
     early answer; ``hold_claim_seats`` re-checks under lock), with its pricing catalog and
     whether its general sale is open (before it, only a presale code's holder gets this far).
-    Also sets the lock timeout."""
+    Also sets the lock timeout. ``event.waiting_room_on``: whether a hold needs an admission
+    pass."""
     found = sql.row(
         _EVENT_FOR_HOLD_SQL,
         [lock_timeout_value(), user.pk, list(LIVE_HOLD_STATUSES), now, list(choice.codes), event_id],
     )
     if found is None:
         raise EventNotFound(extra={"event_id": event_id})
-    cut = 2 + len(_SALE_FIELDS)
-    event = Event.from_db("default", _SALE_FIELDS, found[2:cut])
+    cut = 3 + len(_SALE_FIELDS)
+    event = Event.from_db("default", _SALE_FIELDS, found[3:cut])
+    # The waiting room's switch came with the event: no extra round trip when it is off.
+    event.waiting_room_on = bool(found[2])
     catalog = pricing.catalog_from_row(found[cut:])
     general_sale = event.sales_open(now)
     if not general_sale and not (_before_opening(event, now) and _presale_entered(catalog, choice)):
@@ -206,7 +211,8 @@ def hold_create(
     (``checkout/services/pricing/``).
 
     Raises ``TooManySeats`` / ``ValidationFailed`` (bad request), ``EventNotFound``,
-    ``SeatsNotFound`` (seat or section not at this event), ``SalesClosed``, ``HoldExists``
+    ``SeatsNotFound`` (seat or section not at this event), ``SalesClosed``, ``QueueRequired``
+    (the event has a waiting room and the buyer no unused turn), ``HoldExists``
     (``extra["hold_id"]``), ``SeatsUnavailable`` (``extra["seat_ids"]``: the taken ones),
     ``EventNotOnSale`` (before the sales window; a ``SalesClosed``), ``TypeSoldOut``,
     ``TypeNotOnSale``, ``PerOrderMax``, ``CodeInvalid``, ``CodeUsedUp`` and ``Busy`` (lock wait
@@ -225,6 +231,10 @@ def hold_create(
     try:
         with busy_on_lock_timeout(), transaction.atomic():
             event, catalog, general_sale = _event_on_sale(event_id, now, user, choice)
+            # The buyer's turn is locked before any seat (services/admission.py).
+            pass_id = (
+                admission.pass_take(user=user, event_id=event.pk, now=now) if event.waiting_room_on else None
+            )
             sold_out_may_change = True
             if ids is not None:
                 rows = lock_rows(SeatInventory.objects.filter(event=event, seat_id__in=ids))
@@ -238,7 +248,7 @@ def hold_create(
                 # Seats stay free in the section after this hold: the event is not sold out. The
                 # margin covers concurrent holds that read the same free seats and commit first.
                 sold_out_may_change = event.sold_out or free_after < SOLD_OUT_MARGIN_SEATS
-            return hold_claim_seats(
+            hold = hold_claim_seats(
                 user=user,
                 event=event,
                 seats_rows=rows,
@@ -250,6 +260,9 @@ def hold_create(
                 catalog=catalog,
                 general_sale=general_sale,
             )
+            if pass_id is not None:
+                admission.pass_bind(pass_id=pass_id, hold_id=hold.pk)
+            return hold
     except (SeatsUnavailable, HoldExists, SalesClosed, TypeSoldOut, CodeUsedUp) as exc:
         audit_refusal(
             action=AuditAction.HOLD_REFUSED,
@@ -449,6 +462,10 @@ def holds_end(
             status=SeatStatus.AVAILABLE, hold=None, hold_expires_at=None, updated_at=now
         )
     Hold.objects.filter(pk__in=ids).update(status=status, ended_at=now)
+    # Waiting-room turns bound to these holds end with them.
+    admission.passes_end(
+        hold_ids=ids, state=PassState.DONE if status == HoldStatus.RELEASED else PassState.EXPIRED, now=now
+    )
     freed: dict[int, list[int]] = defaultdict(list)
     for row in rows:
         freed[row.hold_id].append(row.seat_id)

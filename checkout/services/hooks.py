@@ -18,17 +18,21 @@ from collections.abc import Callable
 from typing import Any
 
 from checkout.services import announce
-from checkout.services.sold_out import event_availability_refresh
+from checkout.services.sold_out import event_availability_refresh, event_is_sold_out
 
 logger = logging.getLogger(__name__)
 
 SEATS_RELEASED = "seats_released"
 OFFER_BOUGHT = "offer_bought"
 EVENT_CANCELLED = "event_cancelled"
+ADMISSION_FREED = "admission_freed"
+EVENT_SOLD_OUT = "event_sold_out"
 _subscribers: dict[str, list[Callable[..., Any]]] = {
     SEATS_RELEASED: [],
     OFFER_BOUGHT: [],
     EVENT_CANCELLED: [],
+    ADMISSION_FREED: [],
+    EVENT_SOLD_OUT: [],
 }
 
 
@@ -50,7 +54,8 @@ def _notify(topic: str, **kwargs: Any) -> list[Any]:
 
 def _sold_out_refresh(event_id: int) -> None:
     try:
-        event_availability_refresh(event_id=event_id)
+        if event_availability_refresh(event_id=event_id) and event_is_sold_out(event_id=event_id):
+            event_sold_out(event_id=event_id)
     except Exception:
         # The buyer's change is already committed; failing their request now would lie to
         # them. The next inventory change of this event refreshes the flag again.
@@ -71,6 +76,12 @@ def hold_times_changed(*, event_id: int) -> None:
     No seat changed status, so nothing is pushed to the seat map.
     """
     _sold_out_refresh(event_id)
+
+
+def event_sold_out(*, event_id: int) -> None:
+    """The event's sold-out flag just turned on (after commit): whoever waits for a turn is
+    told at once and pointed at the sold-out waitlist."""
+    _notify(EVENT_SOLD_OUT, event_id=event_id)
 
 
 def seats_released(*, event_id: int, seat_ids: list[int], reason: str) -> None:
@@ -96,3 +107,9 @@ def event_cancelled(*, event_id: int, reason: str, now: dt.datetime) -> int:
     topics, errors (``Busy``) reach the caller: cancelling is re-run until it is complete.
     """
     return sum(fn(event_id=event_id, reason=reason, now=now) or 0 for fn in _subscribers[EVENT_CANCELLED])
+
+
+def admission_freed(*, event_id: int) -> None:
+    """A waiting-room turn ended, or the room's limit, pause or switch changed (after commit):
+    the queue admits the next buyers at once. If a subscriber fails, the queue's sweep admits."""
+    _notify(ADMISSION_FREED, event_id=event_id)

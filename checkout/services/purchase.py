@@ -44,7 +44,7 @@ from checkout.models import (
     TicketStatus,
 )
 from checkout.payments import PaymentResult
-from checkout.services import hooks
+from checkout.services import admission, hooks
 from checkout.services.common import audit_record, inventory_changed
 from checkout.services.holds import holds_end
 from checkout.services.outbox import outbox_add
@@ -267,7 +267,7 @@ _TICKET_COLUMNS = (
     " used_gate, created_at"
 )
 # The seats sold (only the ticket differs per row), the hold converted and the idempotency
-# record pointing at the order: one round trip.
+# record pointing at the order, and the buyer's waiting-room turn ended: one round trip.
 _SELL_SQL = """
     WITH sold AS (
         UPDATE checkout_seatinventory AS i
@@ -277,8 +277,14 @@ _SELL_SQL = """
          WHERE i.id = t.row_id
     ), hold AS (
         UPDATE checkout_hold SET status = %(converted)s, ended_at = %(now)s WHERE id = %(hold)s
+    ), record AS (
+        UPDATE checkout_idempotencyrecord SET order_id = %(order)s WHERE id = %(record)s
+    ), turn AS (
+        -- A waiting-room turn ends with its hold's purchase (checkout/services/admission.py).
+        UPDATE checkout_admissionpass SET state = 'done', ended_at = %(now)s
+         WHERE hold_id = %(hold)s AND state = 'checking_out' RETURNING event_id
     )
-    UPDATE checkout_idempotencyrecord SET order_id = %(order)s WHERE id = %(record)s
+    SELECT count(*) FROM turn
 """
 
 
@@ -353,7 +359,7 @@ def _order_write(
     ids = sql.rows(f"INSERT INTO checkout_ticket ({_TICKET_COLUMNS}) VALUES {values} RETURNING id", params)
     for ticket, (ticket_id,) in zip(tickets, ids, strict=True):
         ticket.pk = ticket_id
-    sql.execute(
+    (turns_ended,) = sql.row(
         _SELL_SQL,
         {
             "sold": SeatStatus.SOLD,
@@ -366,6 +372,8 @@ def _order_write(
             "record": record_id,
         },
     )
+    if turns_ended:
+        admission.passes_freed(event_ids=[hold.event_id])
     # For the buyer's answer (``selectors.buyer.order_answer``), which then reads nothing.
     order.written_tickets = tickets
     return order

@@ -39,3 +39,8 @@ def event_availability_refresh(*, event_id: int, now: dt.datetime | None = None)
         Event.objects.filter(pk=event_id).update(sold_out=state[0], sold_out_until=state[1])
         catalog_version_bump()
     return True
+
+
+def event_is_sold_out(*, event_id: int) -> bool:
+    """The flag as stored (read after a refresh changed it)."""
+    return bool(Event.objects.filter(pk=event_id).values_list("sold_out", flat=True).first())

@@ -98,6 +98,47 @@ def test_a_page_past_the_limit_gets_a_short_busy_page():
     async_to_sync(scenario)()
 
 
+def test_waiting_room_requests_wait_instead_of_being_shed():
+    """A buyer joining or reading the waiting-room queue is queued, never answered 503."""
+
+    async def scenario():
+        inner = BlockingApp()
+        limiter = AdmissionLimiter(inner, limit=1, wait_seconds=0, never_shed=[r"/api/events/[0-9]+/queue"])
+        first = await start(limiter)
+        await until(lambda: inner.started)
+        queued = await start(limiter, "/api/events/7/queue", "POST")
+        # The control: any other request past the limit is shed at once.
+        assert (await response(await start(limiter, "/api/events/7/queue/x")))[0] == 503
+        await until(lambda: limiter.waiting == 1)
+        inner.release.set()
+        assert (await response(first))[0] == 200
+        assert (await response(queued))[0] == 200
+        assert inner.started == ["/api/events", "/api/events/7/queue"]
+        assert limiter.rejected == 1 and limiter.active == 0
+
+    async_to_sync(scenario)()
+
+
+def test_a_buyer_checking_out_goes_before_queue_joins_that_arrived_first():
+    async def scenario():
+        inner = BlockingApp()
+        limiter = AdmissionLimiter(
+            inner, limit=1, wait_seconds=WAIT, never_shed=[r"/api/events/[0-9]+/queue"]
+        )
+        first = await start(limiter)
+        await until(lambda: inner.started)
+        join = await start(limiter, "/api/events/7/queue", "POST")
+        await until(lambda: limiter.waiting == 1)
+        hold = await start(limiter, "/api/events/7/holds", "POST")
+        await until(lambda: limiter.waiting == 2)
+        inner.release.set()
+        for request in (first, hold, join):
+            assert (await response(request))[0] == 200
+        assert inner.started == ["/api/events", "/api/events/7/holds", "/api/events/7/queue"]
+
+    async_to_sync(scenario)()
+
+
 def test_waiting_requests_start_in_arrival_order_when_a_slot_frees():
     async def scenario():
         inner = BlockingApp()

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from tests.checkout.conftest import big_pool  # noqa: F401 (the race tests' fixture)
+
 
 @pytest.fixture(autouse=True)
 def fast_password_hasher(settings):

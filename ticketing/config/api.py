@@ -33,6 +33,7 @@ from ticketing.core.errors import (
 from ticketing.core.openapi import openapi_errors
 from ticketing.server.admission import is_pool_timeout
 from waitlist.api import router as waitlist_router
+from waitlist.queue_api import router as queue_router
 
 logger = logging.getLogger(__name__)
 
@@ -60,6 +61,7 @@ api.add_router("", checkout_codes_router, tags=["ticket types"])
 api.add_router("", checkout_router, tags=["checkout"])
 api.add_router("", checkout_ops_router, tags=["operations"])
 api.add_router("", waitlist_router, tags=["waitlist"])
+api.add_router("", queue_router, tags=["waiting room"])
 
 
 @api.get("/ping", auth=None, tags=["system"], summary="Liveness; the benchmarks' ceiling reference")

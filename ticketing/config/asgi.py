@@ -38,6 +38,8 @@ application = ProtocolTypeRouter(
                 limit=settings.TICKETING_MAX_CONCURRENT_REQUESTS,
                 wait_seconds=settings.TICKETING_ADMISSION_WAIT_SECONDS,
                 exempt={"/healthz"},
+                # The waiting room's join and place: buyers in the virtual queue are never shed.
+                never_shed=[r"/api/events/[0-9]+/queue"],
             ),
             routes=VERSIONED_PATHS,
             reader=VersionReader(sql=EVENT_VERSIONS_BATCH_SQL),

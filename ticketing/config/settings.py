@@ -274,6 +274,16 @@ TICKETING_TEST_PAYMENT_BOOKS = os.environ.get(
 # the provider). Must exceed the longest provider call; a same-key retry resumes sooner.
 TICKETING_PAYMENT_RECOVERY_SECONDS = env_int("TICKETING_PAYMENT_RECOVERY_SECONDS", 30)
 TICKETING_RETENTION_DAYS = env_int("TICKETING_RETENTION_DAYS", 365)
+# The waiting room of an on-sale (docs/waiting-room.md): how many may check out at once by
+# default, how long an admitted buyer has to start a hold, how long a waiting entry lives
+# without its page or client checking in, and the cooldown after leaving or lapsing.
+TICKETING_WAITING_ROOM_CHECKOUT_LIMIT = env_int("TICKETING_WAITING_ROOM_CHECKOUT_LIMIT", 200)
+TICKETING_WAITING_ROOM_ADMIT_SECONDS = env_int("TICKETING_WAITING_ROOM_ADMIT_SECONDS", 600)
+TICKETING_WAITING_ROOM_ENTRY_TTL_SECONDS = env_int("TICKETING_WAITING_ROOM_ENTRY_TTL_SECONDS", 1800)
+TICKETING_WAITING_ROOM_COOLDOWN_SECONDS = env_int("TICKETING_WAITING_ROOM_COOLDOWN_SECONDS", 3600)
+# "Now serving" is pushed at most this often per event, across all processes (each push goes
+# to every waiting buyer's socket: thousands of sends).
+TICKETING_WAITING_ROOM_PUSH_MS = env_int("TICKETING_WAITING_ROOM_PUSH_MS", 500)
 
 # --- Operations (docs/operations.md) ----------------------------------------------------
 # A hold still marked live this long after expiring is sweeper lag, not a ghost hold.
@@ -289,6 +299,9 @@ TICKETING_THROTTLE_RATES = {
     # A person picks seats a few times a minute; a script hundreds. See docs/operations.md.
     "hold_user": os.environ.get("TICKETING_THROTTLE_HOLD_USER", "60/min"),
     "hold_ip": os.environ.get("TICKETING_THROTTLE_HOLD_IP", "1200/min"),
+    # Joining a waiting room: once per person is the norm; a retry loop is a script.
+    "queue_user": os.environ.get("TICKETING_THROTTLE_QUEUE_USER", "10/min"),
+    "queue_ip": os.environ.get("TICKETING_THROTTLE_QUEUE_IP", "1200/min"),
 }
 # X-Forwarded-For is trusted only from this many proxies (0: use REMOTE_ADDR; never spoofable).
 NINJA_NUM_PROXIES = env_int("NINJA_NUM_PROXIES", 0)

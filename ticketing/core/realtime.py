@@ -3,6 +3,8 @@
 Groups (message types are documented in docs/realtime.md):
 - ``event-<id>``: everyone viewing an event: seat status changes and section availability.
 - ``user-<id>``: one signed-in user, every tab: waitlist joins, offers, lapses.
+- ``queue-<event id>``: the waiting room's pages of that event (no seat map): "now serving"
+  and the queue closing.
 - ``waitlist-<event id>``: consumers of users waiting for that event: who left the line,
   so each consumer works out its own new position without a query.
 
@@ -33,6 +35,10 @@ def event_group(event_id: int) -> str:
 
 def user_group(user_id: int) -> str:
     return f"user-{user_id}"
+
+
+def queue_group(event_id: int) -> str:
+    return f"queue-{event_id}"
 
 
 def waitlist_group(event_id: int) -> str:

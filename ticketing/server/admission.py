@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import json
+import re
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
@@ -50,7 +51,11 @@ class AdmissionLimiter:
     and whose cancellation frees seats for the waitlist; a page view can wait a little longer.
 
     Paths in ``exempt`` (liveness) bypass the queue so that a busy process is not mistaken
-    for a dead one. One instance serves one event loop (daphne has one per process).
+    for a dead one. Paths matching ``never_shed`` (regular expressions, matched in full: the
+    waiting room's join and place, cheap by design) are counted and queued like any request but
+    never refused: a buyer waiting in the virtual queue must not be turned away by the real one.
+    Every other freed slot goes to them while they wait; the rest go to writes, then reads.
+    One instance serves one event loop (daphne has one per process).
     """
 
     def __init__(
@@ -61,6 +66,7 @@ class AdmissionLimiter:
         wait_seconds: float,
         retry_after: int = 2,
         exempt: Iterable[str] = (),
+        never_shed: Iterable[str] = (),
     ) -> None:
         if limit < 1:
             raise ValueError("limit must be at least 1")
@@ -69,13 +75,19 @@ class AdmissionLimiter:
         self.wait_seconds = wait_seconds
         self.retry_after = retry_after
         self.exempt = frozenset(exempt)
+        self.never_shed = [re.compile(pattern) for pattern in never_shed]
         self.active = 0
         self.rejected = 0
-        # [writes, reads]: a freed slot goes to the first live waiter of the first queue.
+        # [writes, reads, patient]: a freed slot goes to the first live waiter of the first
+        # queue, except that every other slot goes to a patient request (``never_shed``) when
+        # one waits: a buyer checking out (hold ticking, and sheddable) goes first, and 200
+        # of them back to back cannot starve 2,000 buyers joining the waiting room either.
         self._queues: tuple[collections.deque[asyncio.Future], ...] = (
             collections.deque(),
             collections.deque(),
+            collections.deque(),
         )
+        self._handoffs = 0
 
     @property
     def waiting(self) -> int:
@@ -85,7 +97,9 @@ class AdmissionLimiter:
         if scope["type"] != "http" or scope.get("path") in self.exempt:
             await self.app(scope, receive, send)
             return
-        if not await self._acquire(write=scope.get("method") not in READ_METHODS):
+        path = scope.get("path", "")
+        patient = any(p.fullmatch(path) for p in self.never_shed)
+        if not await self._acquire(write=scope.get("method") not in READ_METHODS, patient=patient):
             self.rejected += 1
             await self._send_busy(scope, send)
             return
@@ -94,17 +108,18 @@ class AdmissionLimiter:
         finally:
             self._release()
 
-    async def _acquire(self, *, write: bool) -> bool:
+    async def _acquire(self, *, write: bool, patient: bool = False) -> bool:
         # A slot is free only when nobody waits: _release hands slots straight to waiters.
         if self.active < self.limit:
             self.active += 1
             return True
-        if self.wait_seconds <= 0:
+        if self.wait_seconds <= 0 and not patient:
             return False
         loop = asyncio.get_running_loop()
         fut: asyncio.Future[bool] = loop.create_future()
-        self._queues[0 if write else 1].append(fut)
-        timer = loop.call_later(self.wait_seconds, _resolve, fut, False)
+        self._queues[2 if patient else 0 if write else 1].append(fut)
+        # A patient request waits as long as it takes (the client's own timeout still applies).
+        timer = None if patient else loop.call_later(self.wait_seconds, _resolve, fut, False)
         try:
             # True: a finishing request handed its slot over (``active`` already counts us).
             return await fut
@@ -115,12 +130,16 @@ class AdmissionLimiter:
                 self._release()
             raise
         finally:
-            timer.cancel()
+            if timer is not None:
+                timer.cancel()
             if not fut.done():
                 fut.cancel()
 
     def _release(self) -> None:
-        for queue in self._queues:
+        self._handoffs += 1
+        patient_turn = self._handoffs % 2 == 0
+        order = (self._queues[2], self._queues[0], self._queues[1]) if patient_turn else self._queues
+        for queue in order:
             # Waiters that timed out or went away are dropped when they reach the head.
             while queue:
                 fut = queue.popleft()

@@ -79,3 +79,9 @@ def hold_throttles() -> list:
     address at an on-sale. Loopback is not counted per address (see ``_IpThrottle``).
     """
     return [_UserThrottle("hold_user"), _IpThrottle("hold_ip", skip_loopback=True)]
+
+
+def queue_join_throttles() -> list:
+    """For joining a waiting room: per account, and per address (as for holds, loopback is a
+    proxy and not counted). The per-account rate is low: one person joins once."""
+    return [_UserThrottle("queue_user"), _IpThrottle("queue_ip", skip_loopback=True)]

@@ -1,0 +1,286 @@
+"""Races of the waiting room on real PostgreSQL connections (threads, ``transaction=True``).
+
+Each race has bounded loops and no sleeps; time moves through a shared fake clock that every
+call reads, so turns and holds expire during the run without waiting for them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+import random
+import threading
+from collections import Counter
+
+import pytest
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from checkout.errors import HoldExists, QueueRequired
+from checkout.models import AdmissionPass, Hold, PassState, WaitingRoom
+from checkout.selectors import admission as admission_selectors
+from checkout.services import admission, hooks
+from checkout.services.holds import hold_create, hold_release, holds_expire_due
+from tests.checkout.conftest import race, retry_busy, seat_ids
+from tests.factories import UserFactory, make_event, make_venue
+from waitlist import queue_services
+from waitlist.models import EventQueue, QueueEntry
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.race]
+
+
+def oks(results) -> list:
+    return [value for kind, value in results if kind == "ok"]
+
+
+def errors_of(results) -> Counter:
+    return Counter(type(value).__name__ for kind, value in results if kind == "error")
+
+
+def room_event(limit: int, *, paused: bool = False, venue=None):
+    event = make_event(venue=venue)
+    admission.room_update(event_id=event.id, enabled=True, checkout_limit=limit, paused=paused)
+    return event
+
+
+def test_500_buyers_join_at_once_and_get_500_distinct_numbers_without_gaps(big_pool):
+    event = room_event(200, paused=True)
+    users = [UserFactory() for _ in range(500)]
+    # 50 connections, 10 buyers each, all released by one barrier: 500 joins in flight at once.
+    chunks = [users[i::50] for i in range(50)]
+    results = race(
+        [
+            lambda chunk=chunk: [
+                retry_busy(lambda u=u: queue_services.queue_join(user=u, event_id=event.id))() for u in chunk
+            ]
+            for chunk in chunks
+        ]
+    )
+    assert errors_of(results) == Counter()
+    views = [joined.view for chunk in oks(results) for joined in chunk]
+    assert len(views) == 500 and all(v.state == "waiting" for v in views)
+    numbers = sorted(QueueEntry.objects.filter(event=event).values_list("number", flat=True))
+    assert numbers == list(range(1, 501))
+    assert EventQueue.objects.get(event=event).last_number == 500
+
+
+def test_control_a_read_then_write_sequence_hands_out_one_number_twice(big_pool, monkeypatch):
+    """Without ``UPDATE ... RETURNING`` (a read of the counter, then a write) concurrent joins
+    read the same number: the deferred unique constraint then refuses some joins at commit."""
+    event = room_event(200, paused=True)
+    users = [UserFactory() for _ in range(40)]
+    monkeypatch.setattr(
+        queue_services,
+        "_JOIN_SQL",
+        """
+        WITH cur AS (SELECT last_number + 1 AS n FROM waitlist_eventqueue WHERE event_id = %(event)s),
+             bump AS (UPDATE waitlist_eventqueue q SET last_number = cur.n
+                        FROM cur WHERE q.event_id = %(event)s)
+        INSERT INTO waitlist_queueentry (event_id, user_id, number, state, early, joined_at, last_seen_at)
+        SELECT %(event)s, %(user)s, cur.n, 'waiting', %(early)s, %(now)s, %(now)s FROM cur
+        ON CONFLICT (user_id, event_id) DO NOTHING RETURNING id
+        """,
+    )
+    results = race([lambda u=u: queue_services.queue_join(user=u, event_id=event.id) for u in users])
+    numbers = list(QueueEntry.objects.filter(event=event).values_list("number", flat=True))
+    lost = errors_of(results)["IntegrityError"] + (len(numbers) - len(set(numbers)))
+    assert lost > 0  # the race the atomic sequence prevents
+    assert len(numbers) < len(users) or len(set(numbers)) < len(numbers)
+
+
+def test_one_buyer_joining_twice_at_once_gets_one_entry(big_pool):
+    event = room_event(200, paused=True)
+    buyer = UserFactory()
+    results = race([lambda: queue_services.queue_join(user=buyer, event_id=event.id) for _ in range(10)])
+    joined = oks(results)
+    assert len(joined) == 10
+    assert [j.created for j in joined].count(True) == 1
+    assert {j.view.number for j in joined} == {1}
+    assert QueueEntry.objects.filter(event=event).count() == 1
+    # The losing joins gave their number back: no gap before the next buyer.
+    assert EventQueue.objects.get(event=event).last_number == 1
+    assert queue_services.queue_join(user=UserFactory(), event_id=event.id).view.number == 2
+
+
+def test_one_turn_one_hold_even_when_the_buyer_tries_twice_at_once(big_pool):
+    event = room_event(5, venue=make_venue(rows=2, seats_per_row=10))
+    buyer = UserFactory()
+    with transaction.atomic():
+        admission.passes_grant(event_id=event.id, pick=lambda n: [buyer.pk], now=timezone.now())
+    seats = seat_ids(event)
+    results = race([lambda s=s: hold_create(user=buyer, event_id=event.id, seat_ids=[s]) for s in seats[:8]])
+    assert len(oks(results)) == 1
+    assert set(errors_of(results)) <= {"QueueRequired", "HoldExists"}
+    turn = AdmissionPass.objects.get()
+    assert turn.state == PassState.CHECKING_OUT and turn.hold_id == oks(results)[0].pk
+
+
+def test_a_turn_cannot_be_used_by_other_buyers_racing_for_it(big_pool):
+    event = room_event(5, venue=make_venue(rows=2, seats_per_row=10))
+    owner, others = UserFactory(), [UserFactory() for _ in range(7)]
+    with transaction.atomic():
+        admission.passes_grant(event_id=event.id, pick=lambda n: [owner.pk], now=timezone.now())
+    seats = seat_ids(event)
+    buyers = [owner, *others]
+    results = race(
+        [
+            lambda u=u, s=s: hold_create(user=u, event_id=event.id, seat_ids=[s])
+            for u, s in zip(buyers, seats, strict=False)
+        ]
+    )
+    assert [h.user_id for h in oks(results)] == [owner.pk]
+    assert errors_of(results) == Counter({"QueueRequired": 7})
+    assert Hold.objects.count() == 1
+
+
+class FakeClock:
+    """Every call is 50 ms later than the one before, in every thread."""
+
+    def __init__(self) -> None:
+        self.start = timezone.now()
+        self.ticks = itertools.count()
+        self.lock = threading.Lock()
+
+    def __call__(self) -> dt.datetime:
+        with self.lock:
+            return self.start + dt.timedelta(seconds=0.05 * next(self.ticks))
+
+
+def test_admissions_never_exceed_the_limit_under_completions_expiries_and_staff_changes(
+    big_pool, settings, monkeypatch
+):
+    """Admitters, buyers finishing or abandoning, sweepers and staff (pause, resume, raise the
+    limit) all at once; a monitor counts who is checking out under the room's lock each round.
+
+    The limit only rises here: lowering it keeps the turns already given (by design, see
+    tests/checkout/test_admission.py), so "count <= limit" is only an invariant for rises.
+    """
+    settings.TICKETING_WAITING_ROOM_ADMIT_SECONDS = 4
+    settings.TICKETING_HOLD_SECONDS = 6
+    # Admission happens in the admitter threads here, not in the hooks of the other threads.
+    monkeypatch.setitem(hooks._subscribers, hooks.ADMISSION_FREED, [])
+    event = room_event(3, paused=True, venue=make_venue(rows=4, seats_per_row=50))
+    users = [UserFactory() for _ in range(60)]
+    for u in users:
+        queue_services.queue_join(user=u, event_id=event.id)
+    queue_services.queue_open(event_id=event.id)
+    admission.room_update(event_id=event.id, paused=False)
+    clock = FakeClock()
+    section_id = event.venue.sections.first().id
+    snapshots: list[tuple[int, int]] = []
+    held: list[int] = []
+    refused: list[str] = []
+
+    def admitter():
+        for _ in range(25):
+            retry_busy(lambda: queue_services.queue_admit_next(event_id=event.id, now=clock()))()
+
+    def buyers(mine: list, seed: int):
+        rng = random.Random(seed)
+        for _ in range(40):
+            now = clock()
+            for user in mine:
+                if admission_selectors.user_pass(user_id=user.pk, event_id=event.id, now=now) is None:
+                    continue
+                choice = rng.random()
+                if choice < 0.2:
+                    continue  # lets the turn lapse
+                try:
+                    hold = retry_busy(
+                        lambda u=user, n=now: hold_create(
+                            user=u, event_id=event.id, section_id=section_id, quantity=1, now=n
+                        )
+                    )()
+                except (QueueRequired, HoldExists) as exc:
+                    refused.append(type(exc).__name__)
+                    continue
+                held.append(hold.pk)
+                if choice < 0.7:
+                    retry_busy(lambda u=user, h=hold: hold_release(user=u, hold_id=h.pk, now=clock()))()
+                # else: the hold is left to expire
+
+    def sweeper():
+        for _ in range(20):
+            retry_busy(lambda: holds_expire_due(now=clock()))()
+            retry_busy(lambda: admission.passes_expire_due(now=clock()))()
+
+    def staff():
+        for i in range(12):
+            if i % 3 == 0:
+                admission.room_update(event_id=event.id, paused=True)
+            elif i % 3 == 1:
+                admission.room_update(event_id=event.id, paused=False)
+            else:
+                room = WaitingRoom.objects.get(event=event)
+                admission.room_update(event_id=event.id, checkout_limit=min(room.checkout_limit + 1, 6))
+
+    def monitor():
+        for _ in range(40):
+            with transaction.atomic():
+                room = WaitingRoom.objects.select_for_update().get(event=event)
+                # Read after the lock: later than every grant that committed before it.
+                now = clock()
+                snapshots.append(
+                    (admission_selectors.live_count(event_id=event.id, now=now), room.checkout_limit)
+                )
+
+    groups = [users[i::4] for i in range(4)]
+    results = race(
+        [admitter, admitter, sweeper, staff, monitor]
+        + [lambda g=g, i=i: buyers(g, i) for i, g in enumerate(groups)]
+    )
+    assert errors_of(results) == Counter(), [v for k, v in results if k == "error"]
+    over = [(count, limit) for count, limit in snapshots if count > limit]
+    assert over == []
+    # The race really ran: many turns given, some used and ended, some lapsed.
+    states = Counter(AdmissionPass.objects.filter(event=event).values_list("state", flat=True))
+    assert AdmissionPass.objects.filter(event=event).count() > 6
+    assert held, (refused, states)
+    assert states[PassState.DONE] + states[PassState.EXPIRED] > 0
+    assert max(count for count, _ in snapshots) > 0
+
+
+def test_control_without_the_room_lock_grants_overshoot_the_limit(big_pool, monkeypatch):
+    """The same grants with the room's lock reduced to a plain read, and every granter made to
+    count before any writes: more turns than the limit. This is what the lock prevents."""
+    event = room_event(2)
+    users = [UserFactory() for _ in range(5)]
+    everyone_counted = threading.Barrier(len(users))
+    real_count = admission.grant_count
+    monkeypatch.setattr(admission, "lock_one", lambda qs: qs.first())
+
+    def counted(**kwargs):
+        value = real_count(**kwargs)
+        everyone_counted.wait(timeout=30)
+        return value
+
+    monkeypatch.setattr(admission, "grant_count", counted)
+
+    def grant(user):
+        with transaction.atomic():
+            return admission.passes_grant(event_id=event.id, pick=lambda n: [user.pk], now=timezone.now())
+
+    race([lambda u=u: grant(u) for u in users])
+    assert AdmissionPass.objects.filter(event=event).count() > 2
+
+
+def test_with_the_room_lock_the_same_grants_stop_at_the_limit(big_pool):
+    event = room_event(2)
+    users = [UserFactory() for _ in range(5)]
+
+    def grant(user):
+        with transaction.atomic():
+            return admission.passes_grant(event_id=event.id, pick=lambda n: [user.pk], now=timezone.now())
+
+    race([lambda u=u: grant(u) for u in users])
+    assert AdmissionPass.objects.filter(event=event).count() == 2
+
+
+def test_no_integrity_error_leaks_from_double_joins(big_pool):
+    """Twenty buyers joining twice each, all at once: forty joins, twenty entries, no errors."""
+    event = room_event(200, paused=True)
+    users = [UserFactory() for _ in range(20)]
+    results = race([lambda u=u: queue_services.queue_join(user=u, event_id=event.id) for u in users * 2])
+    assert errors_of(results) == Counter()
+    assert sorted(QueueEntry.objects.values_list("number", flat=True)) == list(range(1, 21))
+    assert not any(isinstance(v, IntegrityError) for _, v in results)
