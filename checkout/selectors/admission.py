@@ -128,6 +128,11 @@ def room_get(*, event_id: int) -> WaitingRoom | None:
     return WaitingRoom.objects.filter(event_id=event_id).first()
 
 
+# Whether the event ``e`` has its waiting room on, as a column for other apps' reads (the
+# queue's join reads it with the event in one round trip); ``room_enabled`` is the same rule.
+ROOM_ENABLED_SQL = "EXISTS (SELECT 1 FROM checkout_waitingroom r WHERE r.event_id = e.id AND r.enabled)"
+
+
 def room_enabled(*, event_id: int) -> bool:
     return WaitingRoom.objects.filter(event_id=event_id, enabled=True).exists()
 
