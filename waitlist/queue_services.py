@@ -39,6 +39,7 @@ from ticketing.core.locks import (
     LOCK_TIMEOUT_SQL,
     busy_on_lock_timeout,
     lock_one,
+    lock_rows,
     lock_rows_sql,
     lock_timeout_value,
     set_lock_timeout,
@@ -67,26 +68,31 @@ class _Taken(Exception):
     """The buyer's entry was inserted by a concurrent join: roll back the number we took."""
 
 
-_JOIN_SQL = """
+# The event's next number, taken from its queue row's counter (the row stays locked to commit).
+_NEXT_NUMBER_CTE = """
     WITH n AS (
         UPDATE waitlist_eventqueue SET last_number = last_number + 1 WHERE event_id = %(event)s
         RETURNING last_number
     )
+"""
+_JOIN_SQL = (
+    _NEXT_NUMBER_CTE
+    + """
     INSERT INTO waitlist_queueentry (event_id, user_id, number, state, early, joined_at, last_seen_at)
     SELECT %(event)s, %(user)s, n.last_number, 'waiting', %(early)s, %(now)s, %(now)s FROM n
     ON CONFLICT (user_id, event_id) DO NOTHING
     RETURNING id
 """
-_REJOIN_SQL = """
-    WITH n AS (
-        UPDATE waitlist_eventqueue SET last_number = last_number + 1 WHERE event_id = %(event)s
-        RETURNING last_number
-    )
+)
+_REJOIN_SQL = (
+    _NEXT_NUMBER_CTE
+    + """
     UPDATE waitlist_queueentry SET number = n.last_number, state = 'waiting', early = %(early)s,
            joined_at = %(now)s, last_seen_at = %(now)s, admitted_at = NULL, admission_pass_id = NULL,
            ended_at = NULL, cooldown_until = NULL
       FROM n WHERE waitlist_queueentry.id = %(entry)s
 """
+)
 
 
 # The event, whether its room is on, its queue (if any yet) and the buyer's entry id: one
@@ -214,14 +220,8 @@ def _rejoin_allowed(entry: QueueEntry, now: dt.datetime) -> bool:
 def _entry_renumber(*, entry_id: int, event_id: int, early: bool, now: dt.datetime) -> bool:
     with busy_on_lock_timeout(), transaction.atomic():
         set_lock_timeout()
-        locked = lock_rows_sql(
-            table="waitlist_queueentry",
-            columns="waitlist_queueentry.state, waitlist_queueentry.number",
-            where="waitlist_queueentry.id = %s",
-            params=[entry_id],
-        )
-        entry = QueueEntry.objects.get(pk=entry_id)
-        if not locked or not _rejoin_allowed(entry, now):
+        locked = lock_rows(QueueEntry.objects.filter(pk=entry_id))
+        if not locked or not _rejoin_allowed(locked[0], now):
             return False  # a concurrent rejoin of the same buyer came first
         sql.execute(_REJOIN_SQL, {"event": event_id, "early": early, "now": now, "entry": entry_id})
     return True
