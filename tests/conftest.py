@@ -112,6 +112,7 @@ def _realtime_pushes_inline(settings):
     """Seat-map pushes flush in the caller's thread: no background thread touches the test DB."""
     settings.TICKETING_REALTIME_COALESCE_MS = 0
     settings.TICKETING_WAITING_ROOM_PUSH_MS = 0
+    settings.TICKETING_WAITING_ROOM_ADMIT_RETRY_MS = 0
 
 
 @pytest.fixture(autouse=True)

@@ -231,8 +231,7 @@ def _after_join(*, event_id: int, now: dt.datetime, opened: bool) -> None:
     try:
         if not opened:
             queue_open(event_id=event_id, now=now)
-        # Most joins of a rush find every slot taken: one cheap read, no lock, then nothing.
-        queue_admit_next(event_id=event_id, now=now, only_if_free=True)
+        queue_admit_soon(event_id=event_id, now=now)
     except Exception:
         # The join committed; the sweep admits on its next tick.
         logger.exception("admitting after a join failed for event %s", event_id)
@@ -316,15 +315,31 @@ def queue_open(*, event_id: int, now: dt.datetime | None = None, rng: random.Ran
     return True
 
 
+def queue_admit_soon(*, event_id: int, now: dt.datetime | None = None) -> None:
+    """Admit now if no other admission of the event is running, else shortly after it.
+
+    For the hints (a join, a finished checkout): most joins of a rush find every slot taken
+    (one cheap read, no lock, then nothing); one that finds a slot while another admission
+    holds the room leaves it to this process's retry (``TICKETING_WAITING_ROOM_ADMIT_RETRY_MS``
+    later, one per event however many asked), which waits its turn and picks up every entry
+    committed by then. Nobody is missed: whoever finds the room busy schedules the retry.
+    """
+    try:
+        queue_admit_next(event_id=event_id, now=now, only_if_free=True, wait=False)
+    except admission.RoomBusy:
+        _admit_retry.add(event_id, [])
+
+
 def queue_admit_next(
-    *, event_id: int, now: dt.datetime | None = None, only_if_free: bool = False
+    *, event_id: int, now: dt.datetime | None = None, only_if_free: bool = False, wait: bool = True
 ) -> list[int]:
     """Admit the next waiting numbers while fewer than the limit are checking out.
 
     Entries that lapsed are passed over; entries being left right now are skipped (their row
     is locked) and stay for the next round. Returns the numbers admitted. After commit: one
     coalesced "now serving" broadcast to the event, and each admitted buyer told privately.
-    ``only_if_free``: first look (without a lock) whether a slot is free at all.
+    ``only_if_free``: first look (without a lock) whether a slot is free at all. ``wait=False``:
+    raise ``checkout.services.admission.RoomBusy`` if another admission of the event is running.
     """
     now = now or timezone.now()
     if only_if_free and not admission_selectors.room_has_free_slot(event_id=event_id, now=now):
@@ -358,7 +373,7 @@ def queue_admit_next(
                 picked[user_id] = (pk, number)
             return list(picked)
 
-        passes = admission.passes_grant(event_id=event_id, pick=pick, now=now)
+        passes = admission.passes_grant(event_id=event_id, pick=pick, now=now, wait=wait)
         if not passes:
             return []
         rows = [(picked[p.user_id][0], p.pk) for p in passes]
@@ -451,6 +466,18 @@ class _QueueCoalescer(Coalescer):
 _moved_coalescer = _QueueCoalescer(_moved_flush, name="queue-push-coalescer")
 
 
+class _AdmitRetry(Coalescer):
+    @property
+    def interval(self) -> float:
+        return settings.TICKETING_WAITING_ROOM_ADMIT_RETRY_MS / 1000
+
+
+# Its own thread: waiting for the room's row there holds up no request.
+_admit_retry = _AdmitRetry(
+    lambda event_id, _: queue_admit_next(event_id=event_id, only_if_free=True), name="queue-admit-retry"
+)
+
+
 def queue_close(*, event_id: int, now: dt.datetime | None = None) -> int:
     """The event sold out: close its queue; everyone still waiting is told at once (one
     broadcast to the event) and pointed at the sold-out waitlist. Returns the entries closed.
@@ -516,8 +543,9 @@ def queue_tick(*, now: dt.datetime | None = None) -> int:
 
 
 def queue_admission_freed(*, event_id: int) -> None:
-    """A turn ended or the room changed: admit the next buyers now."""
-    queue_admit_next(event_id=event_id)
+    """A turn ended or the room changed: admit the next buyers now (or right after the
+    admission that is running: the buyer whose purchase freed the slot does not wait for it)."""
+    queue_admit_soon(event_id=event_id)
 
 
 def queue_sold_out(*, event_id: int) -> None:

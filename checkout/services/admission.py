@@ -29,7 +29,7 @@ from events.errors import EventNotFound
 from events.models import Event
 from ticketing.core import sql
 from ticketing.core.errors import ValidationFailed
-from ticketing.core.locks import busy_on_lock_timeout, lock_one, lock_rows_sql, set_lock_timeout
+from ticketing.core.locks import busy_on_lock_timeout, lock_one, lock_rows, lock_rows_sql, set_lock_timeout
 
 # Pick the next buyers: given how many may be admitted, return their user ids, in order.
 Picker = Callable[[int], list[int]]
@@ -77,7 +77,11 @@ def room_require(*, event_id: int) -> WaitingRoom:
     return room
 
 
-def passes_grant(*, event_id: int, pick: Picker, now: dt.datetime) -> list[AdmissionPass]:
+class RoomBusy(Exception):
+    """``passes_grant(wait=False)`` found another grant of the event running (its room row locked)."""
+
+
+def passes_grant(*, event_id: int, pick: Picker, now: dt.datetime, wait: bool = True) -> list[AdmissionPass]:
     """Admit as many buyers as there are free slots: ``pick(n)`` names them, in queue order.
 
     Precondition: inside the caller's transaction (the queue's, which also marks its entries).
@@ -85,10 +89,18 @@ def passes_grant(*, event_id: int, pick: Picker, now: dt.datetime) -> list[Admis
     go stale between reading it and adding passes: admissions never exceed the limit. Grants
     nothing while the room is off or paused. Buyers who already hold a usable pass are skipped.
     Returns the new passes (``admitted_until`` = now + ``TICKETING_WAITING_ROOM_ADMIT_SECONDS``).
+
+    ``wait=False``: raise ``RoomBusy`` instead of queueing behind a grant that holds the room's
+    row. A join or a finished checkout only hints that a slot may be free; thousands of them at
+    an on-sale waiting for that one row, each on a thread and a connection, was what made joins
+    take tens of seconds (bench/results/waiting-room-latest.md). The caller retries later.
     """
     if not connection.in_atomic_block:
         raise RuntimeError("passes_grant needs the caller's transaction.")
-    room = lock_one(WaitingRoom.objects.filter(event_id=event_id))
+    rows = lock_rows(WaitingRoom.objects.filter(event_id=event_id), skip_locked=not wait)
+    if not rows and not wait and WaitingRoom.objects.filter(event_id=event_id).exists():
+        raise RoomBusy(event_id)
+    room = rows[0] if rows else None
     if room is None:
         return []
     enabled, paused, limit = room.enabled, room.paused, room.checkout_limit

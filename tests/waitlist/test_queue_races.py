@@ -13,7 +13,7 @@ import threading
 from collections import Counter
 
 import pytest
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from checkout.errors import HoldExists, QueueRequired
@@ -257,7 +257,7 @@ def test_control_without_the_room_lock_grants_overshoot_the_limit(big_pool, monk
     users = [UserFactory() for _ in range(5)]
     everyone_counted = threading.Barrier(len(users))
     real_count = admission.grant_count
-    monkeypatch.setattr(admission, "lock_one", lambda qs: qs.first())
+    monkeypatch.setattr(admission, "lock_rows", lambda qs, skip_locked=False: list(qs[:1]))
 
     def counted(**kwargs):
         value = real_count(**kwargs)
@@ -294,3 +294,79 @@ def test_no_integrity_error_leaks_from_double_joins(big_pool):
     assert errors_of(results) == Counter()
     assert sorted(QueueEntry.objects.values_list("number", flat=True)) == list(range(1, 21))
     assert not any(isinstance(v, IntegrityError) for _, v in results)
+
+
+def test_a_join_does_not_wait_for_a_running_admission_and_is_admitted_right_after_it(settings):
+    """Another admission holds the room's row (on its own connection) while a buyer joins with
+    a slot free: the join answers without waiting for it, and the retry admits the buyer once
+    that admission commits. Thousands of joins queueing on that row was a 60 s join at the
+    benchmark's opening."""
+    settings.TICKETING_WAITING_ROOM_ADMIT_RETRY_MS = 20
+    event = room_event(5)
+    buyer = UserFactory()
+    locked, release, joined = threading.Event(), threading.Event(), threading.Event()
+
+    def admission_running():
+        with transaction.atomic():
+            list(WaitingRoom.objects.select_for_update().filter(event_id=event.id))
+            locked.set()
+            # Held until the join has answered: if the join waited for this row, it never would.
+            joined.wait(timeout=30)
+            release.wait(timeout=30)
+        connection.close()
+
+    holder = threading.Thread(target=admission_running)
+    holder.start()
+    try:
+        assert locked.wait(timeout=30)
+        view = queue_services.queue_join(user=buyer, event_id=event.id).view
+        joined.set()
+        assert view.state == "waiting"
+        assert QueueEntry.objects.get(user=buyer).state == "waiting"
+    finally:
+        joined.set()
+        release.set()
+        holder.join(timeout=30)
+    entry = QueueEntry.objects.get(user=buyer)
+    for _ in range(300):  # bounded: the retry runs 20 ms after the join, then waits for the row
+        if entry.state == "admitted":
+            break
+        threading.Event().wait(0.05)
+        entry.refresh_from_db()
+    assert entry.state == "admitted"
+
+
+def test_control_a_join_that_waits_for_the_room_row_blocks_until_the_admission_ends(settings):
+    """The unguarded form (``TICKETING_WAITING_ROOM_ADMIT_RETRY_MS = 0``: admit inline, waiting
+    for the row) does wait: the join cannot answer while the other admission runs."""
+    event = room_event(5)
+    buyer = UserFactory()
+    locked, release = threading.Event(), threading.Event()
+    answered = threading.Event()
+
+    def admission_running():
+        with transaction.atomic():
+            list(WaitingRoom.objects.select_for_update().filter(event_id=event.id))
+            locked.set()
+            release.wait(timeout=30)
+        connection.close()
+
+    def join():
+        queue_services.queue_join(user=buyer, event_id=event.id)
+        answered.set()
+        connection.close()
+
+    holder = threading.Thread(target=admission_running)
+    holder.start()
+    assert locked.wait(timeout=30)
+    joiner = threading.Thread(target=join)
+    joiner.start()
+    try:
+        # Bounded wait for something that must not happen while the row is held.
+        assert not answered.wait(timeout=1.0)
+    finally:
+        release.set()
+        holder.join(timeout=30)
+        joiner.join(timeout=30)
+    assert answered.is_set()
+    assert QueueEntry.objects.get(user=buyer).state == "admitted"

@@ -284,6 +284,9 @@ TICKETING_WAITING_ROOM_COOLDOWN_SECONDS = env_int("TICKETING_WAITING_ROOM_COOLDO
 # "Now serving" is pushed at most this often per event, across all processes (each push goes
 # to every waiting buyer's socket: thousands of sends).
 TICKETING_WAITING_ROOM_PUSH_MS = env_int("TICKETING_WAITING_ROOM_PUSH_MS", 500)
+# A join or a finished checkout that finds another admission of the event running leaves the
+# admitting to one retry per process this much later, instead of queueing behind it (0: wait).
+TICKETING_WAITING_ROOM_ADMIT_RETRY_MS = env_int("TICKETING_WAITING_ROOM_ADMIT_RETRY_MS", 50)
 
 # --- Operations (docs/operations.md) ----------------------------------------------------
 # A hold still marked live this long after expiring is sweeper lag, not a ghost hold.
