@@ -36,7 +36,6 @@ from events.errors import EventNotFound
 from events.models import Event, EventStatus
 from ticketing.core import realtime, sql
 from ticketing.core.locks import (
-    LOCK_TIMEOUT_SQL,
     busy_on_lock_timeout,
     lock_one,
     lock_rows,
@@ -44,6 +43,7 @@ from ticketing.core.locks import (
     lock_timeout_value,
     set_lock_timeout,
 )
+from waitlist import queue_joins
 from waitlist.errors import QueueClosed, QueueCooldown, QueueNotFound, WaitingRoomOff
 from waitlist.models import EventQueue, QueueEntry, QueueState
 from waitlist.queue_selectors import QueueView, entry_lapsed, entry_ttl, queue_view
@@ -155,6 +155,12 @@ def queue_join(*, user, event_id: int, now: dt.datetime | None = None) -> Joined
     names the waitlist), ``QueueCooldown`` (``extra["until"]``), ``Busy``.
     """
     now = now or timezone.now()
+    # The common join (new, or already waiting) in one statement, as the event loop does it.
+    simple = queue_joins.joins_simple(event_id=event_id, user_ids=[user.pk], now=now)[0]
+    if simple.view is not None:
+        if simple.admits:
+            queue_admit_soon(event_id=event_id, now=now)
+        return Joined(view=simple.view, created=simple.created)
     read = _join_read(user_id=user.pk, event_id=event_id, now=now)
     early = read.sales_open_at is not None and now < read.sales_open_at
     created = False
@@ -172,16 +178,8 @@ def _entry_insert(*, user_id: int, event_id: int, early: bool, now: dt.datetime)
     params = {"event": event_id, "user": user_id, "early": early, "now": now}
     try:
         with busy_on_lock_timeout(), transaction.atomic():
-            # Every join of the event takes the queue's one counter row and keeps it until its
-            # commit ends. Waiting for the WAL flush there would make 2,000 joins queue behind
-            # 2,000 disk flushes, one at a time; a place in the queue is not money: a crash in
-            # the next few milliseconds loses the joins and their numbers together (the
-            # counter's update is in the same transaction, so no number is ever given twice)
-            # and those buyers join again.
-            sql.execute(
-                f"SELECT {LOCK_TIMEOUT_SQL}, set_config('synchronous_commit', 'off', true)",
-                [lock_timeout_value()],
-            )
+            # The counter first, as every join takes it (``queue_joins.JOIN_LOCK_SQL``).
+            sql.execute(queue_joins.JOIN_LOCK_SQL, {"event": event_id, "lock_timeout": lock_timeout_value()})
             if sql.row(_JOIN_SQL, params) is None:
                 # Joined twice at once: the other join's entry stands, and our number goes back.
                 raise _Taken
@@ -219,7 +217,9 @@ def _rejoin_allowed(entry: QueueEntry, now: dt.datetime) -> bool:
 
 def _entry_renumber(*, entry_id: int, event_id: int, early: bool, now: dt.datetime) -> bool:
     with busy_on_lock_timeout(), transaction.atomic():
-        set_lock_timeout()
+        # The queue row before the entry, in the module's lock order (the opening's shuffle
+        # takes them in that order too).
+        sql.execute(queue_joins.JOIN_LOCK_SQL, {"event": event_id, "lock_timeout": lock_timeout_value()})
         locked = lock_rows(QueueEntry.objects.filter(pk=entry_id))
         if not locked or not _rejoin_allowed(locked[0], now):
             return False  # a concurrent rejoin of the same buyer came first
