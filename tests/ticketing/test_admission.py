@@ -223,8 +223,9 @@ def test_liveness_and_websockets_bypass_the_queue():
 def test_the_deployed_http_app_is_behind_the_limiter(settings):
     from ticketing.config.asgi import application
 
-    # Behind the version prefetch (ticketing/server/version_prefetch.py), which takes no slot.
-    limiter = application.application_mapping["http"].app
+    # Behind the version prefetch (ticketing/server/version_prefetch.py) and the waiting room's
+    # batched joins (waitlist/queue_loop.py), which take no slot.
+    limiter = application.application_mapping["http"].app.app
     assert isinstance(limiter, AdmissionLimiter)
     assert limiter.limit == settings.TICKETING_MAX_CONCURRENT_REQUESTS
     # Below the pool: websocket handlers draw on the same connections.

@@ -25,6 +25,23 @@ TOKEN_USER_SQL = f"""
      WHERE t.key_hash = %s AND u.is_active
 """
 
+# The same rule for many tokens at once (the event loop's batched waiting-room joins):
+# ``(key_hash, user_id)`` of each token that signs in.
+TOKEN_USERS_SQL = f"""
+    SELECT t.key_hash, u.id FROM {User._meta.db_table} u JOIN {ApiToken._meta.db_table} t ON t.user_id = u.id
+     WHERE t.key_hash = ANY(%(hashes)s) AND u.is_active
+"""
+
+
+def bearer_token(header: str | None) -> str | None:
+    """The token of an ``Authorization: Bearer <token>`` header value, as ``HttpBearer`` reads it."""
+    if not header:
+        return None
+    parts = header.split(" ")
+    if parts[0].lower() != "bearer":
+        return None
+    return " ".join(parts[1:])
+
 
 class BearerToken(HttpBearer):
     def authenticate(self, request: HttpRequest, token: str) -> Any:

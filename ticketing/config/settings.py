@@ -287,6 +287,9 @@ TICKETING_WAITING_ROOM_PUSH_MS = env_int("TICKETING_WAITING_ROOM_PUSH_MS", 500)
 # A join or a finished checkout that finds another admission of the event running leaves the
 # admitting to one retry per process this much later, instead of queueing behind it (0: wait).
 TICKETING_WAITING_ROOM_ADMIT_RETRY_MS = env_int("TICKETING_WAITING_ROOM_ADMIT_RETRY_MS", 50)
+# Common joins (a bearer token, a new or waiting buyer) answered on the event loop in batches
+# (waitlist/queue_loop.py); off: every join goes through Django's request path.
+TICKETING_WAITING_ROOM_LOOP_JOINS = env_bool("TICKETING_WAITING_ROOM_LOOP_JOINS", True)
 
 # --- Operations (docs/operations.md) ----------------------------------------------------
 # A hold still marked live this long after expiring is sweeper lag, not a ghost hold.

@@ -81,6 +81,16 @@ VERSION_READ_REQUESTS = Counter(
     ["outcome"],
 )
 VERSION_READ_OUTCOMES = ("ok", "failed", "skipped")
+QUEUE_JOINS = Counter(
+    "ticketing_queue_joins",
+    "Waiting-room joins by where they were answered: on the event loop in a batch (loop), or left"
+    " to the request path (passed: a rejoin, an error, a failed batch).",
+    ["answered"],
+)
+QUEUE_JOIN_BATCHES = Counter(
+    "ticketing_queue_join_batches", "Batches of waiting-room joins run on the event loop."
+)
+QUEUE_JOIN_ANSWERS = ("loop", "passed")
 
 PURCHASE_OUTCOMES = ("success", "declined", "failed", "refused", "busy")
 OFFER_OUTCOMES = ("sent", "taken", "lapsed")
@@ -100,6 +110,8 @@ for _outcome in OFFER_OUTCOMES:
     WAITLIST_OFFERS.labels(outcome=_outcome)
 for _result in CHECKIN_RESULTS:
     CHECKINS.labels(result=_result)
+for _answer in QUEUE_JOIN_ANSWERS:
+    QUEUE_JOINS.labels(answered=_answer)
 
 
 def hold_created(*, kind: str = "regular", count: int = 1) -> None:
@@ -238,3 +250,11 @@ def version_read(*, outcome: str, requests: int, batches: int = 1) -> None:
     if batches:
         VERSION_READS.labels(outcome=outcome).inc(batches)
     VERSION_READ_REQUESTS.labels(outcome=outcome).inc(requests)
+
+
+def queue_joins(*, answered: str, count: int = 1, batches: int = 0) -> None:
+    if answered not in QUEUE_JOIN_ANSWERS:
+        raise ValueError(f"unknown queue join answer {answered!r}")
+    QUEUE_JOINS.labels(answered=answered).inc(count)
+    if batches:
+        QUEUE_JOIN_BATCHES.inc(batches)

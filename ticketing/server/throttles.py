@@ -14,6 +14,10 @@ from django.conf import settings
 from django.http import HttpRequest
 from ninja.throttling import AnonRateThrottle, SimpleRateThrottle
 
+# Set in an ASGI scope whose request the event loop counted and let through, before handing
+# it on to Django: its throttles then do not count it a second time.
+COUNTED_SCOPE_KEY = "ticketing.throttles_counted"
+
 
 class _Scoped:
     def __init__(self, scope: str) -> None:
@@ -21,6 +25,9 @@ class _Scoped:
         super().__init__(settings.TICKETING_THROTTLE_RATES[scope])
 
     def allow_request(self, request: HttpRequest) -> bool:
+        scope = getattr(request, "scope", None)
+        if scope is not None and scope.get(COUNTED_SCOPE_KEY):
+            return True  # counted (and allowed) on the event loop already: see ``allow_on_loop``
         # Throttles are built once, at import; the rate is looked up per request so a changed
         # setting (an override in tests, a reload) applies without rebuilding the routes.
         self.rate = settings.TICKETING_THROTTLE_RATES[self.scope]
@@ -85,3 +92,30 @@ def queue_join_throttles() -> list:
     """For joining a waiting room: per account, and per address (as for holds, loopback is a
     proxy and not counted). The per-account rate is low: one person joins once."""
     return [_UserThrottle("queue_user"), _IpThrottle("queue_ip", skip_loopback=True)]
+
+
+class _LoopRequest:
+    """What the throttles read of a request (its address headers and its user), from an ASGI scope."""
+
+    def __init__(self, scope: dict, user_id: int) -> None:
+        self.META = {"REMOTE_ADDR": (scope.get("client") or ("", 0))[0]}
+        for name, value in scope.get("headers", ()):
+            if name == b"x-forwarded-for":
+                self.META["HTTP_X_FORWARDED_FOR"] = value.decode("latin-1")
+        self.auth = _User(user_id)
+
+
+class _User:
+    def __init__(self, pk: int) -> None:
+        self.pk = pk
+
+
+def allow_on_loop(throttles: list, *, scope: dict, user_id: int) -> bool:
+    """The endpoint's throttles for a request answered on the event loop (counted as Django
+    would count it). When they allow it, the scope is marked so that Django, if the request is
+    handed on to it after all, does not count it again; when they refuse, Django answers the 429."""
+    request = _LoopRequest(scope, user_id)
+    if not all(throttle.allow_request(request) for throttle in throttles):
+        return False
+    scope[COUNTED_SCOPE_KEY] = True
+    return True
