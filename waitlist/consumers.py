@@ -19,7 +19,10 @@ from django.utils import timezone
 from checkout.selectors.availability import section_availability_cached
 from events.models import Event, EventStatus
 from ticketing.core import realtime
+from ticketing.core.errors import ApplicationError, RateLimited, Unauthenticated
 from ticketing.ops import metrics
+from ticketing.server.throttles import allow_on_loop, queue_join_throttles
+from waitlist import queue_loop, queue_services
 from waitlist import selectors as waitlist_selectors
 
 # Close codes (4000-4999 are the application's).
@@ -45,6 +48,10 @@ def _waitlist_state(user_id: int, event_id: int) -> dict | None:
         "quantity": entry.quantity,
         "position": waitlist_selectors.entry_position(entry=entry),
     }
+
+
+# The same limits as the API's join (per account, per address), counted in the same cache.
+_JOIN_THROTTLES = queue_join_throttles()
 
 
 class EventConsumer(AsyncJsonWebsocketConsumer):
@@ -110,8 +117,44 @@ class EventConsumer(AsyncJsonWebsocketConsumer):
             await self.channel_layer.group_discard(group, self.channel_name)
 
     async def receive_json(self, content, **kwargs) -> None:
-        if isinstance(content, dict) and content.get("type") == "ping":
+        if not isinstance(content, dict):
+            return
+        if content.get("type") == "ping":
             await self.send_json({"type": "pong"})
+        elif content.get("type") == "queue.join":
+            await self._queue_join()
+
+    async def _queue_join(self) -> None:
+        """Join the event's waiting room over this socket: the page's way in at an on-sale.
+
+        The socket's user was signed in by the session at the handshake (whose origin was
+        checked), so a join here needs no request thread and no CSRF token: the common join is
+        batched on the event loop (``queue_loop``) like a token's; the rest take the full path.
+        Answers ``queue.joined`` (the place, as the API's ``QueueOut``, and ``created``) or
+        ``queue.error`` (``code``, ``message``, ``extra`` as the API's errors).
+        """
+        user = self.scope.get("user")
+        if not (user and user.is_authenticated):
+            await self.send_json({"type": "queue.error", **Unauthenticated().as_dict()})
+            return
+        if not allow_on_loop(_JOIN_THROTTLES, scope=self.scope, user_id=user.pk):
+            await self.send_json({"type": "queue.error", **RateLimited().as_dict()})
+            return
+        outcome = await queue_loop.batcher.join(
+            event_id=self.event_id, user_id=user.pk, allowed=lambda _: True
+        )
+        if outcome is not None:
+            view, created = outcome.view, outcome.created
+        else:
+            try:
+                joined = await database_sync_to_async(queue_services.queue_join)(
+                    user=user, event_id=self.event_id
+                )
+            except ApplicationError as exc:
+                await self.send_json({"type": "queue.error", **exc.as_dict()})
+                return
+            view, created = joined.view, joined.created
+        await self.send_json({"type": "queue.joined", "created": created, **queue_loop.view_dict(view)})
 
     async def _join(self, group: str) -> None:
         await self.channel_layer.group_add(group, self.channel_name)

@@ -39,6 +39,7 @@ from ticketing.ops import metrics
 from ticketing.server.throttles import allow_on_loop, queue_join_throttles
 from waitlist import queue_services
 from waitlist.queue_joins import JOIN_BATCH_SQL, JOIN_LOCK_SQL, BatchJoin, batch_outcomes
+from waitlist.queue_selectors import QueueView
 
 logger = logging.getLogger(__name__)
 
@@ -54,7 +55,7 @@ MAX_BATCH = 1000
 @dataclass
 class _Join:
     event_id: int
-    key_hash: str
+    key_hash: str | None  # a bearer token's hash, or None: ``user_id`` is known (a socket's user)
     allowed: Callable[[int], bool]
     future: asyncio.Future
     user_id: int | None = None
@@ -79,10 +80,18 @@ class JoinBatcher:
         self._retry_at = 0.0
         self._admitting: set[asyncio.Future] = set()
 
-    async def join(self, *, event_id: int, key_hash: str, allowed: Callable[[int], bool]) -> BatchJoin | None:
-        """The buyer's join, or None: hand the request on to Django (nothing was written).
+    async def join(
+        self,
+        *,
+        event_id: int,
+        allowed: Callable[[int], bool],
+        key_hash: str | None = None,
+        user_id: int | None = None,
+    ) -> BatchJoin | None:
+        """The join of the buyer named by a token's ``key_hash`` or by ``user_id``, or None: the
+        full path must decide it (nothing was written).
 
-        ``allowed(user_id)`` runs once the token is known, before anything is written (throttles).
+        ``allowed(user_id)`` runs once the buyer is known, before anything is written (throttles).
         """
         loop = asyncio.get_running_loop()
         if loop is not self._loop:
@@ -91,7 +100,13 @@ class JoinBatcher:
             self._loop = loop
         if loop.time() < self._retry_at:
             return None
-        item = _Join(event_id=event_id, key_hash=key_hash, allowed=allowed, future=loop.create_future())
+        item = _Join(
+            event_id=event_id,
+            key_hash=key_hash,
+            user_id=user_id,
+            allowed=allowed,
+            future=loop.create_future(),
+        )
         self._next.append(item)
         if self._pump is None or self._pump.done():
             self._pump = loop.create_task(self._run())
@@ -123,12 +138,16 @@ class JoinBatcher:
     async def _process(self, batch: list[_Join]) -> None:
         conn = await self._connection()
         self.batches += 1
-        async with conn.cursor() as cur:
-            await cur.execute(TOKEN_USERS_SQL, {"hashes": sorted({j.key_hash for j in batch})}, prepare=True)
-            users = dict(await cur.fetchall())
+        hashes = sorted({j.key_hash for j in batch if j.key_hash is not None})
+        users = {}
+        if hashes:
+            async with conn.cursor() as cur:
+                await cur.execute(TOKEN_USERS_SQL, {"hashes": hashes}, prepare=True)
+                users = dict(await cur.fetchall())
         by_event: dict[int, list[_Join]] = defaultdict(list)
         for item in batch:
-            item.user_id = users.get(item.key_hash)
+            if item.key_hash is not None:
+                item.user_id = users.get(item.key_hash)
             if item.user_id is None or not item.allowed(item.user_id):
                 _answer(item, None)  # Django answers 401 or 429
             else:
@@ -209,12 +228,16 @@ def _admit_on_thread(event_id: int) -> None:
         connection.close()
 
 
+# The process's batcher: the HTTP joins' (``QueueJoinLoop``) and the event socket's.
+batcher = JoinBatcher()
+
+
 class QueueJoinLoop:
     """ASGI middleware: ``POST /api/events/{id}/queue`` with a bearer token, answered by ``JoinBatcher``."""
 
-    def __init__(self, app, *, batcher: JoinBatcher | None = None) -> None:
+    def __init__(self, app, *, joins: JoinBatcher | None = None) -> None:
         self.app = app
-        self.batcher = batcher or JoinBatcher()
+        self.batcher = joins or batcher
         self.throttles = queue_join_throttles()
 
     async def __call__(self, scope, receive, send) -> None:
@@ -241,7 +264,7 @@ class QueueJoinLoop:
         if outcome is None:
             await self.app(scope, _replay(messages, receive), send)
             return
-        await _send_json(send, 201 if outcome.created else 200, _view_json(outcome))
+        await _send_json(send, 201 if outcome.created else 200, json.dumps(view_dict(outcome.view)).encode())
 
 
 def _header(scope, name: bytes) -> str | None:
@@ -276,19 +299,16 @@ def _replay(messages: list[dict], receive):
     return replay
 
 
-def _view_json(outcome: BatchJoin) -> bytes:
-    """The body ``waitlist.queue_api.QueueOut`` would have (a simple join has no turn yet)."""
-    view = outcome.view
-    return json.dumps(
-        {
-            "number": view.number,
-            "state": view.state,
-            "now_serving": view.now_serving,
-            "ahead": view.ahead,
-            "eta_seconds": view.eta_seconds,
-            "admitted_until": None,
-        }
-    ).encode()
+def view_dict(view: QueueView) -> dict:
+    """What ``waitlist.queue_api.QueueOut`` shows of a place, as JSON values."""
+    return {
+        "number": view.number,
+        "state": view.state,
+        "now_serving": view.now_serving,
+        "ahead": view.ahead,
+        "eta_seconds": view.eta_seconds,
+        "admitted_until": view.admitted_until.isoformat() if view.admitted_until else None,
+    }
 
 
 async def _send_json(send, status: int, body: bytes) -> None:

@@ -48,6 +48,12 @@ export function connectEvent(path, { onMessage, onReconnect, onStatus } = {}) {
       closed = true;
       if (socket) socket.close();
     },
+    // Send a message if the socket is open; false if it is not (the caller falls back to HTTP).
+    send(message) {
+      if (!socket || socket.readyState !== WebSocket.OPEN) return false;
+      socket.send(JSON.stringify(message));
+      return true;
+    },
   };
 }
 

@@ -2,7 +2,7 @@
 // websocket (one broadcast per change, for everyone), with polling as the fallback. My own
 // turn arrives on my socket alone (queue.admitted): the page then reloads into the seat map.
 
-import { api, describe, showError } from "./api.js";
+import { ApiError, api, describe, showError } from "./api.js";
 import { connectEvent } from "./live.js";
 import { clockOffset, startCountdown } from "./countdown.js";
 
@@ -14,6 +14,10 @@ const fmt = (text, values) => text.replace(/%\((\w+)\)s/g, (_, key) => String(va
 // also the check-in that keeps a waiting place alive).
 const POLL_OFFLINE_MS = 5_000;
 const POLL_LIVE_MS = 60_000;
+// Joining goes over the socket when it is open (the server batches those joins: no request
+// each), else over HTTP: wait this long for the socket to open, and this long for its answer.
+const SOCKET_OPEN_WAIT_MS = 3_000;
+const SOCKET_JOIN_WAIT_MS = 10_000;
 
 export function waitText(seconds) {
   if (seconds === null || seconds === undefined) return "";
@@ -64,6 +68,11 @@ function init(root) {
   let firstServing = null;
   let live = false;
   let lastSpoken = "";
+  let socketJoin = null; // { resolve, reject } while a join over the socket awaits its answer
+  let socketOpened = null;
+  const opened = new Promise((resolve) => {
+    socketOpened = resolve;
+  });
 
   const render = () => {
     if (!view) return;
@@ -100,9 +109,32 @@ function init(root) {
     }
   };
 
+  const joinOverSocket = () =>
+    new Promise((resolve, reject) => {
+      if (!live || !events.send({ type: "queue.join" })) {
+        reject(new ApiError({ code: "NETWORK" }));
+        return;
+      }
+      const timer = setTimeout(() => settle(reject, new ApiError({ code: "NETWORK" })), SOCKET_JOIN_WAIT_MS);
+      const settle = (how, value) => {
+        clearTimeout(timer);
+        socketJoin = null;
+        how(value);
+      };
+      socketJoin = { resolve: (v) => settle(resolve, v), reject: (e) => settle(reject, e) };
+    });
+
   const join = async () => {
     try {
-      take(await api("POST", root.dataset.queueUrl));
+      let answer;
+      try {
+        await Promise.race([opened, new Promise((r) => setTimeout(r, SOCKET_OPEN_WAIT_MS))]);
+        answer = await joinOverSocket();
+      } catch (error) {
+        if (error.code !== "NETWORK") throw error;
+        answer = await api("POST", root.dataset.queueUrl);
+      }
+      take(answer);
       errorEl.hidden = true;
     } catch (error) {
       if (error.code === "QUEUE_CLOSED") {
@@ -118,6 +150,13 @@ function init(root) {
   };
 
   const onMessage = (message) => {
+    if (message.type === "queue.joined" || message.type === "queue.error") {
+      if (!socketJoin) return;
+      const { type, created, ...rest } = message;
+      if (type === "queue.joined") socketJoin.resolve(rest);
+      else socketJoin.reject(new ApiError({ status: 400, ...rest }));
+      return;
+    }
     if (!view) return;
     if (message.type === "queue.moved") {
       if (message.now_serving <= view.now_serving) return;
@@ -138,11 +177,12 @@ function init(root) {
     }
   };
 
-  connectEvent(root.dataset.wsPath, {
+  const events = connectEvent(root.dataset.wsPath, {
     onMessage,
     onReconnect: refresh,
     onStatus: (state) => {
       live = state === "live";
+      if (live) socketOpened();
     },
   });
   const poll = () => {

@@ -58,10 +58,14 @@ def test_a_buyer_waits_sees_the_number_move_is_admitted_and_buys(site):
     queue_services.queue_join(user=second, event_id=event.id)  # number 2, waiting
     page = site.new_page(phone=True)
     site.log_in(page, UserFactory())
+    queue_posts = []
+    page.on("request", lambda r: r.method == "POST" and "/queue" in r.url and queue_posts.append(r.url))
     page.goto(f"/events/{event.id}/")
     page.wait_for_url(re.compile(rf"/events/{event.id}/queue/$"))
     queue = page.locator("#queue")
     expect(queue.locator("[data-queue-number]")).to_have_text("3")
+    # The page joined over its socket (batched on the server's event loop), not with a request.
+    assert queue_posts == []
     expect(queue.locator("[data-queue-serving]")).to_have_text("1")
     status = queue.locator("[data-queue-status]")
     expect(status).to_have_attribute("aria-live", "polite")

@@ -41,3 +41,56 @@ def test_now_serving_to_all_and_the_turn_to_its_buyer_only():
         await other.disconnect()
 
     run(scenario)
+
+
+def test_a_buyer_joins_over_the_socket_and_errors_come_in_the_api_shape():
+    """The page's way in: ``queue.join`` on its socket (signed in by the session at the
+    handshake) answers the place as the API would; a second join, the same entry; leaving then
+    joining again is the cooldown, as the API's error."""
+    event = make_event()
+    admission.room_update(event_id=event.id, enabled=True, checkout_limit=1)
+    queue_services.queue_join(user=UserFactory(), event_id=event.id)  # takes the only slot
+    buyer = UserFactory()
+
+    async def scenario():
+        socket, connected, _ = await open_socket(event.id, user=buyer, query="?view=queue")
+        assert connected
+        await receive_type(socket, "stream.hello")
+        await socket.send_json_to({"type": "queue.join"})
+        joined = await receive_type(socket, "queue.joined")
+        assert joined == {
+            "type": "queue.joined",
+            "created": True,
+            "number": 2,
+            "state": "waiting",
+            "now_serving": 1,
+            "ahead": 0,
+            "eta_seconds": joined["eta_seconds"],
+            "admitted_until": None,
+        }
+        await socket.send_json_to({"type": "queue.join"})
+        again = await receive_type(socket, "queue.joined")
+        assert (again["created"], again["number"]) == (False, 2)
+        await database_sync_to_async(queue_services.queue_leave)(user=buyer, event_id=event.id)
+        await socket.send_json_to({"type": "queue.join"})
+        refused = await receive_type(socket, "queue.error")
+        assert refused["code"] == "QUEUE_COOLDOWN" and "until" in refused["extra"]
+        await socket.disconnect()
+
+    run(scenario)
+
+
+def test_an_anonymous_socket_cannot_join():
+    event = make_event()
+    admission.room_update(event_id=event.id, enabled=True, checkout_limit=1)
+
+    async def scenario():
+        socket, connected, _ = await open_socket(event.id, query="?view=queue")
+        assert connected
+        await receive_type(socket, "stream.hello")
+        await socket.send_json_to({"type": "queue.join"})
+        refused = await receive_type(socket, "queue.error")
+        assert refused["code"] == "UNAUTHENTICATED"
+        await socket.disconnect()
+
+    run(scenario)
