@@ -19,6 +19,7 @@ they were admitted never go down.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import json
 import random
@@ -187,7 +188,10 @@ async def room_on(
                 now = time.monotonic()
                 msg = json.loads(text)
                 kind = msg.get("type")
-                if kind == "queue.moved" and msg.get("since") and state["admitted"] is None:
+                if kind in ("queue.joined", "queue.error") and state.get("join_sent"):
+                    state["join_answer"] = (now, msg)
+                    changed.set()
+                elif kind == "queue.moved" and msg.get("since") and state["admitted"] is None:
                     phase.note("now_serving_latency", max(0.0, time.time() - msg["since"]))
                 elif kind == "queue.admitted" and state["admitted"] is None:
                     state["admitted"] = now
@@ -198,11 +202,12 @@ async def room_on(
         except Exception as exc:
             phase.counters[f"socket_{exc.__class__.__name__}"] += 1
 
-    async def visitor(user: dict, seed: float, client: httpx.AsyncClient) -> bool:
+    async def visitor(user: dict, seed: float, client: httpx.AsyncClient, index: int) -> bool:
         nonlocal connected
         vrng = random.Random(seed)
         headers = {"Cookie": f"sessionid={user['session']}"}
-        state = {"admitted": None, "closed": None}
+        state = {"admitted": None, "closed": None, "join_sent": None, "join_answer": None}
+        state["via_socket"] = index % 2 == 0
         changed = asyncio.Event()
         try:
             async with ws_connect(
@@ -218,25 +223,65 @@ async def room_on(
             ) as ws:
                 reading = asyncio.create_task(reader(ws, state, changed))
                 try:
+                    # The page was loaded before the opening: its HTTP connection is open.
+                    await load.call(
+                        client,
+                        ctx.rec,
+                        phase.name + "-page",
+                        "event",
+                        "GET",
+                        base + f"/api/events/{event_id}",
+                    )
                     connected += 1
                     if connected == len(visitors):
                         all_connected.set()
                     await ready.wait()
-                    return await _queue_then_buy(client, vrng, user, state, changed)
+                    return await _queue_then_buy(client, vrng, user, state, changed, ws)
                 finally:
                     reading.cancel()
         except Exception as exc:  # a socket that failed to open
             phase.counters[f"socket_open_{exc.__class__.__name__}"] += 1
             return False
 
-    async def _queue_then_buy(client, vrng, user: dict, state: dict, changed: asyncio.Event) -> bool:
+    async def join_over_socket(ws, state: dict, changed: asyncio.Event) -> dict | None:
+        """As the page joins: ``queue.join`` on its socket, timed to the ``queue.joined`` answer."""
+        state["join_sent"] = start = time.monotonic()
+        await ws.send(json.dumps({"type": "queue.join"}))
+        deadline = start + load.REQUEST_DEADLINE
+        while state["join_answer"] is None and time.monotonic() < deadline:
+            changed.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(changed.wait(), timeout=max(0.01, deadline - time.monotonic()))
+        answer = state["join_answer"]
+        if answer is None:
+            ctx.rec.add(phase.name, "join", start, time.monotonic() - start, 0)
+            ctx.rec.add(phase.name, "join socket", start, time.monotonic() - start, 0)
+            return None
+        at, msg = answer
+        status = 200 if msg["type"] == "queue.joined" else 409
+        ctx.rec.add(phase.name, "join", start, at - start, status)
+        ctx.rec.add(phase.name, "join socket", start, at - start, status)
+        if status != 200:
+            phase.counters[f"join_{msg.get('code')}"] += 1
+            return None
+        return msg
+
+    async def _queue_then_buy(client, vrng, user: dict, state: dict, changed: asyncio.Event, ws) -> bool:
         auth = {"Authorization": f"Bearer {user['token']}"}
         url = base + f"/api/events/{event_id}/queue"
-        joined = await load.call(client, ctx.rec, phase.name, "join", "POST", url, headers=auth)
-        view = joined.json() if joined.ok else None
-        if view is None:
-            phase.counters[f"join_{joined.code or joined.status}"] += 1
-            return False
+        # Half join as the page does (over its socket), half as an app does (the API, a token).
+        if state["via_socket"]:
+            view = await join_over_socket(ws, state, changed)
+            if view is None:
+                return False
+        else:
+            start = time.monotonic()
+            joined = await load.call(client, ctx.rec, phase.name, "join", "POST", url, headers=auth)
+            ctx.rec.add(phase.name, "join http", start, time.monotonic() - start, joined.status)
+            view = joined.json() if joined.ok else None
+            if view is None:
+                phase.counters[f"join_{joined.code or joined.status}"] += 1
+                return False
         number = view.get("number")
         if view["state"] in ("admitted", "checking_out") and state["admitted"] is None:
             state["admitted"] = time.monotonic()
@@ -269,7 +314,7 @@ async def room_on(
 
     phase.closed_times = []
     tasks = [
-        asyncio.create_task(visitor(u, rng.random(), clients[i % len(clients)]))
+        asyncio.create_task(visitor(u, rng.random(), clients[i % len(clients)], i))
         for i, u in enumerate(visitors)
     ]
     try:
@@ -286,6 +331,8 @@ async def room_on(
     out = _summary(ctx, phase, bought=sum(bought), visitors=len(visitors))
     out["sockets_open_at_the_opening"] = connected
     out["join"] = report.latency_stats(_latencies(ctx.rec, phase.name, "join"))
+    out["join_socket"] = report.latency_stats(_latencies(ctx.rec, phase.name, "join socket"))
+    out["join_http"] = report.latency_stats(_latencies(ctx.rec, phase.name, "join http"))
     out["now_serving_to_socket"] = {
         "messages": len(phase.notes.get("now_serving_latency", [])),
         **report.latency_stats(phase.notes.get("now_serving_latency", [])),
@@ -368,6 +415,10 @@ def targets(data: dict) -> list[tuple[str, object, bool]]:
     ]
 
 
+def _p50_p99(stats: dict | None) -> str:
+    return f"{stats['p50_ms']} / {stats['p99_ms']}" if stats and stats.get("p50_ms") is not None else "-"
+
+
 def markdown(data: dict) -> str:
     off, on = data["room_off"], data["room_on"]
     sold = data.get("sold_out") or {}
@@ -380,7 +431,9 @@ def markdown(data: dict) -> str:
         ("unanswered requests", off["unanswered"], on["unanswered"]),
         ("hold p99 (ms)", off["hold"]["p99_ms"], on["hold"]["p99_ms"]),
         ("purchase p99 (ms)", off["purchase"]["p99_ms"], on["purchase"]["p99_ms"]),
-        ("join p99 (ms)", "-", on["join"]["p99_ms"]),
+        ("join p50 / p99 (ms)", "-", f"{on['join']['p50_ms']} / {on['join']['p99_ms']}"),
+        ("join over the page's socket p50 / p99 (ms)", "-", _p50_p99(on.get("join_socket"))),
+        ("join through the API p50 / p99 (ms)", "-", _p50_p99(on.get("join_http"))),
         ("now serving to sockets p99 (ms)", "-", on["now_serving_to_socket"]["p99_ms"]),
         ("admission order = queue order", "-", "yes" if data["admission_order"]["ok"] else "NO"),
     ]
