@@ -209,6 +209,10 @@ async def room_on(
         state = {"admitted": None, "closed": None, "join_sent": None, "join_answer": None}
         state["via_socket"] = index % 2 == 0
         changed = asyncio.Event()
+        # The page is loaded before its socket opens (and before the opening): its HTTP
+        # connection is open when the buyer joins.
+        page = base + f"/api/events/{event_id}"
+        await load.call(client, ctx.rec, phase.name + "-page", "event", "GET", page)
         try:
             async with ws_connect(
                 ctx.ws_url(event_id) + "?view=queue",
@@ -223,15 +227,6 @@ async def room_on(
             ) as ws:
                 reading = asyncio.create_task(reader(ws, state, changed))
                 try:
-                    # The page was loaded before the opening: its HTTP connection is open.
-                    await load.call(
-                        client,
-                        ctx.rec,
-                        phase.name + "-page",
-                        "event",
-                        "GET",
-                        base + f"/api/events/{event_id}",
-                    )
                     connected += 1
                     if connected == len(visitors):
                         all_connected.set()
