@@ -133,3 +133,12 @@ def _version_reader_closed():
     from ticketing.config.asgi import application
 
     application.application_mapping["http"].reader.close()
+
+
+@pytest.fixture(autouse=True)
+def _join_batcher_closed():
+    """The waiting room's join batcher keeps a connection per event loop: close it after each test."""
+    yield
+    from waitlist.queue_loop import batcher
+
+    batcher.close()

@@ -95,8 +95,8 @@ class JoinBatcher:
         """
         loop = asyncio.get_running_loop()
         if loop is not self._loop:
-            # A connection is watched by one loop; tests run each request on a new one.
-            await self.aclose()
+            # A connection belongs to one loop; tests run each request on a new one.
+            self.close()
             self._loop = loop
         if loop.time() < self._retry_at:
             return None
@@ -114,10 +114,15 @@ class JoinBatcher:
         return await asyncio.shield(item.future)
 
     async def aclose(self) -> None:
+        await self._drop()
+        self.close()
+
+    def close(self) -> None:
+        """Forget the connection (closed at once, whichever loop it was opened on) and hand any
+        waiting joins on to Django."""
         conn, self._conn = self._conn, None
-        if conn is not None:
-            with contextlib.suppress(Exception):
-                await conn.close()
+        if conn is not None and not conn.closed:
+            conn.pgconn.finish()
         for item in self._next:
             _answer(item, None)
         self._next = []
