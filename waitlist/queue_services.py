@@ -542,9 +542,16 @@ def queue_tick(*, now: dt.datetime | None = None) -> int:
 # --- checkout's hooks (subscribed in waitlist/apps.py) ----------------------------------
 
 
-def queue_admission_freed(*, event_id: int) -> None:
+def queue_admission_freed(*, event_id: int, room_changed: bool = False) -> None:
     """A turn ended or the room changed: admit the next buyers now (or right after the
-    admission that is running: the buyer whose purchase freed the slot does not wait for it)."""
+    admission that is running: the buyer whose purchase freed the slot does not wait for it).
+
+    When the room changed (turned on, say) the queue is made ready first: its row exists, and
+    it is open if the sale is. Then the first joins of the opening find a queue they can join
+    in a batch (``queue_joins``) instead of each taking the full path to open it."""
+    if room_changed:
+        _queue_get(event_id)
+        queue_open(event_id=event_id)
     queue_admit_soon(event_id=event_id)
 
 

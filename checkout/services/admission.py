@@ -66,7 +66,7 @@ def room_update(
                 setattr(room, field, value)
         room.updated_at = now
         room.save()
-        transaction.on_commit(partial(hooks.admission_freed, event_id=event_id))
+        transaction.on_commit(partial(hooks.admission_freed, event_id=event_id, room_changed=True))
     return room
 
 

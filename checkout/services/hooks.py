@@ -109,7 +109,8 @@ def event_cancelled(*, event_id: int, reason: str, now: dt.datetime) -> int:
     return sum(fn(event_id=event_id, reason=reason, now=now) or 0 for fn in _subscribers[EVENT_CANCELLED])
 
 
-def admission_freed(*, event_id: int) -> None:
-    """A waiting-room turn ended, or the room's limit, pause or switch changed (after commit):
-    the queue admits the next buyers at once. If a subscriber fails, the queue's sweep admits."""
-    _notify(ADMISSION_FREED, event_id=event_id)
+def admission_freed(*, event_id: int, room_changed: bool = False) -> None:
+    """A waiting-room turn ended, or (``room_changed``) the room's limit, pause or switch changed
+    (after commit): the queue admits the next buyers at once. If a subscriber fails, the queue's
+    sweep admits."""
+    _notify(ADMISSION_FREED, event_id=event_id, room_changed=room_changed)

@@ -24,7 +24,7 @@ from checkout.services.holds import hold_create, hold_release, holds_expire_due
 from tests.checkout.conftest import race, retry_busy, seat_ids
 from tests.factories import UserFactory, make_event, make_venue
 from ticketing.core import sql
-from waitlist import queue_services
+from waitlist import queue_joins, queue_services
 from waitlist.models import EventQueue, QueueEntry
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.race]
@@ -92,6 +92,14 @@ def test_control_a_read_then_write_sequence_hands_out_one_number_twice(big_pool,
         return True
 
     monkeypatch.setattr(queue_services, "_entry_insert", read_then_write)
+    # Every join takes the full path (the batch statement would take its number atomically).
+    monkeypatch.setattr(
+        queue_joins,
+        "joins_simple",
+        lambda *, event_id, user_ids, now: [
+            queue_joins.BatchJoin(user_id=u, view=None, created=False, admits=False) for u in user_ids
+        ],
+    )
     results = race([lambda u=u: queue_services.queue_join(user=u, event_id=event.id) for u in users])
     numbers = list(QueueEntry.objects.filter(event=event).values_list("number", flat=True))
     assert errors_of(results)["IntegrityError"] > 0  # the race the atomic sequence prevents

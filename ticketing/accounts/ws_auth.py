@@ -14,13 +14,23 @@ from channels.auth import AuthMiddleware
 from channels.db import database_sync_to_async
 from channels.sessions import CookieMiddleware, SessionMiddleware
 from django.contrib.auth.models import AnonymousUser
+from django.db import connection
+
 
 # Channels' ``get_user`` runs on the one thread per process that ``database_sync_to_async``
 # shares: 2,000 buyers opening their sockets at an on-sale's opening waited for it one after
 # the other (two queries each), and the handshakes that waited past daphne's connect timeout
 # were dropped. Each lookup is independent (its own session, its own user): run them on the
 # loop's thread pool instead, side by side.
-_get_user = database_sync_to_async(channels_auth.get_user.func, thread_sensitive=False)
+def _user_of(scope: dict):
+    try:
+        return channels_auth.get_user.func(scope)
+    finally:
+        # Back to the pool: these threads serve whatever the loop hands them next.
+        connection.close()
+
+
+_get_user = database_sync_to_async(_user_of, thread_sensitive=False)
 
 
 class SessionAuthMiddleware(AuthMiddleware):
