@@ -227,11 +227,13 @@ class Ctx:
         return self.base.replace("http://", "ws://") + f"/ws/events/{event_id}/"
 
 
-def new_client(*, connections: int, timeout: float = 30) -> httpx.AsyncClient:
+def new_client(*, connections: int, timeout: float = 30, keepalive: float = 5.0) -> httpx.AsyncClient:
     return httpx.AsyncClient(
         timeout=timeout,
         trust_env=False,
-        limits=httpx.Limits(max_connections=connections, max_keepalive_connections=connections),
+        limits=httpx.Limits(
+            max_connections=connections, max_keepalive_connections=connections, keepalive_expiry=keepalive
+        ),
         headers={"Accept-Encoding": "gzip"},
     )
 

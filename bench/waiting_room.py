@@ -129,7 +129,9 @@ async def _hold_and_buy(
 def clients_for(n: int) -> list[httpx.AsyncClient]:
     """Small pools, one per 50 visitors: httpcore's bookkeeping grows with the square of a
     pool's size, and one pool of 2,000 connections made the load generator the bottleneck."""
-    return [load.new_client(connections=50, timeout=60) for _ in range(max(1, (n + 49) // 50))]
+    # A browser keeps its idle connection for minutes (Chromium: 5); httpx's default is 5 s,
+    # which would have every visitor reconnect at the opening after waiting for it.
+    return [load.new_client(connections=50, timeout=60, keepalive=300) for _ in range(max(1, (n + 49) // 50))]
 
 
 async def room_off(ctx: load.Ctx, *, event_id: int, sections, visitors, seconds: float) -> dict:
@@ -198,6 +200,8 @@ async def room_on(
                     changed.set()
                 elif kind == "queue.closed" and state["closed"] is None:
                     state["closed"] = now
+                    # From the close's commit on the server (``at``, same clock) to this socket.
+                    phase.note("closed_latency", max(0.0, time.time() - msg["at"]))
                     changed.set()
         except Exception as exc:
             phase.counters[f"socket_{exc.__class__.__name__}"] += 1
@@ -333,8 +337,7 @@ async def room_on(
         **report.latency_stats(phase.notes.get("now_serving_latency", [])),
     }
     if sold_out_probe:
-        sold = phase.last_hold_response
-        delays = [max(0.0, t - sold) for t in phase.closed_times] if sold else []
+        delays = phase.notes.get("closed_latency", [])
         out["sold_out_notice"] = {"told": len(delays), **report.latency_stats(delays)}
     return out
 

@@ -9,6 +9,8 @@ anonymous without asking the database; only a session cookie costs the lookup.
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 from channels import auth as channels_auth
 from channels.auth import AuthMiddleware
 from channels.db import database_sync_to_async
@@ -30,7 +32,11 @@ def _user_of(scope: dict):
         connection.close()
 
 
-_get_user = database_sync_to_async(_user_of, thread_sensitive=False)
+# Four at a time: each holds a pooled connection while it runs, and the pool is shared with the
+# request threads (``TICKETING_MAX_CONCURRENT_REQUESTS``, below ``DB_POOL_MAX`` by this margin).
+_get_user = database_sync_to_async(
+    _user_of, thread_sensitive=False, executor=ThreadPoolExecutor(max_workers=4, thread_name_prefix="ws-auth")
+)
 
 
 class SessionAuthMiddleware(AuthMiddleware):
