@@ -332,6 +332,7 @@ async def room_on(
     out["join"] = report.latency_stats(_latencies(ctx.rec, phase.name, "join"))
     out["join_socket"] = report.latency_stats(_latencies(ctx.rec, phase.name, "join socket"))
     out["join_http"] = report.latency_stats(_latencies(ctx.rec, phase.name, "join http"))
+    out["joins_answered"] = await _joins_answered(base)
     out["now_serving_to_socket"] = {
         "messages": len(phase.notes.get("now_serving_latency", [])),
         **report.latency_stats(phase.notes.get("now_serving_latency", [])),
@@ -340,6 +341,33 @@ async def room_on(
         delays = phase.notes.get("closed_latency", [])
         out["sold_out_notice"] = {"told": len(delays), **report.latency_stats(delays)}
     return out
+
+
+async def _joins_answered(base: str) -> dict:
+    """Where the server answered joins, summed over its processes (``ticketing_queue_joins``:
+    on the event loop, or passed on to Django). Each scrape is a new connection, which lands on
+    any process; scrapes of a process already seen (same start time) are not counted again."""
+    seen: dict[str, dict] = {}
+    for _ in range(12):
+        async with httpx.AsyncClient(trust_env=False, timeout=10) as client:
+            try:
+                text = (await client.get(base + "/metrics")).text
+            except httpx.HTTPError:
+                continue
+        values, start = {}, None
+        for line in text.splitlines():
+            if line.startswith("ticketing_queue_joins_total{"):
+                values[line.split('answered="')[1].split('"')[0]] = float(line.rsplit(" ", 1)[1])
+            elif line.startswith("ticketing_queue_join_batches_total "):
+                values["batches"] = float(line.rsplit(" ", 1)[1])
+            elif line.startswith("process_start_time_seconds "):
+                start = line.rsplit(" ", 1)[1]
+        if start is not None:
+            seen[start] = values
+    out = Counter()
+    for values in seen.values():
+        out.update(values)
+    return {"processes": len(seen), **{k: int(v) for k, v in out.items()}}
 
 
 def _latencies(rec: load.Recorder, phase: str, label: str) -> list[float]:
