@@ -127,11 +127,15 @@ async def _hold_and_buy(
 
 
 def clients_for(n: int) -> list[httpx.AsyncClient]:
-    """Small pools, one per 50 visitors: httpcore's bookkeeping grows with the square of a
-    pool's size, and one pool of 2,000 connections made the load generator the bottleneck."""
+    """Small pools, one per 10 visitors: on every request httpcore looks at each connection of
+    the pool (has it expired, is it readable: a syscall each), so its cost grows with the
+    square of a pool's size. One pool of 2,000 made the load generator the bottleneck, and so
+    did pools of 50 at the opening (a profile of this process: 70% in that bookkeeping, the
+    joins through the API measured the load generator's queue). A browser has its own
+    connection; these come close."""
     # A browser keeps its idle connection for minutes (Chromium: 5); httpx's default is 5 s,
     # which would have every visitor reconnect at the opening after waiting for it.
-    return [load.new_client(connections=50, timeout=60, keepalive=300) for _ in range(max(1, (n + 49) // 50))]
+    return [load.new_client(connections=10, timeout=60, keepalive=300) for _ in range(max(1, (n + 9) // 10))]
 
 
 async def room_off(ctx: load.Ctx, *, event_id: int, sections, visitors, seconds: float) -> dict:
