@@ -184,7 +184,10 @@ class JoinBatcher:
                 answered += 1
                 _answer(item, outcome)
         metrics.queue_joins(answered="loop", count=answered)
-        if any(o.admits for o in outcomes.values()):
+        # New numbers may fit free slots: the process's admit retry (one run per interval
+        # however many batches ask), or a thread now when that retry is off.
+        admits = any(o.admits for o in outcomes.values())
+        if admits and not queue_services.queue_admit_later(event_id=event_id):
             self._admit_soon(event_id)
 
     def _admit_soon(self, event_id: int) -> None:

@@ -330,6 +330,16 @@ def queue_admit_soon(*, event_id: int, now: dt.datetime | None = None) -> None:
         _admit_retry.add(event_id, [])
 
 
+def queue_admit_later(*, event_id: int) -> bool:
+    """Leave admitting to this process's retry thread (within ``TICKETING_WAITING_ROOM_ADMIT_RETRY_MS``,
+    one run however many asked): for callers that must not block, the event loop's batched
+    joins. Returns False when the retry is off (0): the caller admits on a thread of its own."""
+    if _admit_retry.interval <= 0:
+        return False
+    _admit_retry.add(event_id, [])
+    return True
+
+
 def queue_admit_next(
     *, event_id: int, now: dt.datetime | None = None, only_if_free: bool = False, wait: bool = True
 ) -> list[int]:

@@ -146,7 +146,9 @@ def test_loop_and_request_path_joins_of_the_same_buyers_at_once_give_one_entry_e
     assert numbers == list(range(1, 12))
 
 
-def test_a_new_number_with_a_free_slot_is_admitted(settings):
+@pytest.mark.parametrize("retry_ms", [0, 20], ids=["on-a-thread", "by-the-admit-retry"])
+def test_a_new_number_with_a_free_slot_is_admitted(settings, retry_ms):
+    settings.TICKETING_WAITING_ROOM_ADMIT_RETRY_MS = retry_ms
     event = room_event(5)
     queue_services.queue_join(user=UserFactory(), event_id=event.id)  # opens the queue
     buyer = UserFactory()
