@@ -26,7 +26,7 @@ import logging
 import re
 from collections import defaultdict
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import psycopg
 from django.conf import settings
@@ -59,11 +59,6 @@ class _Join:
     allowed: Callable[[int], bool]
     future: asyncio.Future
     user_id: int | None = None
-
-
-@dataclass
-class _Batch:
-    joins: list[_Join] = field(default_factory=list)
 
 
 class JoinBatcher:
