@@ -3,8 +3,8 @@
 Checkout owns the turn (``checkout.services.admission``: the pass a hold needs, the count of who
 is checking out, the room's lock); this module owns the line: numbers, order, expiry, cooldown
 and what buyers are told. Lock order: the queue row (sequence, opening, closing), then the
-room row (inside ``passes_grant``), then entry rows (``SKIP LOCKED`` when admitting), then pass
-rows. A join holds the queue row only for the statement that takes its number.
+room row (inside ``passes_grant``), then entry rows, then pass rows. A join holds the queue
+row only for the statement that takes its number.
 
 Rules decided here (docs/waiting-room.md):
 * one entry per buyer per event; joining again while waiting or admitted returns it;
@@ -345,13 +345,15 @@ def queue_admit_next(
 ) -> list[int]:
     """Admit the next waiting numbers while fewer than the limit are checking out.
 
-    Entries that lapsed are passed over; entries being left right now are skipped (their row
-    is locked) and stay for the next round. Returns the numbers admitted. After commit: one
-    coalesced "now serving" broadcast to the event, and each admitted buyer told privately.
+    Entries that lapsed are passed over. A candidate whose row is being changed (a check-in, a
+    leave) is waited for, not skipped: skipping it let a higher number in first (the benchmark
+    saw such inversions while 2,000 pages checked in); one that left meanwhile is dropped.
+    Returns the numbers admitted. After commit: one coalesced "now serving" broadcast to the
+    event, and each admitted buyer told privately.
     ``only_if_free``: first look (without a lock) whether a slot is free at all. ``wait=False``:
     raise ``checkout.services.admission.RoomBusy`` if another admission of the event is running.
     """
-    now = now or timezone.now()
+    given, now = now, now or timezone.now()
     if only_if_free and not admission_selectors.room_has_free_slot(event_id=event_id, now=now):
         return []
     with busy_on_lock_timeout(), transaction.atomic():
@@ -377,15 +379,16 @@ def queue_admit_next(
                 columns="waitlist_queueentry.id, waitlist_queueentry.user_id, waitlist_queueentry.number",
                 where="waitlist_queueentry.id = ANY(%s) AND waitlist_queueentry.state = 'waiting'",
                 params=[candidates],
-                skip_locked=True,
             )
             for pk, user_id, number in sorted(locked, key=lambda r: r[2]):
                 picked[user_id] = (pk, number)
             return list(picked)
 
-        passes = admission.passes_grant(event_id=event_id, pick=pick, now=now, wait=wait)
+        # Without a ``now`` from the caller the grant is timed when it holds the room's row.
+        passes = admission.passes_grant(event_id=event_id, pick=pick, now=given, wait=wait)
         if not passes:
             return []
+        now = passes[0].admitted_at
         rows = [(picked[p.user_id][0], p.pk) for p in passes]
         sql.execute(
             "UPDATE waitlist_queueentry e SET state = 'admitted', admitted_at = %s, admission_pass_id = t.id2"

@@ -81,7 +81,9 @@ class RoomBusy(Exception):
     """``passes_grant(wait=False)`` found another grant of the event running (its room row locked)."""
 
 
-def passes_grant(*, event_id: int, pick: Picker, now: dt.datetime, wait: bool = True) -> list[AdmissionPass]:
+def passes_grant(
+    *, event_id: int, pick: Picker, now: dt.datetime | None, wait: bool = True
+) -> list[AdmissionPass]:
     """Admit as many buyers as there are free slots: ``pick(n)`` names them, in queue order.
 
     Precondition: inside the caller's transaction (the queue's, which also marks its entries).
@@ -103,6 +105,10 @@ def passes_grant(*, event_id: int, pick: Picker, now: dt.datetime, wait: bool = 
     room = rows[0] if rows else None
     if room is None:
         return []
+    # ``now=None``: the time the lock was granted. Grants then carry their times in the order
+    # they were made, however long each waited for the row (a ``now`` read before the wait made
+    # a later grant look earlier: admission order is checked by these times).
+    now = now or timezone.now()
     enabled, paused, limit = room.enabled, room.paused, room.checkout_limit
     if not enabled or paused:
         return []

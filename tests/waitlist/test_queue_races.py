@@ -378,3 +378,54 @@ def test_control_a_join_that_waits_for_the_room_row_blocks_until_the_admission_e
         joiner.join(timeout=30)
     assert answered.is_set()
     assert QueueEntry.objects.get(user=buyer).state == "admitted"
+
+
+def _admit_while_first_entry_is_being_checked_in(event) -> list[int]:
+    """Numbers 1-3 wait (limit 2, paused); while number 1's row is locked by a check-in on
+    another connection, the room resumes and admits. Returns the numbers admitted, in the order
+    of their grants (their passes' ids)."""
+    users = [UserFactory() for _ in range(3)]
+    for user in users:
+        queue_services.queue_join(user=user, event_id=event.id)
+    first = QueueEntry.objects.get(user=users[0])
+    locked, release = threading.Event(), threading.Event()
+
+    def check_in_running():
+        with transaction.atomic():
+            QueueEntry.objects.filter(pk=first.pk).update(last_seen_at=timezone.now())
+            locked.set()
+            release.wait(timeout=30)
+        connection.close()
+
+    def resume():
+        admission.room_update(event_id=event.id, paused=False)
+        connection.close()
+
+    holder = threading.Thread(target=check_in_running)
+    holder.start()
+    assert locked.wait(timeout=30)
+    admitter = threading.Thread(target=resume)
+    admitter.start()
+    admitter.join(timeout=0.5)  # bounded: long enough for an admission that does not wait
+    release.set()
+    holder.join(timeout=30)
+    admitter.join(timeout=30)
+    admitted = QueueEntry.objects.filter(event=event, state="admitted").order_by("admission_pass_id")
+    return list(admitted.values_list("number", flat=True))
+
+
+def test_an_entry_being_checked_in_is_waited_for_not_overtaken(big_pool):
+    event = room_event(2, paused=True)
+    assert _admit_while_first_entry_is_being_checked_in(event) == [1, 2]
+
+
+def test_control_skipping_locked_entries_lets_a_higher_number_in_first(big_pool, monkeypatch):
+    from ticketing.core import locks
+
+    real = locks.lock_rows_sql
+    monkeypatch.setattr(
+        queue_services, "lock_rows_sql", lambda **kwargs: real(**{**kwargs, "skip_locked": True})
+    )
+    event = room_event(2, paused=True)
+    # Number 1 is passed over: 2 is let in ahead of it.
+    assert _admit_while_first_entry_is_being_checked_in(event) == [2]
