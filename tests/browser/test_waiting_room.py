@@ -126,3 +126,18 @@ def test_the_waiting_room_has_no_serious_axe_issues(site, locale, phone):
     page.goto(f"/events/{event.id}/queue/")
     expect(page.locator("#queue [data-queue-number]")).to_have_text("2")
     assert axe_problems(page) == []
+
+
+def test_without_its_socket_the_page_joins_over_http(site):
+    """A page whose websocket cannot open (a proxy that refuses them, say) still joins: it
+    falls back to ``POST /api/events/{id}/queue`` and polls."""
+    event = _room_event(rows=1, seats_per_row=4)
+    queue_services.queue_join(user=UserFactory(), event_id=event.id)  # admitted
+    page = site.new_page()
+    site.log_in(page, UserFactory())
+    page.route_web_socket(re.compile(r".*/ws/events/.*"), lambda ws: ws.close(code=1011))
+    queue_posts = []
+    page.on("request", lambda r: r.method == "POST" and "/queue" in r.url and queue_posts.append(r.url))
+    page.goto(f"/events/{event.id}/queue/")
+    expect(page.locator("#queue [data-queue-number]")).to_have_text("2")
+    assert len(queue_posts) == 1
