@@ -390,7 +390,7 @@ async def room_on(
 async def _joins_answered(base: str) -> dict:
     """Where the server answered joins, summed over its processes (``ticketing_queue_joins``:
     on the event loop, or passed on to Django). Each scrape is a new connection, which lands on
-    any process; scrapes of a process already seen (same start time) are not counted again."""
+    any process; scrapes of a process already seen are not counted again."""
     seen: dict[str, dict] = {}
     for _ in range(12):
         async with httpx.AsyncClient(trust_env=False, timeout=10) as client:
@@ -407,7 +407,9 @@ async def _joins_answered(base: str) -> dict:
             elif line.startswith("process_start_time_seconds "):
                 start = line.rsplit(" ", 1)[1]
         if start is not None:
-            seen[start] = values
+            # Two processes started in the same 10 ms share a start time; their counters,
+            # still once the joins are over, tell them apart.
+            seen[start + repr(sorted(values.items()))] = values
     out = Counter()
     for values in seen.values():
         out.update(values)
