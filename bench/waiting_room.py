@@ -133,7 +133,7 @@ def _host_port(base: str) -> tuple[str, int]:
 
 
 async def raw_post(conn, url: str, headers: dict) -> tuple[int, dict | None]:
-    """``POST`` on an open HTTP/1.1 keep-alive connection, the answer's status and JSON body.
+    """``POST`` on an open HTTP/1.1 connection, the answer's status and JSON body.
 
     For the 1,000 API joins sent at the same instant: through httpx each cost this process
     about a millisecond of its one core (a profile at the opening: 55% of it in those calls),
@@ -255,9 +255,6 @@ async def room_on(
         # connection is open when the buyer joins.
         page = base + f"/api/events/{event_id}"
         await load.call(client, ctx.rec, phase.name + "-page", "event", "GET", page)
-        if not state["via_socket"]:
-            # An app's keep-alive connection, open before the opening (see ``raw_post``).
-            state["raw"] = await asyncio.open_connection(*_host_port(base))
         try:
             async with ws_connect(
                 ctx.ws_url(event_id) + "?view=queue",
@@ -319,7 +316,15 @@ async def room_on(
                 return False
         else:
             start = time.monotonic()
-            status, view = await raw_post(state["raw"], url, auth)
+            # A connection of its own, made at the opening: the server closes connections idle
+            # for a minute (twisted's default), and the sockets of 2,000 visitors take longer
+            # than that to open, so an app's connection from before would be gone too.
+            try:
+                state["raw"] = await asyncio.open_connection(*_host_port(base))
+            except OSError:
+                status, view = 0, None
+            else:
+                status, view = await raw_post(state["raw"], url, auth)
             ctx.rec.add(phase.name, "join", start, time.monotonic() - start, status)
             ctx.rec.add(phase.name, "join http", start, time.monotonic() - start, status)
             if not 200 <= status < 300:
