@@ -203,6 +203,9 @@ def stack_start(*, env: dict[str, str], processes: int, log_dir: Path, timeout: 
                         str(s.fileno()),
                         "-v",
                         "0",
+                        # As bin/run: handshakes queued at the opening are answered, not dropped.
+                        "--websocket_connect_timeout",
+                        "30",
                         "ticketing.config.asgi:application",
                     ],
                     cwd=ROOT,
