@@ -33,24 +33,39 @@ FIRST_SWEEP_AFTER = dt.timedelta(seconds=30)
 BACKOFF_MAX_SECONDS = 900
 
 
+# One message (``outbox_params``); also carried as a CTE by the purchase's completion, in the
+# statement that writes the order it reports.
+OUTBOX_INSERT_SQL = """
+    INSERT INTO checkout_outboxmessage (kind, order_id, created_at, next_attempt_at, attempts, last_error)
+    VALUES (%(outbox_kind)s, %(outbox_order)s, %(outbox_at)s, %(outbox_due)s, 0, '') RETURNING id
+"""
+
+
+def outbox_params(*, kind: str, order_id: int, created_at: dt.datetime) -> dict[str, object]:
+    """``OUTBOX_INSERT_SQL``'s parameters. Whoever runs it calls ``outbox_written`` with the id."""
+    return {
+        "outbox_kind": kind,
+        "outbox_order": order_id,
+        "outbox_at": created_at,
+        "outbox_due": timezone.now() + FIRST_SWEEP_AFTER,
+    }
+
+
+def outbox_written(message_id: int) -> None:
+    """Queue the delivery of a message written in the current transaction, once it commits."""
+    transaction.on_commit(partial(_queue, message_id))
+
+
 def outbox_add(*, kind: str, order: Order, now: dt.datetime | None = None) -> OutboxMessage:
     """Write the message (dated ``now``, default the order's time). Precondition: inside the
     transaction of the change it reports."""
+    params = outbox_params(kind=kind, order_id=order.pk, created_at=now or order.created_at)
     message = OutboxMessage(
-        kind=kind,
-        order=order,
-        created_at=now or order.created_at,
-        next_attempt_at=timezone.now() + FIRST_SWEEP_AFTER,
+        kind=kind, order=order, created_at=params["outbox_at"], next_attempt_at=params["outbox_due"]
     )
     # Written out: one per purchase, and the ORM's insert cost more CPU than the database did.
-    message.pk = sql.row(
-        """
-        INSERT INTO checkout_outboxmessage (kind, order_id, created_at, next_attempt_at, attempts, last_error)
-        VALUES (%s, %s, %s, %s, 0, '') RETURNING id
-        """,
-        [kind, order.pk, message.created_at, message.next_attempt_at],
-    )[0]
-    transaction.on_commit(partial(_queue, message.pk))
+    message.pk = sql.row(OUTBOX_INSERT_SQL, params)[0]
+    outbox_written(message.pk)
     return message
 
 
