@@ -386,7 +386,8 @@ async def run_load(
                     ctx,
                     event_id=event_id,
                     sections=sections,
-                    buyers=buyers[:level],
+                    level=level,
+                    accounts=buyers,
                     seconds=cfg["throughput_seconds"],
                 )
                 phases.append((f"tp {level}", t, rec.now()))
