@@ -24,12 +24,12 @@ def event(db, monkeypatch):
 # Counted as the test sees them: the service's transaction is a savepoint here, so SAVEPOINT and
 # RELEASE stand for BEGIN and COMMIT. Before issue 17 a hold was about 21 round trips and a
 # purchase about 38.
-# token, BEGIN + lock timeout + event + buyer's live hold, taken seats of the section, the block
-# locked (in a savepoint: 3; one seat needs none), own live holds, hold, seats held, version +
-# audit, COMMIT, answer.
-HOLD_BEST_AVAILABLE = 13
+# token, BEGIN + lock timeout + event + buyer's live hold + the hold's id, taken seats of the
+# section, the block locked (in a savepoint: 3; one seat needs none), own live holds, one
+# statement (hold, seats held, version + audit), COMMIT, answer.
+HOLD_BEST_AVAILABLE = 11
 # The same with the seats locked by id (no savepoint) and the sold-out refresh after commit (2).
-HOLD_NAMED_SEATS = 13
+HOLD_NAMED_SEATS = 11
 # token; begin: BEGIN + record + lock timeout, hold + event, seats + prices, one statement
 # (hold paying + seats + record + attempt + version + audit), COMMIT; the provider; complete:
 # BEGIN, record + lock timeout, hold + event + the order's id, attempt, seats + prices +
