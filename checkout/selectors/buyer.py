@@ -132,7 +132,10 @@ def hold_detail(*, hold: Hold, now: dt.datetime | None = None) -> dict[str, Any]
     left. The lines were fixed when the seats were held (``services/pricing/``)."""
     now = now or timezone.now()
     status = hold_effective_status(hold, now)
-    found = sql.rows(_HOLD_SEATS_SQL, {"hold": hold.pk, "event": hold.event_id})
+    # A hold just created comes with its lines as written (``holds.hold_claim_seats``).
+    found = getattr(hold, "lines_written", None)
+    if found is None:
+        found = sql.rows(_HOLD_SEATS_SQL, {"hold": hold.pk, "event": hold.event_id})
     # Seats of an expired hold may already belong to someone else: show none.
     seats = (
         [

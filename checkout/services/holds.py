@@ -387,6 +387,7 @@ def hold_claim_seats(
         access_code_id=priced.access_code_id,
     )
     lines = priced.lines
+    by_row = {r.pk: r for r in seats_rows}
     seat_ids = sorted(r.seat_id for r in seats_rows)
     inventory, inventory_params = inventory_change_ctes(
         event_id=event.pk,
@@ -409,26 +410,34 @@ def hold_claim_seats(
             "prices": [pricing.from_minor(line.price) for line in lines],
             "discounts": [pricing.from_minor(line.discount) for line in lines],
             "fees": [pricing.from_minor(line.fee) for line in lines],
+            "seat_ids": [by_row[line.row_id].seat_id for line in lines],
+            "section_ids": [by_row[line.row_id].section_id for line in lines],
+            "answer_event": event.pk,
         },
         inventory_params,
     )
-    if sql.row(_HOLD_WRITE_SQL.format(inventory=inventory), params) is None:
+    written = sql.rows(_HOLD_WRITE_SQL.format(inventory=inventory), params)
+    if not written:
         other = (
             Hold.objects.filter(user=user, event=event, status__in=LIVE_HOLD_STATUSES)
             .values_list("pk", flat=True)
             .first()
         )
         raise HoldExists(extra={"hold_id": other})
+    # For the buyer's answer (``selectors.buyer.hold_detail``), which then reads nothing.
+    hold.lines_written = [line for line in written if line[0] is not None]
     transaction.on_commit(partial(metrics.hold_created, kind=kind))
     return hold
 
 
 _HOLD_INSERT_FIELDS = list(Hold._meta.concrete_fields)
 # The hold, its seats held (each with its line: type, price, discount, fee), the version bump
-# and the audit row (``{inventory}``, the owner's CTEs): one round trip. ON CONFLICT instead of a
+# and the audit row (``{inventory}``, the owner's CTEs), and the lines as the buyer's answer
+# shows them (the rows of ``selectors.buyer._HOLD_SEATS_SQL``, built from the lines written: the
+# statement's snapshot does not see its own updates): one round trip. ON CONFLICT instead of a
 # savepoint around the insert: the one unique index a new hold can meet is "one live hold per
-# buyer and event" (a concurrent claim of the same buyer); then no seat is held (they join the
-# inserted row) and the caller rolls back the rest.
+# buyer and event" (a concurrent claim of the same buyer); then no seat is held and no line
+# comes back (they join the inserted row), and the caller rolls back the rest.
 _HOLD_WRITE_SQL = f"""
     WITH new_hold AS (
         INSERT INTO checkout_hold ({", ".join(f.column for f in _HOLD_INSERT_FIELDS)})
@@ -444,7 +453,18 @@ _HOLD_WRITE_SQL = f"""
                AS l(row_id, type_id, price, discount, fee)
          WHERE i.id = l.row_id
     ), {{inventory}}
-    SELECT id FROM new_hold
+    SELECT p.currency, l.seat_id, l.section_id, sec.name, s.row_label, s.label,
+           COALESCE(l.price, p.amount), COALESCE(l.discount, 0), COALESCE(l.fee, 0),
+           l.type_id, tt.name
+      FROM new_hold h
+     CROSS JOIN unnest(%(seat_ids)s::bigint[], %(section_ids)s::bigint[], %(types)s::bigint[],
+                       %(prices)s::numeric[], %(discounts)s::numeric[], %(fees)s::numeric[])
+           AS l(seat_id, section_id, type_id, price, discount, fee)
+      JOIN events_seat s ON s.id = l.seat_id
+      JOIN events_section sec ON sec.id = l.section_id
+      LEFT JOIN events_tickettype tt ON tt.id = l.type_id
+      LEFT JOIN events_price p ON p.event_id = %(answer_event)s AND p.section_id = l.section_id
+     ORDER BY sec.display_order, s.row_rank, s.position
 """
 
 

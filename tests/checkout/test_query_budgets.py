@@ -26,10 +26,10 @@ def event(db, monkeypatch):
 # purchase about 38.
 # token, BEGIN + lock timeout + event + buyer's live hold + the hold's id, taken seats of the
 # section, the block locked (in a savepoint: 3; one seat needs none), own live holds, one
-# statement (hold, seats held, version + audit), COMMIT, answer.
-HOLD_BEST_AVAILABLE = 11
+# statement (hold, seats held, version + audit, the answer's lines), COMMIT.
+HOLD_BEST_AVAILABLE = 10
 # The same with the seats locked by id (no savepoint) and the sold-out refresh after commit (2).
-HOLD_NAMED_SEATS = 11
+HOLD_NAMED_SEATS = 10
 # token; begin: BEGIN + record + lock timeout, hold + event, seats + prices, one statement
 # (hold paying + seats + record + attempt + version + audit), COMMIT; the provider; complete:
 # BEGIN, record + lock timeout, hold + event + the order's id, attempt, seats + prices +
