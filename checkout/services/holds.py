@@ -123,14 +123,17 @@ _SALE_FIELDS = [
         "sold_out_until",
     }
 ]
-# The transaction's lock timeout, the event, the buyer's live hold of it if any, and the id the
-# new hold will have (``_HOLD_ID_SQL``): one round trip at the start of every hold.
+# The transaction's lock timeout, the event, the buyer's live hold of it if any (and whether
+# the buyer has any hold of it in a live status, expired or not), and the id the new hold will
+# have (``_HOLD_ID_SQL``): one round trip at the start of every hold.
 _HOLD_ID_SQL = "nextval(pg_get_serial_sequence('checkout_hold', 'id'))"
 _EVENT_FOR_HOLD_SQL = f"""
     SELECT {LOCK_TIMEOUT_SQL}, {_HOLD_ID_SQL},
            (SELECT h.id FROM checkout_hold h
              WHERE h.user_id = %s AND h.event_id = e.id AND h.status = ANY(%s) AND h.expires_at > %s
              LIMIT 1),
+           EXISTS (SELECT 1 FROM checkout_hold h
+                    WHERE h.user_id = %s AND h.event_id = e.id AND h.status = ANY(%s)),
            (SELECT r.enabled FROM checkout_waitingroom r WHERE r.event_id = e.id),
            {", ".join(f"e.{f}" for f in _SALE_FIELDS)},
            {pricing.CATALOG_COLUMNS_SQL}
@@ -145,18 +148,29 @@ def _event_on_sale(
     early answer; ``hold_claim_seats`` re-checks under lock), with its pricing catalog and
     whether its general sale is open (before it, only a presale code's holder gets this far).
     Also sets the lock timeout. ``event.waiting_room_on``: whether a hold needs an admission
-    pass; ``event.hold_id_drawn``: the id for the hold (``hold_claim_seats``)."""
+    pass; ``event.hold_id_drawn``: the id for the hold, ``event.buyer_had_live_holds``: whether
+    the buyer had any hold of the event in a live status, expired or not (``hold_claim_seats``)."""
     found = sql.row(
         _EVENT_FOR_HOLD_SQL,
-        [lock_timeout_value(), user.pk, list(LIVE_HOLD_STATUSES), now, list(choice.codes), event_id],
+        [
+            lock_timeout_value(),
+            user.pk,
+            list(LIVE_HOLD_STATUSES),
+            now,
+            user.pk,
+            list(LIVE_HOLD_STATUSES),
+            list(choice.codes),
+            event_id,
+        ],
     )
     if found is None:
         raise EventNotFound(extra={"event_id": event_id})
-    cut = 4 + len(_SALE_FIELDS)
-    event = Event.from_db("default", _SALE_FIELDS, found[4:cut])
+    cut = 5 + len(_SALE_FIELDS)
+    event = Event.from_db("default", _SALE_FIELDS, found[5:cut])
     # The waiting room's switch came with the event: no extra round trip when it is off.
-    event.waiting_room_on = bool(found[3])
+    event.waiting_room_on = bool(found[4])
     event.hold_id_drawn = found[1]
+    event.buyer_had_live_holds = found[3]
     catalog = pricing.catalog_from_row(found[cut:])
     general_sale = event.sales_open(now)
     if not general_sale and not (_before_opening(event, now) and _presale_entered(catalog, choice)):
@@ -268,6 +282,7 @@ def hold_create(
                 catalog=catalog,
                 general_sale=general_sale,
                 new_hold_id=event.hold_id_drawn,
+                own_holds_possible=event.buyer_had_live_holds,
             )
             if pass_id is not None:
                 admission.pass_bind(pass_id=pass_id, hold_id=hold.pk)
@@ -316,6 +331,7 @@ def hold_claim_seats(
     catalog: pricing.Catalog | None = None,
     general_sale: bool = True,
     new_hold_id: int | None = None,
+    own_holds_possible: bool = True,
 ) -> Hold:
     """Create a hold of ``kind`` for ``user`` on exactly ``seats_rows``; the reusable core of a claim.
 
@@ -332,7 +348,10 @@ def hold_claim_seats(
     Each seat is priced for ``choice`` (``catalog``: the event's, read here when not given) and its
     type's cap and the codes' uses are counted (``pricing.hold_price_counted``).
     ``new_hold_id``: the new hold's id, drawn from its sequence by the caller's first statement
-    (else drawn here).
+    (else drawn here). ``own_holds_possible=False``: the caller's first statement saw no hold
+    of ``user`` for ``event`` in a live status, so there is none of theirs to retire; one that
+    appeared since is a concurrent claim's, which the unique index refuses (``HoldExists``) as
+    the lock would.
     Raises ``SeatsUnavailable`` (``extra["seat_ids"]``), ``HoldExists`` (``extra["hold_id"]``) or
     a pricing error (``pricing.hold_price``); the caller's transaction must then roll back (the
     function may have retired holds already, and written the change's version bump and audit
@@ -345,12 +364,17 @@ def hold_claim_seats(
         raise SeatsUnavailable(extra={"seat_ids": taken})
     # After inventory locks nothing is waited for (see module docstring): a hold of the user's
     # that another transaction has locked is skipped here and caught by the unique constraint.
-    own = lock_rows_sql(
-        table="checkout_hold",
-        columns="checkout_hold.id, checkout_hold.expires_at",
-        where="checkout_hold.user_id = %s AND checkout_hold.event_id = %s AND checkout_hold.status = ANY(%s)",
-        params=[user.pk, event.pk, list(LIVE_HOLD_STATUSES)],
-        skip_locked=True,
+    own = (
+        lock_rows_sql(
+            table="checkout_hold",
+            columns="checkout_hold.id, checkout_hold.expires_at",
+            where="checkout_hold.user_id = %s AND checkout_hold.event_id = %s"
+            " AND checkout_hold.status = ANY(%s)",
+            params=[user.pk, event.pk, list(LIVE_HOLD_STATUSES)],
+            skip_locked=True,
+        )
+        if own_holds_possible
+        else []
     )
     for hold_id, hold_expires in own:
         if hold_expires > now:

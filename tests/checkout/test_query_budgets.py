@@ -25,11 +25,12 @@ def event(db, monkeypatch):
 # RELEASE stand for BEGIN and COMMIT. Before issue 17 a hold was about 21 round trips and a
 # purchase about 38.
 # token, BEGIN + lock timeout + event + buyer's live hold + the hold's id, taken seats of the
-# section, the block locked (in a savepoint: 3; one seat needs none), own live holds, one
-# statement (hold, seats held, version + audit, the answer's lines), COMMIT.
-HOLD_BEST_AVAILABLE = 10
+# section, the block locked (in a savepoint: 3; one seat needs none), one statement (hold,
+# seats held, version + audit, the answer's lines), COMMIT. The buyer's own live holds are
+# locked (to retire an expired one) only when the first statement saw one.
+HOLD_BEST_AVAILABLE = 9
 # The same with the seats locked by id (no savepoint) and the sold-out refresh after commit (2).
-HOLD_NAMED_SEATS = 10
+HOLD_NAMED_SEATS = 9
 # token; begin: BEGIN + record + lock timeout, hold + event, seats + prices, one statement
 # (hold paying + seats + record + attempt + version + audit), COMMIT; the provider; complete:
 # BEGIN, record + lock timeout, hold + event + the order's id, attempt, seats + prices +
