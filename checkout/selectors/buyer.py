@@ -212,6 +212,11 @@ def order_with_tickets(*, order_id: int) -> Order | None:
     return _with_tickets(Order.objects.filter(pk=order_id)).first()
 
 
+def orders_with_tickets(*, order_ids: list[int]) -> dict[int, Order]:
+    """``order_with_tickets`` for several orders at once (a batch of e-mails), by id."""
+    return {order.pk: order for order in _with_tickets(Order.objects.filter(pk__in=order_ids))}
+
+
 def order_by_link(*, order_id: int, token: str) -> Order:
     """The order whose link is ``/orders/<order_id>/<token>/``. The token is compared in
     constant time, and a wrong one reads exactly like a missing order: ``OrderNotFound``."""
