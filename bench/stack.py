@@ -163,7 +163,12 @@ class Stack:
             try:
                 p.wait(timeout=max(0.1, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
-                p.kill()
+                if p is self.qcluster:
+                    # The whole group again: killed alone, the parent leaves its cluster's
+                    # processes running (polling, and taking CPU from the next run).
+                    os.killpg(p.pid, signal.SIGKILL)
+                else:
+                    p.kill()
                 p.wait()
 
 
