@@ -163,7 +163,7 @@ _RECORD_LOCK_SQL = f"""
 
 def _record_lock(record_id: int | None) -> int | None:
     """Set the transaction's lock timeout and lock the attempt's idempotency record (if any)."""
-    if record_id is None:  # an attempt whose record was deleted (retention): nothing to lock
+    if record_id is None:  # its record was deleted (the foreign key is SET_NULL): nothing to lock
         set_lock_timeout()
         return None
     with busy_on_lock_timeout():
