@@ -161,6 +161,7 @@ def main() -> int:
 
 def measure(args: argparse.Namespace, server: str) -> int:
     db_url, users = database(server, args.fresh)
+    stack_mod.database_analyze(db_url)
     extra = dict(item.split("=", 1) for item in args.env)
     env = stack_mod.production_env(db_url=db_url, hold_seconds=300, extra=extra)
     run = stack_mod.stack_start(

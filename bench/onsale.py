@@ -386,7 +386,8 @@ async def run_load(
                     ctx,
                     event_id=event_id,
                     sections=sections,
-                    buyers=buyers[:level],
+                    level=level,
+                    accounts=buyers,
                     seconds=cfg["throughput_seconds"],
                 )
                 phases.append((f"tp {level}", t, rec.now()))
@@ -672,6 +673,7 @@ def measure(args: argparse.Namespace, db_url: str, started: float) -> int:
     users = json.loads(
         subprocess.run(prepare, cwd=ROOT, env=env, check=True, capture_output=True, text=True).stdout
     )
+    stack_mod.database_analyze(db_url)
     log(f"{len(users)} users ready; starting {args.processes} daphne processes + qcluster")
     run = stack_mod.stack_start(env=env, processes=args.processes, log_dir=args.out / "logs")
     rec = load.Recorder(max_requests=cfg["max_requests"])

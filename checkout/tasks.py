@@ -19,11 +19,11 @@ from django.utils import timezone
 
 from checkout.documents.mail import confirmation_email
 from checkout.models import Order, OrderStatus, OutboxMessage
-from checkout.selectors.buyer import order_with_tickets
+from checkout.selectors.buyer import order_with_tickets, orders_with_tickets
 from checkout.services import intents, reconcile
 from checkout.services.holds import holds_expire_due
 from checkout.services.intents import provider_events_due
-from checkout.services.outbox import outbox_deliver, outbox_due
+from checkout.services.outbox import outbox_deliver, outbox_deliver_many, outbox_due
 from checkout.services.reconcile_payments import payments_reconcile
 from checkout.services.recovery import payments_recover
 from checkout.services.retention import orders_anonymize
@@ -110,10 +110,19 @@ def provider_event_process(event_id: str) -> str:
     return intents.provider_event_process(event_id=event_id)
 
 
+def _order_of(message: OutboxMessage) -> Order | None:
+    """The message's order if ``_orders_attach`` read it already (else the sender reads it)."""
+    return message.order if OutboxMessage.order.is_cached(message) else None
+
+
 SENDERS = {
-    "order_confirmation": lambda message: order_confirmation_send(message.order_id, message_id=message.pk),
+    "order_confirmation": lambda message: order_confirmation_send(
+        message.order_id, message_id=message.pk, order=_order_of(message)
+    ),
     # The buyer asked for the tickets again: the same mail under its own Message-ID.
-    "order_resend": lambda message: order_confirmation_send(message.order_id, message_id=message.pk),
+    "order_resend": lambda message: order_confirmation_send(
+        message.order_id, message_id=message.pk, order=_order_of(message)
+    ),
 }
 
 
@@ -124,20 +133,32 @@ def outbox_send(message_id: int) -> bool:
 
 def outbox_send_many(message_ids: list[int]) -> int:
     """Deliver the outbox messages committed in one coalescing window; returns how many went out."""
-    return sum(outbox_send(message_id) for message_id in message_ids)
+    return outbox_deliver_many(message_ids=message_ids, send=_send, prepare=_orders_attach)
+
+
+def _orders_attach(messages: list[OutboxMessage]) -> None:
+    """Read the orders (with their tickets) of a batch of messages in one go."""
+    orders = orders_with_tickets(order_ids=[m.order_id for m in messages])
+    for message in messages:
+        if message.order_id in orders:
+            message.order = orders[message.order_id]
 
 
 def _send(message: OutboxMessage) -> None:
     SENDERS[message.kind](message)
 
 
-def order_confirmation_send(order_id: int, *, message_id: int | None = None) -> bool:
+def order_confirmation_send(
+    order_id: int, *, message_id: int | None = None, order: Order | None = None
+) -> bool:
     """E-mail the buyer their tickets (text + HTML, QR codes, PDF, calendar file). Returns False
     (and sends nothing) for a cancelled or anonymised order.
 
     Raises when the mail (or the database) cannot be reached; the outbox tries again. A
-    ``message_id`` gives the mail a stable ``Message-ID``, so a re-send is recognisable."""
-    order = order_with_tickets(order_id=order_id)
+    ``message_id`` gives the mail a stable ``Message-ID``, so a re-send is recognisable.
+    ``order``: the order as ``order_with_tickets`` reads it, when the caller read it already."""
+    if order is None:
+        order = order_with_tickets(order_id=order_id)
     if order is None or order.status != OrderStatus.PAID or not order.buyer_email:
         return False
     confirmation_email(order, message_id=message_id).send()

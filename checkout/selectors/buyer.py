@@ -132,7 +132,10 @@ def hold_detail(*, hold: Hold, now: dt.datetime | None = None) -> dict[str, Any]
     left. The lines were fixed when the seats were held (``services/pricing/``)."""
     now = now or timezone.now()
     status = hold_effective_status(hold, now)
-    found = sql.rows(_HOLD_SEATS_SQL, {"hold": hold.pk, "event": hold.event_id})
+    # A hold just created comes with its lines as written (``holds.hold_claim_seats``).
+    found = getattr(hold, "lines_written", None)
+    if found is None:
+        found = sql.rows(_HOLD_SEATS_SQL, {"hold": hold.pk, "event": hold.event_id})
     # Seats of an expired hold may already belong to someone else: show none.
     seats = (
         [
@@ -207,6 +210,11 @@ def order_with_tickets(*, order_id: int) -> Order | None:
     """Any buyer's order with event, venue and tickets, for the documents and e-mails about it
     (callers are tasks, or pages that checked access themselves); ``None`` if there is none."""
     return _with_tickets(Order.objects.filter(pk=order_id)).first()
+
+
+def orders_with_tickets(*, order_ids: list[int]) -> dict[int, Order]:
+    """``order_with_tickets`` for several orders at once (a batch of e-mails), by id."""
+    return {order.pk: order for order in _with_tickets(Order.objects.filter(pk__in=order_ids))}
 
 
 def order_by_link(*, order_id: int, token: str) -> Order:

@@ -104,6 +104,33 @@ def announce_after_commit(
         )
 
 
+def inventory_change_ctes(
+    *,
+    event_id: int,
+    at: dt.datetime,
+    action: str,
+    seat_ids: list[int] | None = None,
+    released_reason: str | None = None,
+    sold_out_may_change: bool = True,
+    **audit_fields: Any,
+) -> tuple[str, dict[str, Any]]:
+    """``inventory_changed`` for a service that writes its change in one statement: returns the
+    version bump and the audit row as two CTEs (``inventory_bump``, ``inventory_audit``) for
+    that statement's WITH list, and their parameters; registers the after-commit announcement.
+    Precondition: the caller runs the statement in the changing transaction (if it does not
+    commit, nothing is announced)."""
+    bump = version_bump_params(event_id=event_id)
+    if seat_ids:
+        announce_after_commit(
+            event_id=event_id,
+            seat_ids=seat_ids,
+            released_reason=released_reason,
+            sold_out_may_change=sold_out_may_change,
+        )
+    ctes = f"inventory_bump AS ({VERSION_BUMP_SQL}), inventory_audit AS ({AUDIT_INSERT_SQL})"
+    return ctes, {**bump, **_audit_params(action=action, at=at, event_id=event_id, **audit_fields)}
+
+
 def inventory_changed(
     *,
     event_id: int,
@@ -123,16 +150,23 @@ def inventory_changed(
     ``action=None`` is for a caller that wrote one audit row per hold itself.
     ``sold_out_may_change=False`` (the change cannot have taken the event's last free seat
     nor moved a sold-out event's "until") spares the sold-out refresh after commit.
+    A service that writes its change in one statement carries the same in it
+    (``inventory_change_ctes``).
     """
-    bump = version_bump_params(event_id=event_id)
     if action:
         # The version bump and the audit row in one statement: one round trip fewer.
-        sql.execute(
-            f"WITH bump AS ({VERSION_BUMP_SQL}) {AUDIT_INSERT_SQL}",
-            {**bump, **_audit_params(action=action, at=at, event_id=event_id, **audit_fields)},
+        ctes, params = inventory_change_ctes(
+            event_id=event_id,
+            at=at,
+            action=action,
+            seat_ids=seat_ids,
+            released_reason=released_reason,
+            sold_out_may_change=sold_out_may_change,
+            **audit_fields,
         )
-    else:
-        sql.execute(VERSION_BUMP_SQL, bump)
+        sql.execute(f"WITH {ctes} SELECT 1", params)
+        return
+    sql.execute(VERSION_BUMP_SQL, version_bump_params(event_id=event_id))
     if seat_ids:
         announce_after_commit(
             event_id=event_id,
@@ -140,3 +174,14 @@ def inventory_changed(
             released_reason=released_reason,
             sold_out_may_change=sold_out_may_change,
         )
+
+
+def params_merged(*parts: dict[str, Any]) -> dict[str, Any]:
+    """Parameters of fragments joined into one statement; two fragments must not share a name."""
+    merged: dict[str, Any] = {}
+    for part in parts:
+        shared = merged.keys() & part.keys()
+        if shared:
+            raise RuntimeError(f"statement fragments share parameter names: {sorted(shared)}")
+        merged.update(part)
+    return merged

@@ -56,7 +56,13 @@ from checkout.selectors import alternatives
 from checkout.selectors.availability import free_q, row_is_free
 from checkout.services import admission, hooks, pricing
 from checkout.services.best_available import best_available_lock
-from checkout.services.common import audit_record, audit_refusal, inventory_changed
+from checkout.services.common import (
+    audit_record,
+    audit_refusal,
+    inventory_change_ctes,
+    inventory_changed,
+    params_merged,
+)
 from events.errors import EventNotFound
 from events.models import Event, EventStatus
 from ticketing.core import sql
@@ -117,13 +123,17 @@ _SALE_FIELDS = [
         "sold_out_until",
     }
 ]
-# The transaction's lock timeout, the event, and the buyer's live hold of it if any: one round
-# trip at the start of every hold.
+# The transaction's lock timeout, the event, the buyer's live hold of it if any (and whether
+# the buyer has any hold of it in a live status, expired or not), and the id the new hold will
+# have (``_HOLD_ID_SQL``): one round trip at the start of every hold.
+_HOLD_ID_SQL = "nextval(pg_get_serial_sequence('checkout_hold', 'id'))"
 _EVENT_FOR_HOLD_SQL = f"""
-    SELECT {LOCK_TIMEOUT_SQL},
+    SELECT {LOCK_TIMEOUT_SQL}, {_HOLD_ID_SQL},
            (SELECT h.id FROM checkout_hold h
              WHERE h.user_id = %s AND h.event_id = e.id AND h.status = ANY(%s) AND h.expires_at > %s
              LIMIT 1),
+           EXISTS (SELECT 1 FROM checkout_hold h
+                    WHERE h.user_id = %s AND h.event_id = e.id AND h.status = ANY(%s)),
            (SELECT r.enabled FROM checkout_waitingroom r WHERE r.event_id = e.id),
            {", ".join(f"e.{f}" for f in _SALE_FIELDS)},
            {pricing.CATALOG_COLUMNS_SQL}
@@ -138,23 +148,35 @@ def _event_on_sale(
     early answer; ``hold_claim_seats`` re-checks under lock), with its pricing catalog and
     whether its general sale is open (before it, only a presale code's holder gets this far).
     Also sets the lock timeout. ``event.waiting_room_on``: whether a hold needs an admission
-    pass."""
+    pass; ``event.hold_id_drawn``: the id for the hold, ``event.buyer_had_live_holds``: whether
+    the buyer had any hold of the event in a live status, expired or not (``hold_claim_seats``)."""
     found = sql.row(
         _EVENT_FOR_HOLD_SQL,
-        [lock_timeout_value(), user.pk, list(LIVE_HOLD_STATUSES), now, list(choice.codes), event_id],
+        [
+            lock_timeout_value(),
+            user.pk,
+            list(LIVE_HOLD_STATUSES),
+            now,
+            user.pk,
+            list(LIVE_HOLD_STATUSES),
+            list(choice.codes),
+            event_id,
+        ],
     )
     if found is None:
         raise EventNotFound(extra={"event_id": event_id})
-    cut = 3 + len(_SALE_FIELDS)
-    event = Event.from_db("default", _SALE_FIELDS, found[3:cut])
+    cut = 5 + len(_SALE_FIELDS)
+    event = Event.from_db("default", _SALE_FIELDS, found[5:cut])
     # The waiting room's switch came with the event: no extra round trip when it is off.
-    event.waiting_room_on = bool(found[2])
+    event.waiting_room_on = bool(found[4])
+    event.hold_id_drawn = found[1]
+    event.buyer_had_live_holds = found[3]
     catalog = pricing.catalog_from_row(found[cut:])
     general_sale = event.sales_open(now)
     if not general_sale and not (_before_opening(event, now) and _presale_entered(catalog, choice)):
         _refuse_closed(event, now)
-    if found[1]:
-        raise HoldExists(extra={"hold_id": found[1]})
+    if found[2]:
+        raise HoldExists(extra={"hold_id": found[2]})
     return event, catalog, general_sale
 
 
@@ -259,6 +281,8 @@ def hold_create(
                 choice=choice,
                 catalog=catalog,
                 general_sale=general_sale,
+                new_hold_id=event.hold_id_drawn,
+                own_holds_possible=event.buyer_had_live_holds,
             )
             if pass_id is not None:
                 admission.pass_bind(pass_id=pass_id, hold_id=hold.pk)
@@ -306,6 +330,8 @@ def hold_claim_seats(
     choice: pricing.Choice = pricing.DEFAULT_CHOICE,
     catalog: pricing.Catalog | None = None,
     general_sale: bool = True,
+    new_hold_id: int | None = None,
+    own_holds_possible: bool = True,
 ) -> Hold:
     """Create a hold of ``kind`` for ``user`` on exactly ``seats_rows``; the reusable core of a claim.
 
@@ -321,9 +347,15 @@ def hold_claim_seats(
     sold-out refresh, unless the caller knows seats stay free: ``sold_out_may_change=False``).
     Each seat is priced for ``choice`` (``catalog``: the event's, read here when not given) and its
     type's cap and the codes' uses are counted (``pricing.hold_price_counted``).
+    ``new_hold_id``: the new hold's id, drawn from its sequence by the caller's first statement
+    (else drawn here). ``own_holds_possible=False``: the caller's first statement saw no hold
+    of ``user`` for ``event`` in a live status, so there is none of theirs to retire; one that
+    appeared since is a concurrent claim's, which the unique index refuses (``HoldExists``) as
+    the lock would.
     Raises ``SeatsUnavailable`` (``extra["seat_ids"]``), ``HoldExists`` (``extra["hold_id"]``) or
     a pricing error (``pricing.hold_price``); the caller's transaction must then roll back (the
-    function may have retired holds already).
+    function may have retired holds already, and written the change's version bump and audit
+    row with the hold it could not insert).
     """
     if not connection.in_atomic_block:
         raise RuntimeError("hold_claim_seats needs the caller's transaction and row locks.")
@@ -332,12 +364,17 @@ def hold_claim_seats(
         raise SeatsUnavailable(extra={"seat_ids": taken})
     # After inventory locks nothing is waited for (see module docstring): a hold of the user's
     # that another transaction has locked is skipped here and caught by the unique constraint.
-    own = lock_rows_sql(
-        table="checkout_hold",
-        columns="checkout_hold.id, checkout_hold.expires_at",
-        where="checkout_hold.user_id = %s AND checkout_hold.event_id = %s AND checkout_hold.status = ANY(%s)",
-        params=[user.pk, event.pk, list(LIVE_HOLD_STATUSES)],
-        skip_locked=True,
+    own = (
+        lock_rows_sql(
+            table="checkout_hold",
+            columns="checkout_hold.id, checkout_hold.expires_at",
+            where="checkout_hold.user_id = %s AND checkout_hold.event_id = %s"
+            " AND checkout_hold.status = ANY(%s)",
+            params=[user.pk, event.pk, list(LIVE_HOLD_STATUSES)],
+            skip_locked=True,
+        )
+        if own_holds_possible
+        else []
     )
     for hold_id, hold_expires in own:
         if hold_expires > now:
@@ -362,6 +399,7 @@ def hold_claim_seats(
         reclaim=partial(expired_counted_retire, event_id=event.pk, now=now),
     )
     hold = Hold(
+        id=new_hold_id if new_hold_id is not None else sql.row(f"SELECT {_HOLD_ID_SQL}")[0],
         event=event,
         user=user,
         kind=kind,
@@ -372,34 +410,10 @@ def hold_claim_seats(
         promo_code_id=priced.promo_code_id,
         access_code_id=priced.access_code_id,
     )
-    # ON CONFLICT instead of a savepoint around the insert: the one unique index a new hold can
-    # meet is "one live hold per buyer and event" (a concurrent claim of the same buyer).
-    inserted = sql.row(_HOLD_INSERT_SQL, [getattr(hold, f.attname) for f in _HOLD_INSERT_FIELDS])
-    if inserted is None:
-        other = (
-            Hold.objects.filter(user=user, event=event, status__in=LIVE_HOLD_STATUSES)
-            .values_list("pk", flat=True)
-            .first()
-        )
-        raise HoldExists(extra={"hold_id": other})
-    hold.pk = inserted[0]
     lines = priced.lines
-    sql.execute(
-        _SEATS_HOLD_SQL,
-        {
-            "held": SeatStatus.HELD,
-            "hold": hold.pk,
-            "until": expires_at,
-            "now": now,
-            "rows": [line.row_id for line in lines],
-            "types": [line.type_id for line in lines],
-            "prices": [pricing.from_minor(line.price) for line in lines],
-            "discounts": [pricing.from_minor(line.discount) for line in lines],
-            "fees": [pricing.from_minor(line.fee) for line in lines],
-        },
-    )
+    by_row = {r.pk: r for r in seats_rows}
     seat_ids = sorted(r.seat_id for r in seats_rows)
-    inventory_changed(
+    inventory, inventory_params = inventory_change_ctes(
         event_id=event.pk,
         seat_ids=seat_ids,
         action=AuditAction.OFFER_CREATED if kind == HoldKind.OFFER else AuditAction.HOLD_CREATED,
@@ -409,24 +423,73 @@ def hold_claim_seats(
         data={"seat_ids": seat_ids, "expires_at": expires_at.isoformat()},
         sold_out_may_change=sold_out_may_change,
     )
+    params = params_merged(
+        {f"new_hold_{f.attname}": getattr(hold, f.attname) for f in _HOLD_INSERT_FIELDS},
+        {
+            "held": SeatStatus.HELD,
+            "until": expires_at,
+            "now": now,
+            "rows": [line.row_id for line in lines],
+            "types": [line.type_id for line in lines],
+            "prices": [pricing.from_minor(line.price) for line in lines],
+            "discounts": [pricing.from_minor(line.discount) for line in lines],
+            "fees": [pricing.from_minor(line.fee) for line in lines],
+            "seat_ids": [by_row[line.row_id].seat_id for line in lines],
+            "section_ids": [by_row[line.row_id].section_id for line in lines],
+            "answer_event": event.pk,
+        },
+        inventory_params,
+    )
+    written = sql.rows(_HOLD_WRITE_SQL.format(inventory=inventory), params)
+    if not written:
+        other = (
+            Hold.objects.filter(user=user, event=event, status__in=LIVE_HOLD_STATUSES)
+            .values_list("pk", flat=True)
+            .first()
+        )
+        raise HoldExists(extra={"hold_id": other})
+    # For the buyer's answer (``selectors.buyer.hold_detail``), which then reads nothing.
+    hold.lines_written = [line for line in written if line[0] is not None]
     transaction.on_commit(partial(metrics.hold_created, kind=kind))
     return hold
 
 
-# The seats held, each with its line (type, price, discount, fee): one statement.
-_SEATS_HOLD_SQL = """
-    UPDATE checkout_seatinventory AS i
-       SET status = %(held)s, hold_id = %(hold)s, hold_expires_at = %(until)s, updated_at = %(now)s,
-           ticket_type_id = l.type_id, price = l.price, discount = l.discount, fee = l.fee
-      FROM unnest(%(rows)s::bigint[], %(types)s::bigint[], %(prices)s::numeric[], %(discounts)s::numeric[],
-                  %(fees)s::numeric[]) AS l(row_id, type_id, price, discount, fee)
-     WHERE i.id = l.row_id
+_HOLD_INSERT_FIELDS = list(Hold._meta.concrete_fields)
+# The hold, its seats held (each with its line: type, price, discount, fee), the version bump
+# and the audit row (``{inventory}``, the owner's CTEs), and the lines as the buyer's answer
+# shows them (the rows of ``selectors.buyer._HOLD_SEATS_SQL``, built from the lines written: the
+# statement's snapshot does not see its own updates): one round trip. ON CONFLICT instead of a
+# savepoint around the insert: the one unique index a new hold can meet is "one live hold per
+# buyer and event" (a concurrent claim of the same buyer); then no seat is held and no line
+# comes back (they join the inserted row), and the caller rolls back the rest.
+_HOLD_WRITE_SQL = f"""
+    WITH new_hold AS (
+        INSERT INTO checkout_hold ({", ".join(f.column for f in _HOLD_INSERT_FIELDS)})
+        VALUES ({", ".join(f"%(new_hold_{f.attname})s" for f in _HOLD_INSERT_FIELDS)})
+        ON CONFLICT DO NOTHING RETURNING id
+    ), seats AS (
+        UPDATE checkout_seatinventory AS i
+           SET status = %(held)s, hold_id = h.id, hold_expires_at = %(until)s, updated_at = %(now)s,
+               ticket_type_id = l.type_id, price = l.price, discount = l.discount, fee = l.fee
+          FROM new_hold h,
+               unnest(%(rows)s::bigint[], %(types)s::bigint[], %(prices)s::numeric[],
+                      %(discounts)s::numeric[], %(fees)s::numeric[])
+               AS l(row_id, type_id, price, discount, fee)
+         WHERE i.id = l.row_id
+    ), {{inventory}}
+    SELECT p.currency, l.seat_id, l.section_id, sec.name, s.row_label, s.label,
+           COALESCE(l.price, p.amount), COALESCE(l.discount, 0), COALESCE(l.fee, 0),
+           l.type_id, tt.name
+      FROM new_hold h
+     CROSS JOIN unnest(%(seat_ids)s::bigint[], %(section_ids)s::bigint[], %(types)s::bigint[],
+                       %(prices)s::numeric[], %(discounts)s::numeric[], %(fees)s::numeric[])
+           AS l(seat_id, section_id, type_id, price, discount, fee)
+      JOIN events_seat s ON s.id = l.seat_id
+      JOIN events_section sec ON sec.id = l.section_id
+      LEFT JOIN events_tickettype tt ON tt.id = l.type_id
+      LEFT JOIN events_price p ON p.event_id = %(answer_event)s AND p.section_id = l.section_id
+     ORDER BY sec.display_order, s.row_rank, s.position
 """
-_HOLD_INSERT_FIELDS = [f for f in Hold._meta.concrete_fields if not f.primary_key]
-_HOLD_INSERT_SQL = (
-    f"INSERT INTO checkout_hold ({', '.join(f.column for f in _HOLD_INSERT_FIELDS)})"
-    f" VALUES ({', '.join(['%s'] * len(_HOLD_INSERT_FIELDS))}) ON CONFLICT DO NOTHING RETURNING id"
-)
 
 
 def holds_end(

@@ -63,9 +63,15 @@ from checkout.models import (
 )
 from checkout.payments import payment_provider, uses_intents
 from checkout.services import pricing
-from checkout.services.common import audit_refusal, inventory_changed
+from checkout.services.common import audit_refusal, inventory_change_ctes, inventory_changed, params_merged
 from checkout.services.holds import hold_lock_own
-from checkout.services.payments import payment_attempt_start, payment_charge, payment_refund, payment_resume
+from checkout.services.payments import (
+    PAYMENT_ATTEMPT_INSERT_SQL,
+    payment_attempt_params,
+    payment_charge,
+    payment_refund,
+    payment_resume,
+)
 from checkout.services.purchase import purchase_finish, refused_answer
 from events.models import EventStatus, Price
 from ticketing.core import sql
@@ -283,15 +289,19 @@ def _record_claim(*, user: Any, key: str, digest: str, now: dt.datetime) -> Idem
     return lock_one(IdempotencyRecord.objects.filter(user=user, key=key))
 
 
-# The hold paying, its seats' expiry stretched, the record pointing at the hold: one round trip.
-_TO_PAYING_SQL = """
+# The hold paying, its seats' expiry stretched, the record pointing at the hold, the pending
+# attempt written (its owner's insert) and the change counted and audited (``{inventory}``, the
+# owner's CTEs): one round trip.
+_TO_PAYING_SQL = f"""
     WITH hold AS (
         UPDATE checkout_hold SET status = %(paying)s, expires_at = %(until)s WHERE id = %(hold)s
     ), seats AS (
         UPDATE checkout_seatinventory SET hold_expires_at = %(until)s, updated_at = %(now)s
          WHERE id = ANY(%(rows)s)
-    )
-    UPDATE checkout_idempotencyrecord SET hold_id = %(hold)s WHERE id = %(record)s
+    ), record AS (
+        UPDATE checkout_idempotencyrecord SET hold_id = %(hold)s WHERE id = %(record)s
+    ), {{inventory}}
+    {PAYMENT_ATTEMPT_INSERT_SQL}
 """
 
 
@@ -326,18 +336,7 @@ def _hold_to_paying(
     hold.status = HoldStatus.PAYING
     hold.expires_at = window_end
     record.hold_id = hold.pk
-    sql.execute(
-        _TO_PAYING_SQL,
-        {
-            "paying": HoldStatus.PAYING,
-            "until": window_end,
-            "hold": hold.pk,
-            "now": now,
-            "rows": [r[0] for r in rows],
-            "record": record.pk,
-        },
-    )
-    attempt = payment_attempt_start(
+    attempt, attempt_params = payment_attempt_params(
         hold=hold,
         record=record,
         amount=amount,
@@ -347,7 +346,7 @@ def _hold_to_paying(
         buyer_email=buyer[1],
         now=now,
     )
-    inventory_changed(
+    inventory, inventory_params = inventory_change_ctes(
         event_id=hold.event_id,
         action=AuditAction.PURCHASE_STARTED,
         at=now,
@@ -355,6 +354,19 @@ def _hold_to_paying(
         hold_id=hold.pk,
         data={"amount": str(amount), "currency": currency, "payment": attempt.idempotency_key},
     )
+    params = params_merged(
+        {
+            "paying": HoldStatus.PAYING,
+            "until": window_end,
+            "hold": hold.pk,
+            "now": now,
+            "rows": [r[0] for r in rows],
+            "record": record.pk,
+        },
+        attempt_params,
+        inventory_params,
+    )
+    attempt.pk = sql.row(_TO_PAYING_SQL.format(inventory=inventory), params)[0]
     return attempt
 
 

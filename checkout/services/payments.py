@@ -35,7 +35,16 @@ from ticketing.core import sql
 logger = logging.getLogger(__name__)
 
 
-def payment_attempt_start(
+_ATTEMPT_INSERT_FIELDS = [f for f in Payment._meta.concrete_fields if not f.primary_key]
+# The pending charge (``payment_attempt_params``); also carried by the statement that moves the
+# hold to paying (``orders._hold_to_paying``), so the attempt commits with it in one round trip.
+PAYMENT_ATTEMPT_INSERT_SQL = (
+    f"INSERT INTO checkout_payment ({', '.join(f.column for f in _ATTEMPT_INSERT_FIELDS)})"
+    f" VALUES ({', '.join(f'%(attempt_{f.attname})s' for f in _ATTEMPT_INSERT_FIELDS)}) RETURNING id"
+)
+
+
+def payment_attempt_params(
     *,
     hold: Hold,
     record: IdempotencyRecord,
@@ -45,9 +54,10 @@ def payment_attempt_start(
     buyer_name: str,
     buyer_email: str,
     now: dt.datetime,
-) -> Payment:
-    """Write the pending charge of ``hold``. Precondition: inside the transaction that moves
-    the locked hold to paying, so the attempt commits with it (no extra round trip).
+) -> tuple[Payment, dict[str, Any]]:
+    """The pending charge of ``hold`` (without its id yet) and ``PAYMENT_ATTEMPT_INSERT_SQL``'s
+    parameters. The caller runs the statement inside the transaction that moves the locked hold
+    to paying, and sets the attempt's ``pk`` from its ``RETURNING id``.
 
     The key is random so that no two databases (or a restored one) ever reuse a key the
     provider already knows.
@@ -66,14 +76,7 @@ def payment_attempt_start(
         seat_count=seat_count,
         created_at=now,
     )
-    # Written out: on every purchase, the ORM's insert cost more CPU than the database did.
-    fields = [f for f in Payment._meta.concrete_fields if not f.primary_key]
-    attempt.pk = sql.row(
-        f"INSERT INTO checkout_payment ({', '.join(f.column for f in fields)})"
-        f" VALUES ({', '.join(['%s'] * len(fields))}) RETURNING id",
-        [getattr(attempt, f.attname) for f in fields],
-    )[0]
-    return attempt
+    return attempt, {f"attempt_{f.attname}": getattr(attempt, f.attname) for f in _ATTEMPT_INSERT_FIELDS}
 
 
 def payment_charge(*, attempt: Payment, card_number: str) -> PaymentResult:
@@ -163,6 +166,45 @@ def payment_resume(*, attempt: Payment, card_number: str) -> PaymentResult:
     return payment_charge(attempt=attempt, card_number=card_number)
 
 
+# The provider's answer on a charge attempt; ``payment_settled_params`` fills it. Also carried as
+# a CTE by the purchase's completion, with the order it pays for (one round trip).
+PAYMENT_SETTLE_SQL = """
+    UPDATE checkout_payment
+       SET status = %(settle_status)s, reference = %(settle_reference)s, message = %(settle_message)s,
+           order_id = %(settle_order)s, outcome = %(settle_outcome)s, resolved_at = %(settle_at)s,
+           buyer_name = '', buyer_email = ''
+     WHERE id = %(settle_attempt)s
+"""
+
+
+def payment_settled_params(
+    *,
+    attempt: Payment,
+    result: PaymentResult,
+    now: dt.datetime,
+    order_id: int | None = None,
+    outcome: str = "",
+) -> dict[str, Any]:
+    """Write the provider's answer on ``attempt`` in memory; returns ``PAYMENT_SETTLE_SQL``'s
+    parameters. The caller runs the statement (``payment_settle``, or the completion's own)."""
+    attempt.status = result.status
+    attempt.reference = result.reference or attempt.reference
+    attempt.message = result.message[:300]
+    attempt.order_id = order_id or attempt.order_id
+    attempt.outcome = outcome
+    attempt.resolved_at = now
+    attempt.buyer_name = attempt.buyer_email = ""  # kept only while the order may still be written
+    return {
+        "settle_status": attempt.status,
+        "settle_reference": attempt.reference,
+        "settle_message": attempt.message,
+        "settle_order": attempt.order_id,
+        "settle_outcome": attempt.outcome,
+        "settle_at": attempt.resolved_at,
+        "settle_attempt": attempt.pk,
+    }
+
+
 def payment_settle(
     *,
     attempt: Payment,
@@ -173,30 +215,10 @@ def payment_settle(
 ) -> None:
     """Write the provider's answer on a charge attempt. Precondition: inside the transaction
     that acts on it, with the attempt locked (after its hold: see docs/payments.md)."""
-    attempt.status = result.status
-    attempt.reference = result.reference or attempt.reference
-    attempt.message = result.message[:300]
-    attempt.order_id = order_id or attempt.order_id
-    attempt.outcome = outcome
-    attempt.resolved_at = now
-    attempt.buyer_name = attempt.buyer_email = ""  # kept only while the order may still be written
-    sql.execute(
-        """
-        UPDATE checkout_payment
-           SET status = %s, reference = %s, message = %s, order_id = %s, outcome = %s,
-               resolved_at = %s, buyer_name = '', buyer_email = ''
-         WHERE id = %s
-        """,
-        [
-            attempt.status,
-            attempt.reference,
-            attempt.message,
-            attempt.order_id,
-            attempt.outcome,
-            attempt.resolved_at,
-            attempt.pk,
-        ],
+    params = payment_settled_params(
+        attempt=attempt, result=result, now=now, order_id=order_id, outcome=outcome
     )
+    sql.execute(PAYMENT_SETTLE_SQL, params)
 
 
 def payment_refund(

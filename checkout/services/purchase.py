@@ -45,13 +45,25 @@ from checkout.models import (
 )
 from checkout.payments import PaymentResult
 from checkout.services import admission, hooks
-from checkout.services.common import audit_record, inventory_changed
+from checkout.services.common import audit_record, inventory_change_ctes, params_merged
 from checkout.services.holds import holds_end
-from checkout.services.outbox import outbox_add
-from checkout.services.payments import payment_refund, payment_settle
+from checkout.services.outbox import OUTBOX_INSERT_SQL, outbox_params, outbox_written
+from checkout.services.payments import (
+    PAYMENT_SETTLE_SQL,
+    payment_refund,
+    payment_settle,
+    payment_settled_params,
+)
 from events.models import Event, EventStatus, Seat, Section, TicketType
 from ticketing.core import sql
-from ticketing.core.locks import busy_on_lock_timeout, lock_one, lock_rows_sql, set_lock_timeout
+from ticketing.core.locks import (
+    LOCK_TIMEOUT_SQL,
+    busy_on_lock_timeout,
+    lock_one,
+    lock_rows_sql,
+    lock_timeout_value,
+    set_lock_timeout,
+)
 from ticketing.ops import metrics
 
 logger = logging.getLogger(__name__)
@@ -141,15 +153,27 @@ _EVENT_FIELDS = [
 ]
 
 
+# The completion's first statement: the lock timeout set before the record's lock can wait
+# (a volatile subquery in FROM is evaluated before the row is locked), one round trip fewer.
+_RECORD_LOCK_SQL = f"""
+    SELECT r.id FROM (SELECT {LOCK_TIMEOUT_SQL}) AS lock_timeout, checkout_idempotencyrecord r
+     WHERE r.id = %s ORDER BY r.id FOR UPDATE OF r
+"""
+
+
+def _record_lock(record_id: int | None) -> int | None:
+    """Set the transaction's lock timeout and lock the attempt's idempotency record (if any)."""
+    if record_id is None:  # its record was deleted (the foreign key is SET_NULL): nothing to lock
+        set_lock_timeout()
+        return None
+    with busy_on_lock_timeout():
+        found = sql.row(_RECORD_LOCK_SQL, [lock_timeout_value(), record_id])
+    return found[0] if found else None
+
+
 def _complete(*, attempt: Payment, result: PaymentResult, now: dt.datetime) -> Order:
     with busy_on_lock_timeout(), transaction.atomic():
-        set_lock_timeout()
-        record = lock_rows_sql(
-            table="checkout_idempotencyrecord",
-            columns="checkout_idempotencyrecord.id",
-            where="checkout_idempotencyrecord.id = %s",
-            params=[attempt.idempotency_id],
-        )
+        record_id = _record_lock(attempt.idempotency_id)
         # The event's status comes with the hold. event_cancel commits the status, then ends
         # live holds waiting for this lock: either it ends this hold after we commit (and
         # refunds the order), or we see the cancellation here.
@@ -168,23 +192,7 @@ def _complete(*, attempt: Payment, result: PaymentResult, now: dt.datetime) -> O
         if not seats or len(seats) != attempt.seat_count:
             raise _Lost(HoldExpired.code)  # some seats were taken after the hold expired
         order = _order_write(
-            hold=hold, attempt=attempt, seats=seats, record_id=record[0][0] if record else None, now=now
-        )
-        payment_settle(attempt=attempt, result=result, now=now, order_id=order.pk)
-        outbox_add(kind="order_confirmation", order=order)
-        seat_ids = sorted(seat.seat_id for seat in seats)
-        inventory_changed(
-            event_id=hold.event_id,
-            action=AuditAction.PURCHASED,
-            at=now,
-            seat_ids=seat_ids,
-            # Held seats became sold: no seat became free or taken, so only an event already
-            # marked sold out (whose "until" may move) needs its summary refreshed.
-            sold_out_may_change=hold.event.sold_out,
-            actor_id=hold.user_id,
-            hold_id=hold.pk,
-            order_id=order.pk,
-            data={"seat_ids": seat_ids, "total": str(attempt.amount), "payment": result.reference},
+            hold=hold, attempt=attempt, result=result, seats=seats, record_id=record_id, now=now
         )
         if hold.kind == HoldKind.OFFER:
             transaction.on_commit(lambda: hooks.offer_bought(event_id=hold.event_id, hold_id=hold.pk))
@@ -196,10 +204,17 @@ def _complete(*, attempt: Payment, result: PaymentResult, now: dt.datetime) -> O
 
 
 def _hold_lock(hold_id: int | None) -> Hold | None:
-    """Lock the hold (any buyer's: the attempt names it), with the event fields ``_complete`` uses."""
+    """Lock the hold (any buyer's: the attempt names it), with the event fields ``_complete``
+    uses and the id its order will have (``hold.order_id_drawn``): drawn here, every write of
+    the completion can name the order, so one statement makes them all. An id drawn for an
+    order that is not written is a gap in the sequence, as a rolled-back insert leaves."""
     found = lock_rows_sql(
         table="checkout_hold",
-        columns=", ".join([f"checkout_hold.{f}" for f in _HOLD_FIELDS] + [f"e.{f}" for f in _EVENT_FIELDS]),
+        columns=", ".join(
+            [f"checkout_hold.{f}" for f in _HOLD_FIELDS]
+            + [f"e.{f}" for f in _EVENT_FIELDS]
+            + ["nextval(pg_get_serial_sequence('checkout_order', 'id'))"]
+        ),
         joins="JOIN events_event e ON e.id = checkout_hold.event_id",
         where="checkout_hold.id = %s",
         params=[hold_id],
@@ -207,7 +222,8 @@ def _hold_lock(hold_id: int | None) -> Hold | None:
     if not found:
         return None
     hold = Hold.from_db("default", _HOLD_FIELDS, found[0][: len(_HOLD_FIELDS)])
-    hold.event = Event.from_db("default", _EVENT_FIELDS, found[0][len(_HOLD_FIELDS) :])
+    hold.event = Event.from_db("default", _EVENT_FIELDS, found[0][len(_HOLD_FIELDS) : -1])
+    hold.order_id_drawn = found[0][-1]
     return hold
 
 
@@ -257,24 +273,33 @@ def _seats_lock(hold_id: int) -> list[_Seat]:
     return [_Seat(*r[:11]) for r in found]
 
 
-_ORDER_FIELDS = [f for f in Order._meta.concrete_fields if not f.primary_key]
-_ORDER_INSERT_SQL = (
-    f"INSERT INTO checkout_order ({', '.join(f.column for f in _ORDER_FIELDS)})"
-    f" VALUES ({', '.join(['%s'] * len(_ORDER_FIELDS))}) RETURNING id"
-)
-_TICKET_COLUMNS = (
-    "order_id, event_id, seat_id, section_id, price, discount, fee, ticket_type_id, code, status,"
-    " used_gate, created_at"
-)
-# The seats sold (only the ticket differs per row), the hold converted and the idempotency
-# record pointing at the order, and the buyer's waiting-room turn ended: one round trip.
-_SELL_SQL = """
-    WITH sold AS (
+_ORDER_FIELDS = [f for f in Order._meta.concrete_fields]
+# Everything an approved purchase writes, in one round trip: the order (its id drawn with the
+# hold's lock), its tickets, the seats sold (each pointing at its ticket), the hold converted,
+# the idempotency record pointing at the order, the buyer's waiting-room turn ended, and - from
+# their owners - the attempt settled, the confirmation's outbox row, the version bump and the
+# audit row. The sub-statements see one snapshot, so none reads another's rows: each is
+# written from what the purchase already has in memory (and the tickets' RETURNING).
+_WRITE_SQL = f"""
+    WITH new_order AS (
+        INSERT INTO checkout_order ({", ".join(f.column for f in _ORDER_FIELDS)})
+        VALUES ({", ".join(f"%(new_order_{f.attname})s" for f in _ORDER_FIELDS)})
+    ), tickets AS (
+        INSERT INTO checkout_ticket (order_id, event_id, seat_id, section_id, price, discount, fee,
+                                     ticket_type_id, code, status, used_gate, created_at)
+        SELECT %(order)s, %(ticket_event)s, t.seat_id, t.section_id, t.price, t.discount, t.fee,
+               t.type_id, t.code, %(ticket_status)s, '', %(now)s
+          FROM unnest(%(seats)s::bigint[], %(sections)s::bigint[], %(prices)s::numeric[],
+                      %(discounts)s::numeric[], %(fees)s::numeric[], %(types)s::bigint[],
+                      %(codes)s::text[])
+               AS t(seat_id, section_id, price, discount, fee, type_id, code)
+        RETURNING id, seat_id
+    ), sold AS (
         UPDATE checkout_seatinventory AS i
            SET status = %(sold)s, hold_id = NULL, hold_expires_at = NULL, order_id = %(order)s,
-               updated_at = %(now)s, ticket_id = t.ticket_id
-          FROM unnest(%(rows)s::bigint[], %(tickets)s::bigint[]) AS t(row_id, ticket_id)
-         WHERE i.id = t.row_id
+               updated_at = %(now)s, ticket_id = t.id
+          FROM tickets t
+         WHERE i.id = ANY(%(rows)s) AND i.seat_id = t.seat_id
     ), hold AS (
         UPDATE checkout_hold SET status = %(converted)s, ended_at = %(now)s WHERE id = %(hold)s
     ), record AS (
@@ -283,8 +308,10 @@ _SELL_SQL = """
         -- A waiting-room turn ends with its hold's purchase (checkout/services/admission.py).
         UPDATE checkout_admissionpass SET state = 'done', ended_at = %(now)s
          WHERE hold_id = %(hold)s AND state = 'checking_out' RETURNING event_id
-    )
-    SELECT count(*) FROM turn
+    ), settled AS ({PAYMENT_SETTLE_SQL}
+    ), outbox AS ({OUTBOX_INSERT_SQL}
+    ), {{inventory}}
+    SELECT t.id, t.seat_id, (SELECT id FROM outbox), (SELECT count(*) FROM turn) FROM tickets t
 """
 
 
@@ -298,14 +325,22 @@ def _type_of(seat: _Seat) -> TicketType | None:
 
 
 def _order_write(
-    *, hold: Hold, attempt: Payment, seats: list[_Seat], record_id: int | None, now: dt.datetime
+    *,
+    hold: Hold,
+    attempt: Payment,
+    result: PaymentResult,
+    seats: list[_Seat],
+    record_id: int | None,
+    now: dt.datetime,
 ) -> Order:
-    """The order, its tickets, the seats sold, the hold converted, the record answered.
+    """The order, its tickets, the seats sold, the hold converted, the record answered, the
+    attempt settled, the confirmation queued, the change counted and audited (``_WRITE_SQL``).
     Caller holds the locks. The order comes back with ``written_tickets`` (their seats and
     sections attached), so the buyer's answer needs no second read."""
     if any(seat.price is None for seat in seats):
         raise RuntimeError(f"hold {hold.pk} has a seat without a price")
     order = Order(
+        id=hold.order_id_drawn,
         event=hold.event,
         user_id=hold.user_id,
         hold_id=hold.pk,
@@ -319,7 +354,6 @@ def _order_write(
         access_code_id=hold.access_code_id,
         created_at=now,
     )
-    order.pk = sql.row(_ORDER_INSERT_SQL, [getattr(order, f.attname) for f in _ORDER_FIELDS])[0]
     tickets = [
         Ticket(
             order=order,
@@ -337,41 +371,50 @@ def _order_write(
         )
         for seat in seats
     ]
-    values = ", ".join(["(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"] * len(tickets))
-    params = [
-        v
-        for t in tickets
-        for v in (
-            order.pk,
-            t.event_id,
-            t.seat_id,
-            t.section_id,
-            t.price,
-            t.discount,
-            t.fee,
-            t.ticket_type_id,
-            t.code,
-            t.status,
-            t.used_gate,
-            now,
-        )
-    ]
-    ids = sql.rows(f"INSERT INTO checkout_ticket ({_TICKET_COLUMNS}) VALUES {values} RETURNING id", params)
-    for ticket, (ticket_id,) in zip(tickets, ids, strict=True):
-        ticket.pk = ticket_id
-    (turns_ended,) = sql.row(
-        _SELL_SQL,
+    seat_ids = sorted(seat.seat_id for seat in seats)
+    inventory, inventory_params = inventory_change_ctes(
+        event_id=hold.event_id,
+        action=AuditAction.PURCHASED,
+        at=now,
+        seat_ids=seat_ids,
+        # Held seats became sold: no seat became free or taken, so only an event already
+        # marked sold out (whose "until" may move) needs its summary refreshed.
+        sold_out_may_change=hold.event.sold_out,
+        actor_id=hold.user_id,
+        hold_id=hold.pk,
+        order_id=order.pk,
+        data={"seat_ids": seat_ids, "total": str(attempt.amount), "payment": result.reference},
+    )
+    params = params_merged(
+        {f"new_order_{f.attname}": getattr(order, f.attname) for f in _ORDER_FIELDS},
         {
-            "sold": SeatStatus.SOLD,
             "order": order.pk,
+            "ticket_event": hold.event_id,
+            "ticket_status": TicketStatus.VALID,
+            "seats": [t.seat_id for t in tickets],
+            "sections": [t.section_id for t in tickets],
+            "prices": [t.price for t in tickets],
+            "discounts": [t.discount for t in tickets],
+            "fees": [t.fee for t in tickets],
+            "types": [t.ticket_type_id for t in tickets],
+            "codes": [t.code for t in tickets],
+            "sold": SeatStatus.SOLD,
             "now": now,
             "rows": [seat.pk for seat in seats],
-            "tickets": [t.pk for t in tickets],
             "converted": HoldStatus.CONVERTED,
             "hold": hold.pk,
             "record": record_id,
         },
+        payment_settled_params(attempt=attempt, result=result, now=now, order_id=order.pk),
+        outbox_params(kind="order_confirmation", order_id=order.pk, created_at=now),
+        inventory_params,
     )
+    written = sql.rows(_WRITE_SQL.format(inventory=inventory), params)
+    ticket_ids = {seat_id: ticket_id for ticket_id, seat_id, _, _ in written}
+    for ticket in tickets:
+        ticket.pk = ticket_ids[ticket.seat_id]
+    _, _, message_id, turns_ended = written[0]
+    outbox_written(message_id)
     if turns_ended:
         admission.passes_freed(event_ids=[hold.event_id])
     # For the buyer's answer (``selectors.buyer.order_answer``), which then reads nothing.

@@ -24,18 +24,20 @@ def event(db, monkeypatch):
 # Counted as the test sees them: the service's transaction is a savepoint here, so SAVEPOINT and
 # RELEASE stand for BEGIN and COMMIT. Before issue 17 a hold was about 21 round trips and a
 # purchase about 38.
-# token, BEGIN + lock timeout + event + buyer's live hold, taken seats of the section, the block
-# locked (in a savepoint: 3; one seat needs none), own live holds, hold, seats held, version +
-# audit, COMMIT, answer.
-HOLD_BEST_AVAILABLE = 13
+# token, BEGIN + lock timeout + event + buyer's live hold + the hold's id, taken seats of the
+# section, the block locked (in a savepoint: 3; one seat needs none), one statement (hold,
+# seats held, version + audit, the answer's lines), COMMIT. The buyer's own live holds are
+# locked (to retire an expired one) only when the first statement saw one.
+HOLD_BEST_AVAILABLE = 9
 # The same with the seats locked by id (no savepoint) and the sold-out refresh after commit (2).
-HOLD_NAMED_SEATS = 13
-# token; begin: BEGIN + record + lock timeout, hold + event, seats + prices, hold paying +
-# seats + record, attempt, version + audit, COMMIT; the provider; complete: BEGIN, lock
-# timeout, record, hold + event, attempt, seats + prices + labels, order, tickets, seats sold
-# + hold converted + record, attempt settled, outbox row, version + audit, COMMIT; the e-mail
-# task queued. The answer is built from what the purchase wrote.
-PURCHASE = 24
+HOLD_NAMED_SEATS = 9
+# token; begin: BEGIN + record + lock timeout, hold + event, seats + prices, one statement
+# (hold paying + seats + record + attempt + version + audit), COMMIT; the provider; complete:
+# BEGIN, record + lock timeout, hold + event + the order's id, attempt, seats + prices +
+# labels, one statement (order, tickets, seats sold, hold converted, record, turn, attempt
+# settled, outbox row, version + audit), COMMIT; the e-mail task queued. The answer is built
+# from what the purchase wrote.
+PURCHASE = 15
 # Ticket types and codes (issue 20): the types, their prices and counters, the codes entered and
 # the fees come with the event in the hold's first statement, and each seat's line is written by
 # the same statement that holds it, so a standard-price hold costs what it did. A capped type or

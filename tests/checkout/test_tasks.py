@@ -107,3 +107,36 @@ def test_outbox_retries_a_failed_send_with_backoff_and_sends_once(event, user, m
     assert message.sent_at is not None and message.attempts == 2
     assert outbox_send(message.pk) is False  # sent once
     assert len(mail.outbox) == 1
+
+
+def test_outbox_sends_a_coalesced_batch_with_one_claim_and_one_read(event, django_assert_max_num_queries):
+    orders = []
+    for i in range(3):
+        buyer = UserFactory()
+        hold = hold_create(user=buyer, event_id=event.id, seat_ids=seat_ids(event)[i : i + 1])
+        orders.append(
+            order_purchase(
+                user=buyer,
+                hold_id=hold.pk,
+                buyer_name="Ada",
+                buyer_email=f"ada{i}@example.com",
+                card_number=payments.CARD_APPROVE,
+                idempotency_key="k",
+            )
+        )
+    ids = sorted(OutboxMessage.objects.filter(order__in=orders).values_list("pk", flat=True))
+    # Claim (BEGIN, lock, update, COMMIT), the orders and their tickets (2), one mark per message.
+    with django_assert_max_num_queries(6 + len(ids)):
+        assert tasks.outbox_send_many(ids) == 3
+    assert sorted(m.to[0] for m in mail.outbox) == [
+        "ada0@example.com",
+        "ada1@example.com",
+        "ada2@example.com",
+    ]
+    assert sorted(m.extra_headers["Message-ID"] for m in mail.outbox) == sorted(
+        f"<outbox-{pk}@ticketing>" for pk in ids
+    )
+    assert not OutboxMessage.objects.filter(pk__in=ids, sent_at__isnull=True).exists()
+    assert set(OutboxMessage.objects.filter(pk__in=ids).values_list("attempts", flat=True)) == {1}
+    assert tasks.outbox_send_many(ids) == 0  # sent once
+    assert len(mail.outbox) == 3
