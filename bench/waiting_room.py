@@ -167,9 +167,10 @@ def clients_for(n: int) -> list[httpx.AsyncClient]:
     did pools of 50 at the opening (a profile of this process: 70% in that bookkeeping, the
     joins through the API measured the load generator's queue). A browser has its own
     connection; these come close."""
-    # A browser keeps its idle connection for minutes (Chromium: 5); httpx's default is 5 s,
-    # which would have every visitor reconnect at the opening after waiting for it.
-    return [load.new_client(connections=10, timeout=60, keepalive=300) for _ in range(max(1, (n + 9) // 10))]
+    # Idle connections are kept just under the server's idle timeout (twisted closes them after
+    # 60 s): reusing one the server is closing at that moment fails the request (an admitted
+    # buyer's hold, after the wait); a browser retries such a request on a new connection.
+    return [load.new_client(connections=10, timeout=60, keepalive=50) for _ in range(max(1, (n + 9) // 10))]
 
 
 async def room_off(ctx: load.Ctx, *, event_id: int, sections, visitors, seconds: float) -> dict:
