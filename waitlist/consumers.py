@@ -154,7 +154,7 @@ class EventConsumer(AsyncJsonWebsocketConsumer):
                 await self.send_json({"type": "queue.error", **exc.as_dict()})
                 return
             view, created = joined.view, joined.created
-        await self.send_json({"type": "queue.joined", "created": created, **queue_loop.view_dict(view)})
+        await self.send(text_data=queue_loop.place_json(view, type="queue.joined", created=created))
 
     async def _join(self, group: str) -> None:
         await self.channel_layer.group_add(group, self.channel_name)

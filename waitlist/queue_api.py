@@ -18,7 +18,6 @@ from ticketing.accounts.auth import require_staff
 from ticketing.core.validation import InputSchema
 from ticketing.server.throttles import queue_join_throttles
 from waitlist import queue_selectors, queue_services
-from waitlist.queue_selectors import QueueView
 
 router = Router()
 
@@ -56,17 +55,6 @@ class RoomOut(Schema):
     closed: bool
 
 
-def _out(view: QueueView) -> dict:
-    return {
-        "number": view.number,
-        "state": view.state,
-        "now_serving": view.now_serving,
-        "ahead": view.ahead,
-        "eta_seconds": view.eta_seconds,
-        "admitted_until": view.admitted_until,
-    }
-
-
 @router.post(
     "/events/{event_id}/queue",
     response={200: QueueOut, 201: QueueOut},
@@ -78,7 +66,7 @@ def _out(view: QueueView) -> dict:
 )
 def queue_join(request: HttpRequest, event_id: int):
     joined = queue_services.queue_join(user=request.auth, event_id=event_id, now=timezone.now())
-    return Status(201 if joined.created else 200, _out(joined.view))
+    return Status(201 if joined.created else 200, queue_selectors.place_fields(joined.view))
 
 
 @router.get(
@@ -88,7 +76,9 @@ def queue_join(request: HttpRequest, event_id: int):
     description="NOT_FOUND 404 (not in the queue). " + ERRORS,
 )
 def queue_get(request: HttpRequest, event_id: int):
-    return _out(queue_services.queue_check_in(user=request.auth, event_id=event_id, now=timezone.now()))
+    return queue_selectors.place_fields(
+        queue_services.queue_check_in(user=request.auth, event_id=event_id, now=timezone.now())
+    )
 
 
 @router.delete(
@@ -98,7 +88,9 @@ def queue_get(request: HttpRequest, event_id: int):
     description="NOT_FOUND 404 (not in the queue). " + ERRORS,
 )
 def queue_leave(request: HttpRequest, event_id: int):
-    return _out(queue_services.queue_leave(user=request.auth, event_id=event_id, now=timezone.now()))
+    return queue_selectors.place_fields(
+        queue_services.queue_leave(user=request.auth, event_id=event_id, now=timezone.now())
+    )
 
 
 def _room(event_id: int) -> dict:

@@ -127,7 +127,7 @@ def batch_outcomes(*, event_id: int, rows: list[tuple], now: dt.datetime) -> lis
 def joins_simple(*, event_id: int, user_ids: list[int], now: dt.datetime) -> list[BatchJoin]:
     """``JOIN_BATCH_SQL`` on this thread's connection, in its own transaction (the request path)."""
     with busy_on_lock_timeout(), transaction.atomic():
-        sql.execute(JOIN_LOCK_SQL, {"event": event_id, "lock_timeout": lock_timeout_value()})
+        sql.execute(JOIN_LOCK_SQL, join_lock_params(event_id))
         rows = sql.rows(JOIN_BATCH_SQL, {"event": event_id, "users": user_ids, "now": now})
     return batch_outcomes(event_id=event_id, rows=rows, now=now)
 
@@ -142,3 +142,8 @@ JOIN_LOCK_SQL = (
     " set_config('synchronous_commit', 'off', true),"
     " (SELECT last_number FROM waitlist_eventqueue WHERE event_id = %(event)s FOR UPDATE)"
 )
+
+
+def join_lock_params(event_id: int) -> dict:
+    """``JOIN_LOCK_SQL``'s parameters: the event, and the lock wait bound every lock here has."""
+    return {"event": event_id, "lock_timeout": lock_timeout_value()}

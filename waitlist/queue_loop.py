@@ -30,16 +30,18 @@ from dataclasses import dataclass
 
 import psycopg
 from django.conf import settings
-from django.db import connection, connections
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import connection
 from django.utils import timezone
 
 from ticketing.accounts.auth import TOKEN_USERS_SQL, bearer_token
 from ticketing.models import ApiToken
 from ticketing.ops import metrics
 from ticketing.server.throttles import allow_on_loop, queue_join_throttles
+from ticketing.server.version_prefetch import loop_connection_params
 from waitlist import queue_services
-from waitlist.queue_joins import JOIN_BATCH_SQL, JOIN_LOCK_SQL, BatchJoin, batch_outcomes
-from waitlist.queue_selectors import QueueView
+from waitlist.queue_joins import JOIN_BATCH_SQL, JOIN_LOCK_SQL, BatchJoin, batch_outcomes, join_lock_params
+from waitlist.queue_selectors import QueueView, place_fields
 
 logger = logging.getLogger(__name__)
 
@@ -159,13 +161,12 @@ class JoinBatcher:
     async def _join_event(self, conn: psycopg.AsyncConnection, event_id: int, items: list[_Join]) -> None:
         now = timezone.now()
         user_ids = list(dict.fromkeys(item.user_id for item in items))
-        lock = {"event": event_id, "lock_timeout": f"{settings.TICKETING_LOCK_TIMEOUT_MS}ms"}
         join = conn.cursor()
         # One round trip: PostgreSQL runs the four back to back, so the counter row is locked
         # only while it does (a lock wait that times out rolls the whole batch back).
         async with conn.pipeline():
             await conn.execute("BEGIN")
-            await conn.execute(JOIN_LOCK_SQL, lock, prepare=True)
+            await conn.execute(JOIN_LOCK_SQL, join_lock_params(event_id), prepare=True)
             await join.execute(
                 JOIN_BATCH_SQL, {"event": event_id, "users": user_ids, "now": now}, prepare=True
             )
@@ -197,10 +198,7 @@ class JoinBatcher:
         loop = asyncio.get_running_loop()
         if loop.time() < self._retry_at:
             raise ConnectionError("the join batcher is waiting to reconnect")
-        params = connections[self.alias].get_connection_params()
-        for key in ("cursor_factory", "context", "prepare_threshold"):
-            params.pop(key, None)
-        params.setdefault("connect_timeout", 2)
+        params = loop_connection_params(self.alias)
         try:
             self._conn = await psycopg.AsyncConnection.connect(**params, autocommit=True)
         except Exception:
@@ -267,7 +265,7 @@ class QueueJoinLoop:
         if outcome is None:
             await self.app(scope, _replay(messages, receive), send)
             return
-        await _send_json(send, 201 if outcome.created else 200, json.dumps(view_dict(outcome.view)).encode())
+        await _send_json(send, 201 if outcome.created else 200, place_json(outcome.view).encode())
 
 
 def _header(scope, name: bytes) -> str | None:
@@ -302,16 +300,10 @@ def _replay(messages: list[dict], receive):
     return replay
 
 
-def view_dict(view: QueueView) -> dict:
-    """What ``waitlist.queue_api.QueueOut`` shows of a place, as JSON values."""
-    return {
-        "number": view.number,
-        "state": view.state,
-        "now_serving": view.now_serving,
-        "ahead": view.ahead,
-        "eta_seconds": view.eta_seconds,
-        "admitted_until": view.admitted_until.isoformat() if view.admitted_until else None,
-    }
+def place_json(view: QueueView, **extra) -> str:
+    """The place as the API's ``QueueOut`` answers it (times as its encoder writes them), with
+    ``extra`` fields (a socket message's type)."""
+    return json.dumps({**extra, **place_fields(view)}, cls=DjangoJSONEncoder)
 
 
 async def _send_json(send, status: int, body: bytes) -> None:

@@ -46,6 +46,18 @@ _VIEW_SQL = """
 """
 
 
+def place_fields(view: QueueView) -> dict:
+    """What a buyer is shown of their place (the API's ``QueueOut``, the socket's ``queue.joined``)."""
+    return {
+        "number": view.number,
+        "state": view.state,
+        "now_serving": view.now_serving,
+        "ahead": view.ahead,
+        "eta_seconds": view.eta_seconds,
+        "admitted_until": view.admitted_until,
+    }
+
+
 def queue_view(*, user_id: int, event_id: int, now: dt.datetime) -> QueueView | None:
     """The buyer's entry as the API and the page show it (one read; two once admitted)."""
     found = sql.row(_VIEW_SQL, [user_id, event_id])

@@ -40,7 +40,6 @@ from ticketing.core.locks import (
     lock_one,
     lock_rows,
     lock_rows_sql,
-    lock_timeout_value,
     set_lock_timeout,
 )
 from waitlist import queue_joins
@@ -179,7 +178,7 @@ def _entry_insert(*, user_id: int, event_id: int, early: bool, now: dt.datetime)
     try:
         with busy_on_lock_timeout(), transaction.atomic():
             # The counter first, as every join takes it (``queue_joins.JOIN_LOCK_SQL``).
-            sql.execute(queue_joins.JOIN_LOCK_SQL, {"event": event_id, "lock_timeout": lock_timeout_value()})
+            sql.execute(queue_joins.JOIN_LOCK_SQL, queue_joins.join_lock_params(event_id))
             if sql.row(_JOIN_SQL, params) is None:
                 # Joined twice at once: the other join's entry stands, and our number goes back.
                 raise _Taken
@@ -219,7 +218,7 @@ def _entry_renumber(*, entry_id: int, event_id: int, early: bool, now: dt.dateti
     with busy_on_lock_timeout(), transaction.atomic():
         # The queue row before the entry, in the module's lock order (the opening's shuffle
         # takes them in that order too).
-        sql.execute(queue_joins.JOIN_LOCK_SQL, {"event": event_id, "lock_timeout": lock_timeout_value()})
+        sql.execute(queue_joins.JOIN_LOCK_SQL, queue_joins.join_lock_params(event_id))
         locked = lock_rows(QueueEntry.objects.filter(pk=entry_id))
         if not locked or not _rejoin_allowed(locked[0], now):
             return False  # a concurrent rejoin of the same buyer came first

@@ -149,11 +149,7 @@ class VersionReader:
                 await batch.future
 
     def connection_params(self) -> dict:
-        params = connections[self.alias].get_connection_params()
-        for key in ("cursor_factory", "context", "prepare_threshold"):
-            params.pop(key, None)
-        params.setdefault("connect_timeout", 2)  # libpq would otherwise wait for TCP's timeout
-        return params
+        return loop_connection_params(self.alias)
 
     async def _connect(self) -> None:
         params = self.connection_params()
@@ -249,6 +245,16 @@ class VersionReader:
                 self._loop.remove_reader(self._conn.pgconn.socket)
             self._conn.close()
             self._conn = None
+
+
+def loop_connection_params(alias: str = "default") -> dict:
+    """psycopg connect arguments of Django's database ``alias`` for a connection of the event
+    loop's own (without Django's cursor factory, adapters context and prepare threshold)."""
+    params = connections[alias].get_connection_params()
+    for key in ("cursor_factory", "context", "prepare_threshold"):
+        params.pop(key, None)
+    params.setdefault("connect_timeout", 2)  # libpq would otherwise wait for TCP's timeout
+    return params
 
 
 class VersionPrefetch:
