@@ -1,6 +1,8 @@
 """PDF tickets (fpdf2): one A4 page per ticket with the event, the seat, the QR code and the
 code printed under it, and the terms. DejaVu Sans is embedded (subset) so umlauts and other
-Latin, Greek and Cyrillic letters print; its licence is ``fonts/LICENSE-DejaVu.txt``."""
+Latin, Greek and Cyrillic letters print; its licence is ``fonts/LICENSE-DejaVu.txt``, and
+``fonts/README.md`` says how the files were cut down to those scripts (fpdf2 parses them for
+every PDF: the whole fonts were most of an e-mail's CPU)."""
 
 from __future__ import annotations
 
