@@ -14,6 +14,10 @@ const fmt = (text, values) => text.replace(/%\((\w+)\)s/g, (_, key) => String(va
 // also the check-in that keeps a waiting place alive).
 const POLL_OFFLINE_MS = 5_000;
 const POLL_LIVE_MS = 60_000;
+// Each poll at a random point from half to one and a half intervals: thousands of pages that
+// joined at the same opening second would otherwise poll at the same second, over and over (the
+// benchmark's 1,243 polls at once held admitted buyers' holds up for seconds).
+const jittered = (ms) => ms * (0.5 + Math.random());
 // Joining goes over the socket when it is open (the server batches those joins: no request
 // each), else over HTTP: wait this long for the socket to open, and this long for its answer.
 const SOCKET_OPEN_WAIT_MS = 3_000;
@@ -186,7 +190,7 @@ function init(root) {
     },
   });
   const poll = () => {
-    refresh().finally(() => setTimeout(poll, live ? POLL_LIVE_MS : POLL_OFFLINE_MS));
+    refresh().finally(() => setTimeout(poll, jittered(live ? POLL_LIVE_MS : POLL_OFFLINE_MS)));
   };
 
   leaveButton.addEventListener("click", async () => {
@@ -206,7 +210,7 @@ function init(root) {
       showError(errorEl, describe(error));
     }
   });
-  join().then(() => setTimeout(poll, POLL_OFFLINE_MS));
+  join().then(() => setTimeout(poll, jittered(live ? POLL_LIVE_MS : POLL_OFFLINE_MS)));
 }
 
 function initTurn(el) {
