@@ -107,6 +107,12 @@ def parse_args() -> argparse.Namespace:
         help="the waiting-room scenario instead (bench/waiting_room.py): room off vs on, same run",
     )
     p.add_argument("--visitors", type=int, default=None, help="waiting room: visitors at the opening")
+    p.add_argument(
+        "--think-scale",
+        type=float,
+        default=1.0,
+        help="waiting room: times the buyers' pick and pay pauses (0: a closed loop, no pauses)",
+    )
     args = p.parse_args()
     cfg = dict(PRESETS["smoke" if args.smoke else "full"])
     for key in list(cfg):
@@ -738,6 +744,9 @@ def measure_waiting_room(args: argparse.Namespace, db_url: str, started: float) 
         data = asyncio.run(_waiting_room_phases(args, cfg, run.base_url, db_url, users, token, rec))
     finally:
         run.stop()
+    # Every timed request (phase, what, start, seconds, status), for a timeline of a run.
+    (args.out / "logs").mkdir(parents=True, exist_ok=True)
+    (args.out / "logs" / "waiting-room-samples.json").write_text(json.dumps(rec.samples))
     invariants = invariants_check(
         db_url=db_url,
         client_orders=data.pop("client_orders"),
@@ -754,7 +763,11 @@ def measure_waiting_room(args: argparse.Namespace, db_url: str, started: float) 
         "load_average_at_end": [round(x, 1) for x in os.getloadavg()],
         "code": _git_describe(),
         "processes": args.processes,
-        **{k: cfg[k] for k in ("visitors", "limit", "club_seats", "club_visitors", "club_limit")},
+        **{
+            k: cfg[k]
+            for k in ("visitors", "limit", "club_seats", "club_visitors", "club_limit", "pick", "pay")
+        },
+        "think_scale": args.think_scale,
     }
     args.out.mkdir(parents=True, exist_ok=True)
     stem = "waiting-room-smoke" if args.smoke else "waiting-room-latest"
@@ -795,6 +808,7 @@ async def _waiting_room_phases(args, cfg, base, db_url, users, token, rec) -> di
         staff_call(
             base, token, "PATCH", f"/api/events/{event_id}/queue", {"enabled": True, "checkout_limit": limit}
         )
+    pace = wr.Pace(cfg["pick"], cfg["pay"], args.think_scale)
     client = load.new_client(connections=1000, timeout=60)
     ctx = load.Ctx(
         base=base,
@@ -812,13 +826,25 @@ async def _waiting_room_phases(args, cfg, base, db_url, users, token, rec) -> di
     try:
         log(f"waiting room: room off, {len(visitors)} visitors at once")
         off = await wr.room_off(
-            ctx, event_id=off_event, sections=sections, visitors=visitors, seconds=cfg["phase_seconds"]
+            ctx,
+            event_id=off_event,
+            sections=sections,
+            visitors=visitors,
+            seconds=cfg["phase_seconds"],
+            pace=pace,
         )
+        await wr.outbox_drained(db_url)
         await load.settle(ctx)
         log(f"waiting room: room on (limit {cfg['limit']}), {len(visitors)} visitors join at once")
         on = await wr.room_on(
-            ctx, event_id=on_event, sections=sections, visitors=visitors, seconds=cfg["phase_seconds"]
+            ctx,
+            event_id=on_event,
+            sections=sections,
+            visitors=visitors,
+            seconds=cfg["phase_seconds"],
+            pace=pace,
         )
+        await wr.outbox_drained(db_url)
         await load.settle(ctx)
         log(f"waiting room: sell-out, {cfg['club_visitors']} visitors, {cfg['club_seats']} seats")
         sold = await wr.room_on(
@@ -827,6 +853,7 @@ async def _waiting_room_phases(args, cfg, base, db_url, users, token, rec) -> di
             sections=club_sections,
             visitors=users[: cfg["club_visitors"]],
             seconds=min(60.0, cfg["phase_seconds"]),
+            pace=pace,
             sold_out_probe=True,
         )
     finally:

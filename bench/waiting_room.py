@@ -12,6 +12,12 @@ The client's worst day, twice on the same stack and in the same run:
 3. sell-out: a small room-on event sells out while buyers still wait; each waiting socket times
    ``queue.closed`` from the response of the hold that took the last seats.
 
+Buyers are people: in both phases each one takes a few seconds to pick seats once the seat map
+is theirs (``pick``) and longer to type a card (``pay``), the same draws in both phases. With
+``--think-scale 0`` they take none: 200 admitted buyers then form a closed loop that calls as
+fast as the server answers, and by Little's law each waits 200 / throughput whatever the code
+does (the stress reading; see README).
+
 Admission order equals queue order is checked in the database: numbers sorted by the time
 they were admitted never go down.
 """
@@ -34,15 +40,46 @@ import psycopg
 import report
 from websockets.asyncio.client import connect as ws_connect
 
-# The page polls this often while its socket is open (static/js/waiting-room.js, POLL_LIVE_MS).
+# The page polls this often while its socket is open (static/js/waiting-room.js, POLL_LIVE_MS),
+# jittered by half an interval either way.
 POLL_SECONDS = 60.0
 
+# ``pick``: seconds from the seat map being the buyer's (the opening, or their admission) to the
+# hold; ``pay``: from the hold to the purchase (a card typed with the browser's autofill). Short
+# for people, on purpose: the shorter, the more load 200 checkout slots put on the server.
 PRESETS = {
     "full": dict(
-        visitors=2000, limit=200, phase_seconds=240.0, club_seats=20, club_visitors=200, club_limit=5
+        visitors=2000,
+        limit=200,
+        phase_seconds=420.0,
+        club_seats=20,
+        club_visitors=200,
+        club_limit=5,
+        pick=(2.0, 6.0),
+        pay=(8.0, 20.0),
     ),
-    "smoke": dict(visitors=40, limit=5, phase_seconds=60.0, club_seats=4, club_visitors=20, club_limit=2),
+    "smoke": dict(
+        visitors=40,
+        limit=5,
+        phase_seconds=60.0,
+        club_seats=4,
+        club_visitors=20,
+        club_limit=2,
+        pick=(0.05, 0.2),
+        pay=(0.1, 0.3),
+    ),
 }
+
+
+class Pace:
+    """How long a buyer thinks before each step (seconds, uniform), times ``scale``."""
+
+    def __init__(self, pick: tuple[float, float], pay: tuple[float, float], scale: float = 1.0) -> None:
+        self.pick, self.pay, self.scale = pick, pay, scale
+
+    async def think(self, rng: random.Random, step: tuple[float, float]) -> None:
+        if self.scale > 0:
+            await asyncio.sleep(rng.uniform(*step) * self.scale)
 
 
 class Phase:
@@ -70,10 +107,13 @@ async def _hold_and_buy(
     user,
     rng,
     stop,
+    pace: Pace,
 ) -> bool:
-    """Hold best-available seats (retrying 503 after Retry-After and taken seats), then buy."""
+    """Pick, hold best-available seats (retrying 503 after Retry-After and taken seats), type
+    the card, then buy."""
     auth = {"Authorization": f"Bearer {user['token']}"}
     empty: set[int] = set()
+    await pace.think(rng, pace.pick)
     while time.monotonic() < stop:
         left = [s for s in sections if s not in empty]
         if not left:
@@ -93,6 +133,7 @@ async def _hold_and_buy(
         if r.status == 201:
             hold = r.json() or {}
             phase.last_hold_response = time.monotonic()
+            await pace.think(rng, pace.pay)
             key = str(uuid.uuid4())
             pay = {"buyer_name": "Bench", "buyer_email": user["email"], "card_number": load.APPROVING_CARD}
             for _ in range(20):
@@ -125,6 +166,18 @@ async def _hold_and_buy(
         wait = float(r.headers.get("retry-after", 0) or 0) if r.status == 503 else 0
         await asyncio.sleep(max(wait, rng.uniform(0.05, 0.3)))
     return False
+
+
+async def outbox_drained(db_url: str, *, limit: float = 300.0) -> None:
+    """Wait (up to ``limit``) until the task cluster has sent the e-mails of the phase before:
+    otherwise one phase's e-mails (a PDF each) are rendered during the next one's opening."""
+    end = time.monotonic() + limit
+    while time.monotonic() < end:
+        async with await psycopg.AsyncConnection.connect(db_url, autocommit=True) as conn:
+            cur = await conn.execute("SELECT count(*) FROM checkout_outboxmessage WHERE sent_at IS NULL")
+            if (await cur.fetchone())[0] == 0:
+                return
+        await asyncio.sleep(1.0)
 
 
 def _host_port(base: str) -> tuple[str, int]:
@@ -173,7 +226,7 @@ def clients_for(n: int) -> list[httpx.AsyncClient]:
     return [load.new_client(connections=10, timeout=60, keepalive=50) for _ in range(max(1, (n + 9) // 10))]
 
 
-async def room_off(ctx: load.Ctx, *, event_id: int, sections, visitors, seconds: float) -> dict:
+async def room_off(ctx: load.Ctx, *, event_id: int, sections, visitors, seconds: float, pace: Pace) -> dict:
     phase = Phase("wr-off")
     stop = time.monotonic() + seconds
     rng = random.Random(1)
@@ -191,6 +244,7 @@ async def room_off(ctx: load.Ctx, *, event_id: int, sections, visitors, seconds:
                     u,
                     random.Random(rng.random()),
                     stop,
+                    pace,
                 )
                 for i, u in enumerate(visitors)
             ]
@@ -202,7 +256,14 @@ async def room_off(ctx: load.Ctx, *, event_id: int, sections, visitors, seconds:
 
 
 async def room_on(
-    ctx: load.Ctx, *, event_id: int, sections, visitors, seconds: float, sold_out_probe: bool = False
+    ctx: load.Ctx,
+    *,
+    event_id: int,
+    sections,
+    visitors,
+    seconds: float,
+    pace: Pace,
+    sold_out_probe: bool = False,
 ) -> dict:
     """Sockets first, then every visitor joins at once; admitted buyers hold and buy."""
     phase = Phase("wr-on" if not sold_out_probe else "wr-soldout")
@@ -337,9 +398,14 @@ async def room_on(
         if view["state"] == "closed" and state["closed"] is None:
             state["closed"] = time.monotonic()
         while state["admitted"] is None and state["closed"] is None and time.monotonic() < stop:
+            # Set by the join's answer too: without the clear a socket joiner spun here, and
+            # 1,000 spinning visitors took this process's core from the sockets being timed.
+            changed.clear()
             try:
+                # As the page: each poll a random half to one and a half intervals after the last.
+                poll_in = POLL_SECONDS * (0.5 + vrng.random())
                 await asyncio.wait_for(
-                    changed.wait(), timeout=min(POLL_SECONDS, max(0.1, stop - time.monotonic()))
+                    changed.wait(), timeout=min(poll_in, max(0.1, stop - time.monotonic()))
                 )
                 continue
             except TimeoutError:
@@ -349,6 +415,7 @@ async def room_on(
             if polled.ok and polled.json()["state"] in ("admitted", "checking_out"):
                 state["admitted"] = time.monotonic()
                 phase.counters["admitted_by_polling"] += 1
+                phase.counters["admitted_by_polling_" + ("socket" if state["via_socket"] else "api")] += 1
             elif polled.ok and polled.json()["state"] == "closed":
                 state["closed"] = time.monotonic()
         if state["closed"] is not None and state["admitted"] is None:
@@ -359,7 +426,7 @@ async def room_on(
             phase.counters["never_admitted"] += 1
             return False
         admissions.append((state["admitted"], number))
-        return await _hold_and_buy(client, ctx.rec, phase, base, event_id, sections, user, vrng, stop)
+        return await _hold_and_buy(client, ctx.rec, phase, base, event_id, sections, user, vrng, stop, pace)
 
     phase.closed_times = []
     tasks = [
@@ -371,6 +438,9 @@ async def room_on(
     except TimeoutError:
         phase.counters["sockets_not_all_open"] = len(visitors) - connected
     phase.started = time.monotonic()
+    print(
+        f"[bench {time.strftime('%H:%M:%S')}] {phase.name}: the opening, {connected} sockets open", flush=True
+    )
     ready.set()
     try:
         bought = await asyncio.gather(*tasks)
@@ -497,6 +567,21 @@ def _p50_p99(stats: dict | None) -> str:
     return f"{stats['p50_ms']} / {stats['p99_ms']}" if stats and stats.get("p50_ms") is not None else "-"
 
 
+def _pace_line(run: dict) -> str:
+    scale = run.get("think_scale", 1.0)
+    if not scale:
+        return (
+            "Buyers without pauses (`--think-scale 0`): admitted buyers are a closed loop calling as fast"
+            " as the server answers, so each waits about limit / throughput (Little's law)."
+        )
+    pick = [round(x * scale, 2) for x in run["pick"]]
+    pay = [round(x * scale, 2) for x in run["pay"]]
+    return (
+        f"Buyers pause as people do, the same draws in both phases: {pick[0]}-{pick[1]} s to pick"
+        f" seats once the map is theirs, {pay[0]}-{pay[1]} s to type a card after the hold."
+    )
+
+
 def markdown(data: dict) -> str:
     off, on = data["room_off"], data["room_on"]
     sold = data.get("sold_out") or {}
@@ -520,6 +605,8 @@ def markdown(data: dict) -> str:
         "",
         f"{data['run']['finished_at']}, {data['run']['machine']}, code {data['run']['code']}. "
         f"Checkout limit {data['run']['limit']}; both phases on the same stack, one after the other.",
+        "",
+        _pace_line(data["run"]),
         "",
         "| | room off (today) | room on |",
         "|---|---:|---:|",
