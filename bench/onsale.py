@@ -771,6 +771,8 @@ def measure_waiting_room(args: argparse.Namespace, db_url: str, started: float) 
     }
     args.out.mkdir(parents=True, exist_ok=True)
     stem = "waiting-room-smoke" if args.smoke else "waiting-room-latest"
+    if not args.smoke and args.think_scale == 0:
+        stem = "waiting-room-closed-loop"  # the stress reading, beside the people-paced one
     report.write_json(args.out / f"{stem}.json", data)
     text = wr.markdown(data)
     (args.out / f"{stem}.md").write_text(text)
