@@ -154,6 +154,40 @@ def test_every_local_member_gets_its_own_copy_in_order(pg_channel):
 
 
 @pytest.mark.django_db
+def test_a_consumer_keeps_its_queue_and_the_sweep_drops_only_abandoned_empty_ones(pg_channel):
+    """A message no longer costs a new queue (channels' ``receive`` made one or two per
+    message); a queue nobody waits on and that holds nothing is swept, never one being waited
+    on or one with messages in it."""
+
+    async def scenario():
+        layer = PostgresChannelLayer(pg_channel=pg_channel)
+        try:
+            live, gone, busy = [await layer.new_channel() for _ in range(3)]
+            for member in (live, gone, busy):
+                await layer.group_add("g", member)
+            await wait_until(lambda: layer.status()["connected"], "listener")
+            await layer.group_send("g", {"type": "seats.update", "n": 0})
+            await wait_until(lambda: live in layer.channels, "delivery")
+            queue = layer.channels[live]
+            assert (await asyncio.wait_for(layer.receive(live), WAIT))["n"] == 0
+            assert (await asyncio.wait_for(layer.receive(gone), WAIT))["n"] == 0
+            waiting = asyncio.ensure_future(layer.receive(live))
+            await asyncio.sleep(0)
+            layer._cleaned_at = 0.0  # the sweep runs at most once a second
+            layer._clean_expired()
+            assert layer.channels.get(live) is queue  # waited on: kept, and the same queue
+            assert gone not in layer.channels  # empty, nobody waiting: swept
+            assert busy in layer.channels  # its message is still unread
+            await layer.group_send("g", {"type": "seats.update", "n": 1})
+            assert (await asyncio.wait_for(waiting, WAIT))["n"] == 1
+            assert [(await layer.receive(busy))["n"] for _ in range(2)] == [0, 1]
+        finally:
+            await layer.close()
+
+    async_to_sync(scenario)()
+
+
+@pytest.mark.django_db
 def test_listener_survives_a_terminated_connection(pg_channel):
     async def scenario():
         layer = PostgresChannelLayer(pg_channel=pg_channel, resync_type="stream.resync")

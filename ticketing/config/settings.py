@@ -282,10 +282,10 @@ TICKETING_WAITING_ROOM_ADMIT_SECONDS = env_int("TICKETING_WAITING_ROOM_ADMIT_SEC
 TICKETING_WAITING_ROOM_ENTRY_TTL_SECONDS = env_int("TICKETING_WAITING_ROOM_ENTRY_TTL_SECONDS", 1800)
 TICKETING_WAITING_ROOM_COOLDOWN_SECONDS = env_int("TICKETING_WAITING_ROOM_COOLDOWN_SECONDS", 3600)
 # "Now serving" is pushed at most this often per event, across all processes (each push goes
-# to every waiting buyer's socket: thousands of sends). 250 ms: the oldest move of a push waited
-# up to that long, and at 500 ms the benchmark's p99 from admission to socket was 1.6 s; each
-# push to 1,000 sockets costs a daphne process about 15 ms of CPU.
-TICKETING_WAITING_ROOM_PUSH_MS = env_int("TICKETING_WAITING_ROOM_PUSH_MS", 250)
+# to every waiting buyer's socket: thousands of sends). Not lower: with 2,000 sockets at 250 ms
+# the sends were half of each daphne process's time (py-spy --gil), and holds, purchases and the
+# pushes themselves came later than at 500 ms.
+TICKETING_WAITING_ROOM_PUSH_MS = env_int("TICKETING_WAITING_ROOM_PUSH_MS", 500)
 # A join or a finished checkout that finds another admission of the event running leaves the
 # admitting to one retry per process this much later, instead of queueing behind it (0: wait).
 TICKETING_WAITING_ROOM_ADMIT_RETRY_MS = env_int("TICKETING_WAITING_ROOM_ADMIT_RETRY_MS", 50)
