@@ -564,7 +564,11 @@ def queue_admission_freed(*, event_id: int, room_changed: bool = False) -> None:
     if room_changed:
         _queue_get(event_id)
         queue_open(event_id=event_id)
-    queue_admit_soon(event_id=event_id)
+    # Left to the process's retry thread (within ``TICKETING_WAITING_ROOM_ADMIT_RETRY_MS``): the
+    # purchase that freed the slot answers without an admission in its request (a transaction,
+    # its notifications, "now serving"), and every turn that ended meanwhile is one admission.
+    if not queue_admit_later(event_id=event_id):
+        queue_admit_soon(event_id=event_id)
 
 
 def queue_sold_out(*, event_id: int) -> None:

@@ -154,6 +154,24 @@ def test_every_local_member_gets_its_own_copy_in_order(pg_channel):
 
 
 @pytest.mark.django_db
+def test_a_blocking_group_send_from_a_thread_reaches_the_group(pg_channel):
+    """What ``realtime.push`` uses from request and coalescer threads: no event loop of its own."""
+
+    async def scenario():
+        layer = PostgresChannelLayer(pg_channel=pg_channel)
+        try:
+            member = await layer.new_channel()
+            await layer.group_add("g", member)
+            await wait_until(lambda: layer.status()["connected"], "listener")
+            await in_thread(layer.group_send_blocking, "g", {"type": "queue.moved", "now_serving": 7})
+            assert (await asyncio.wait_for(layer.receive(member), WAIT))["now_serving"] == 7
+        finally:
+            await layer.close()
+
+    async_to_sync(scenario)()
+
+
+@pytest.mark.django_db
 def test_a_consumer_keeps_its_queue_and_the_sweep_drops_only_abandoned_empty_ones(pg_channel):
     """A message no longer costs a new queue (channels' ``receive`` made one or two per
     message); a queue nobody waits on and that holds nothing is swept, never one being waited

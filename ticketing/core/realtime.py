@@ -51,7 +51,11 @@ def push(group: str, message: dict[str, Any]) -> None:
     if layer is None:
         return
     try:
-        async_to_sync(layer.group_send)(group, message)
+        blocking = getattr(layer, "group_send_blocking", None)  # this project's layer
+        if blocking is not None:
+            blocking(group, message)
+        else:
+            async_to_sync(layer.group_send)(group, message)
     except Exception:
         logger.exception("Push to %s failed (type %s).", group, message.get("type"))
 

@@ -206,6 +206,16 @@ class PostgresChannelLayer(InMemoryChannelLayer):
         self.require_valid_group_name(group)
         await self._notify(self._encode({"o": self.origin, "g": group, "m": message}))
 
+    def group_send_blocking(self, group: str, message: dict) -> None:
+        """``group_send`` for synchronous code (request and coalescer threads): the
+        ``pg_notify`` on the calling thread. Through ``async_to_sync`` each push from such a
+        thread built an event loop on a new thread and tore it down, and tearing it down lists
+        every task of the process: 2,000 waiting rooms' sockets made that 5% of a daphne
+        process's time while admissions were announced."""
+        assert isinstance(message, dict), "message is not a dict"
+        self.require_valid_group_name(group)
+        self._notify_sync(self._encode({"o": self.origin, "g": group, "m": message}))
+
     async def send(self, channel: str, message: dict) -> None:
         assert isinstance(message, dict), "message is not a dict"
         self.require_valid_channel_name(channel)
