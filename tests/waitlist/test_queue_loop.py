@@ -15,9 +15,9 @@ import pytest
 from asgiref.sync import async_to_sync
 from django.db import connection
 
-from checkout.services import admission
 from tests.asgi import request
 from tests.factories import UserFactory, api_token, make_event
+from tests.waitlist.conftest import room_event, wait_until_admitted
 from ticketing.models import ApiToken
 from ticketing.ops import metrics
 from waitlist import queue_services
@@ -32,12 +32,6 @@ FIELDS = {"number", "state", "now_serving", "ahead", "eta_seconds", "admitted_un
 
 def answered(kind: str) -> float:
     return metrics.QUEUE_JOINS.labels(answered=kind)._value.get()
-
-
-def room_event(limit: int = 1, *, paused: bool = False):
-    event = make_event()
-    admission.room_update(event_id=event.id, enabled=True, checkout_limit=limit, paused=paused)
-    return event
 
 
 def join(event_id: int, token: str | None) -> tuple[int, dict, dict]:
@@ -153,13 +147,8 @@ def test_a_new_number_with_a_free_slot_is_admitted(settings, retry_ms):
     queue_services.queue_join(user=UserFactory(), event_id=event.id)  # opens the queue
     buyer = UserFactory()
     assert join(event.id, api_token(buyer))[0] == 201
-    entry = QueueEntry.objects.get(user=buyer)
-    for _ in range(200):  # bounded: the admission runs on a thread right after the answer
-        if entry.state == "admitted":
-            break
-        threading.Event().wait(0.05)
-        entry.refresh_from_db()
-    assert entry.state == "admitted"
+    # The admission runs on a thread right after the answer.
+    assert wait_until_admitted(QueueEntry.objects.get(user=buyer), seconds=10).state == "admitted"
 
 
 def test_what_the_loop_does_not_answer_django_does(opened_room):

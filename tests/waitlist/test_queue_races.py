@@ -22,7 +22,8 @@ from checkout.selectors import admission as admission_selectors
 from checkout.services import admission, hooks
 from checkout.services.holds import hold_create, hold_release, holds_expire_due
 from tests.checkout.conftest import race, retry_busy, seat_ids
-from tests.factories import UserFactory, make_event, make_venue
+from tests.factories import UserFactory, make_venue
+from tests.waitlist.conftest import room_event, wait_until_admitted
 from ticketing.core import sql
 from waitlist import queue_joins, queue_services
 from waitlist.models import EventQueue, QueueEntry
@@ -36,12 +37,6 @@ def oks(results) -> list:
 
 def errors_of(results) -> Counter:
     return Counter(type(value).__name__ for kind, value in results if kind == "error")
-
-
-def room_event(limit: int, *, paused: bool = False, venue=None):
-    event = make_event(venue=venue)
-    admission.room_update(event_id=event.id, enabled=True, checkout_limit=limit, paused=paused)
-    return event
 
 
 def test_500_buyers_join_at_once_and_get_500_distinct_numbers_without_gaps(big_pool):
@@ -335,13 +330,8 @@ def test_a_join_does_not_wait_for_a_running_admission_and_is_admitted_right_afte
         joined.set()
         release.set()
         holder.join(timeout=30)
-    entry = QueueEntry.objects.get(user=buyer)
-    for _ in range(300):  # bounded: the retry runs 20 ms after the join, then waits for the row
-        if entry.state == "admitted":
-            break
-        threading.Event().wait(0.05)
-        entry.refresh_from_db()
-    assert entry.state == "admitted"
+    # The retry runs 20 ms after the join, then waits for the row.
+    assert wait_until_admitted(QueueEntry.objects.get(user=buyer)).state == "admitted"
 
 
 def test_control_a_join_that_waits_for_the_room_row_blocks_until_the_admission_ends(settings):
