@@ -36,6 +36,11 @@ SEARCH_WORDS = ["arena", "jazz", "final", "night", "live", "magic"]
 REQUEST_DEADLINE = 30.0
 
 
+def log(msg: str) -> None:
+    """A progress line of a benchmark run, timed."""
+    print(f"[bench {time.strftime('%H:%M:%S')}] {msg}", flush=True)
+
+
 class Recorder:
     """Every request's outcome, plus websocket and business counters.
 

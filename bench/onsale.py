@@ -44,6 +44,7 @@ import load
 import report
 import stack as stack_mod
 from invariants import invariants_check
+from load import log
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -124,10 +125,6 @@ def parse_args() -> argparse.Namespace:
         "bench_smoke_" + secrets.token_hex(4) if args.smoke else "ticketing_bench"
     )
     return args
-
-
-def log(msg: str) -> None:
-    print(f"[bench {time.strftime('%H:%M:%S')}] {msg}", flush=True)
 
 
 # --- data ---------------------------------------------------------------------------------
@@ -825,27 +822,15 @@ async def _waiting_room_phases(args, cfg, base, db_url, users, token, rec) -> di
     )
     visitors = users[: cfg["visitors"]]
     rec.notes["ping_path"] = "/api/ping"
+    # The room-off and room-on phases differ only in their event.
+    arena = {"sections": sections, "visitors": visitors, "seconds": cfg["phase_seconds"], "pace": pace}
     try:
         log(f"waiting room: room off, {len(visitors)} visitors at once")
-        off = await wr.room_off(
-            ctx,
-            event_id=off_event,
-            sections=sections,
-            visitors=visitors,
-            seconds=cfg["phase_seconds"],
-            pace=pace,
-        )
+        off = await wr.room_off(ctx, event_id=off_event, **arena)
         await wr.outbox_drained(db_url)
         await load.settle(ctx)
         log(f"waiting room: room on (limit {cfg['limit']}), {len(visitors)} visitors join at once")
-        on = await wr.room_on(
-            ctx,
-            event_id=on_event,
-            sections=sections,
-            visitors=visitors,
-            seconds=cfg["phase_seconds"],
-            pace=pace,
-        )
+        on = await wr.room_on(ctx, event_id=on_event, **arena)
         await wr.outbox_drained(db_url)
         await load.settle(ctx)
         log(f"waiting room: sell-out, {cfg['club_visitors']} visitors, {cfg['club_seats']} seats")

@@ -172,12 +172,12 @@ async def outbox_drained(db_url: str, *, limit: float = 300.0) -> None:
     """Wait (up to ``limit``) until the task cluster has sent the e-mails of the phase before:
     otherwise one phase's e-mails (a PDF each) are rendered during the next one's opening."""
     end = time.monotonic() + limit
-    while time.monotonic() < end:
-        async with await psycopg.AsyncConnection.connect(db_url, autocommit=True) as conn:
+    async with await psycopg.AsyncConnection.connect(db_url, autocommit=True) as conn:
+        while time.monotonic() < end:
             cur = await conn.execute("SELECT count(*) FROM checkout_outboxmessage WHERE sent_at IS NULL")
             if (await cur.fetchone())[0] == 0:
                 return
-        await asyncio.sleep(1.0)
+            await asyncio.sleep(1.0)
 
 
 def _host_port(base: str) -> tuple[str, int]:
@@ -438,9 +438,7 @@ async def room_on(
     except TimeoutError:
         phase.counters["sockets_not_all_open"] = len(visitors) - connected
     phase.started = time.monotonic()
-    print(
-        f"[bench {time.strftime('%H:%M:%S')}] {phase.name}: the opening, {connected} sockets open", flush=True
-    )
+    load.log(f"{phase.name}: the opening, {connected} sockets open")
     ready.set()
     try:
         bought = await asyncio.gather(*tasks)
