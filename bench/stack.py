@@ -26,6 +26,9 @@ import psycopg
 
 ROOT = Path(__file__).resolve().parent.parent
 PY = sys.executable
+sys.path.insert(0, str(ROOT))
+from ticketing.server.processes import cluster_command, daphne_command  # noqa: E402 (needs ROOT)
+
 ADMIN_EMAIL = "admin@example.com"
 ADMIN_PASSWORD = "admin"  # seed_demo's admin; prepare.py creates it when seed_demo did not run
 
@@ -36,7 +39,6 @@ def server_url() -> tuple[str, bool]:
     if os.environ.get("DATABASE_URL"):
         return os.environ["DATABASE_URL"], False
     os.environ.setdefault("TICKETING_PGDATA", str(ROOT / "var" / "bench-pgdata"))
-    sys.path.insert(0, str(ROOT))
     from ticketing.server.embedded_pg import PGDATA, ensure_running
 
     was_running = (PGDATA / "postmaster.pid").exists()
@@ -211,19 +213,7 @@ def stack_start(*, env: dict[str, str], processes: int, log_dir: Path, timeout: 
             stack.daphne.append(
                 subprocess.Popen(
                     # -v 0: no access log; a front proxy keeps that in production.
-                    [
-                        PY,
-                        "-m",
-                        "daphne",
-                        "--fd",
-                        str(s.fileno()),
-                        "-v",
-                        "0",
-                        # As bin/run: handshakes queued at the opening are answered, not dropped.
-                        "--websocket_connect_timeout",
-                        "30",
-                        "ticketing.config.asgi:application",
-                    ],
+                    daphne_command(s.fileno(), "-v", "0"),
                     cwd=ROOT,
                     env=env,
                     pass_fds=(s.fileno(),),
@@ -233,8 +223,7 @@ def stack_start(*, env: dict[str, str], processes: int, log_dir: Path, timeout: 
             )
         log = open(log_dir / "qcluster.log", "w")  # noqa: SIM115
         stack.qcluster = subprocess.Popen(
-            # As bin/run: the cluster's e-mails yield the cores to the checkouts.
-            ["nice", "-n", "19", PY, "manage.py", "qcluster"],
+            cluster_command(),
             cwd=ROOT,
             env=env,
             stdout=log,
