@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import subprocess
 import sys
 import textwrap
@@ -73,20 +74,28 @@ def pg_channel(request):
     return f"test_layer_{abs(hash(request.node.nodeid)) % 10**8}"
 
 
+@contextlib.asynccontextmanager
+async def listening(pg_channel: str, group: str, members: int = 1, **config):
+    """A layer (``config``: its options) whose listener is connected, with ``members`` new
+    channels in ``group``; yields the layer and the channels, and closes the layer."""
+    layer = PostgresChannelLayer(pg_channel=pg_channel, **config)
+    try:
+        channels = [await layer.new_channel() for _ in range(members)]
+        for channel in channels:
+            await layer.group_add(group, channel)
+        await wait_until(lambda: layer.status()["connected"], "listener")
+        yield layer, channels
+    finally:
+        await layer.close()
+
+
 @pytest.mark.django_db
 def test_group_send_from_another_process_reaches_local_group(pg_channel):
     async def scenario():
-        layer = PostgresChannelLayer(pg_channel=pg_channel)
-        try:
-            member = await layer.new_channel()
-            await layer.group_add("event-1", member)
-            await wait_until(lambda: layer.status()["connected"], "listener")
-
+        async with listening(pg_channel, "event-1") as (layer, [member]):
             await in_thread(send_from_subprocess, pg_channel, "group", "event-1", 7)
 
             assert await asyncio.wait_for(layer.receive(member), WAIT) == {"type": "test.message", "n": 7}
-        finally:
-            await layer.close()
 
     async_to_sync(scenario)()
 
@@ -94,17 +103,10 @@ def test_group_send_from_another_process_reaches_local_group(pg_channel):
 @pytest.mark.django_db
 def test_send_to_a_specific_channel_of_another_process(pg_channel):
     async def scenario():
-        layer = PostgresChannelLayer(pg_channel=pg_channel)
-        try:
-            member = await layer.new_channel()
-            await layer.group_add("keepalive", member)
-            await wait_until(lambda: layer.status()["connected"], "listener")
-
+        async with listening(pg_channel, "keepalive") as (layer, [member]):
             await in_thread(send_from_subprocess, pg_channel, "channel", member, 3)
 
             assert await asyncio.wait_for(layer.receive(member), WAIT) == {"type": "test.message", "n": 3}
-        finally:
-            await layer.close()
 
     async_to_sync(scenario)()
 
@@ -112,12 +114,7 @@ def test_send_to_a_specific_channel_of_another_process(pg_channel):
 @pytest.mark.django_db
 def test_own_process_group_send_is_delivered_exactly_once(pg_channel):
     async def scenario():
-        layer = PostgresChannelLayer(pg_channel=pg_channel)
-        try:
-            member = await layer.new_channel()
-            await layer.group_add("g", member)
-            await wait_until(lambda: layer.status()["connected"], "listener")
-
+        async with listening(pg_channel, "g") as (layer, [member]):
             await layer.group_send("g", {"type": "one"})
             await layer.group_send("g", {"type": "two"})
 
@@ -125,8 +122,6 @@ def test_own_process_group_send_is_delivered_exactly_once(pg_channel):
             assert (await asyncio.wait_for(layer.receive(member), WAIT))["type"] == "two"
             await layer.group_send("g", {"type": "three"})
             assert (await asyncio.wait_for(layer.receive(member), WAIT))["type"] == "three"
-        finally:
-            await layer.close()
 
     async_to_sync(scenario)()
 
@@ -134,21 +129,13 @@ def test_own_process_group_send_is_delivered_exactly_once(pg_channel):
 @pytest.mark.django_db
 def test_every_local_member_gets_its_own_copy_in_order(pg_channel):
     async def scenario():
-        layer = PostgresChannelLayer(pg_channel=pg_channel)
-        try:
-            members = [await layer.new_channel() for _ in range(3)]
-            for member in members:
-                await layer.group_add("g", member)
-            await wait_until(lambda: layer.status()["connected"], "listener")
-
+        async with listening(pg_channel, "g", 3) as (layer, members):
             for n in range(2):
                 await layer.group_send("g", {"type": "seats.update", "n": n})
             got = [[await asyncio.wait_for(layer.receive(m), WAIT) for _ in range(2)] for m in members]
             assert [[msg["n"] for msg in row] for row in got] == [[0, 1]] * 3
             got[0][0]["n"] = "changed by one consumer"
             assert got[1][0]["n"] == 0
-        finally:
-            await layer.close()
 
     async_to_sync(scenario)()
 
@@ -158,15 +145,9 @@ def test_a_blocking_group_send_from_a_thread_reaches_the_group(pg_channel):
     """What ``realtime.push`` uses from request and coalescer threads: no event loop of its own."""
 
     async def scenario():
-        layer = PostgresChannelLayer(pg_channel=pg_channel)
-        try:
-            member = await layer.new_channel()
-            await layer.group_add("g", member)
-            await wait_until(lambda: layer.status()["connected"], "listener")
+        async with listening(pg_channel, "g") as (layer, [member]):
             await in_thread(layer.group_send_blocking, "g", {"type": "queue.moved", "now_serving": 7})
             assert (await asyncio.wait_for(layer.receive(member), WAIT))["now_serving"] == 7
-        finally:
-            await layer.close()
 
     async_to_sync(scenario)()
 
@@ -178,12 +159,7 @@ def test_a_consumer_keeps_its_queue_and_the_sweep_drops_only_abandoned_empty_one
     on or one with messages in it."""
 
     async def scenario():
-        layer = PostgresChannelLayer(pg_channel=pg_channel)
-        try:
-            live, gone, busy = [await layer.new_channel() for _ in range(3)]
-            for member in (live, gone, busy):
-                await layer.group_add("g", member)
-            await wait_until(lambda: layer.status()["connected"], "listener")
+        async with listening(pg_channel, "g", 3) as (layer, [live, gone, busy]):
             await layer.group_send("g", {"type": "seats.update", "n": 0})
             await wait_until(lambda: live in layer.channels, "delivery")
             queue = layer.channels[live]
@@ -199,8 +175,6 @@ def test_a_consumer_keeps_its_queue_and_the_sweep_drops_only_abandoned_empty_one
             await layer.group_send("g", {"type": "seats.update", "n": 1})
             assert (await asyncio.wait_for(waiting, WAIT))["n"] == 1
             assert [(await layer.receive(busy))["n"] for _ in range(2)] == [0, 1]
-        finally:
-            await layer.close()
 
     async_to_sync(scenario)()
 
@@ -208,11 +182,7 @@ def test_a_consumer_keeps_its_queue_and_the_sweep_drops_only_abandoned_empty_one
 @pytest.mark.django_db
 def test_listener_survives_a_terminated_connection(pg_channel):
     async def scenario():
-        layer = PostgresChannelLayer(pg_channel=pg_channel, resync_type="stream.resync")
-        try:
-            member = await layer.new_channel()
-            await layer.group_add("event-1", member)
-            await wait_until(lambda: layer.status()["connected"], "listener")
+        async with listening(pg_channel, "event-1", resync_type="stream.resync") as (layer, [member]):
             first_pid = layer.status()["backend_pid"]
 
             await in_thread(terminate_backend, first_pid)
@@ -226,8 +196,6 @@ def test_listener_survives_a_terminated_connection(pg_channel):
             assert await asyncio.wait_for(layer.receive(member), WAIT) == {"type": "stream.resync"}
             await in_thread(send_from_subprocess, pg_channel, "group", "event-1", 9)
             assert await asyncio.wait_for(layer.receive(member), WAIT) == {"type": "test.message", "n": 9}
-        finally:
-            await layer.close()
 
     async_to_sync(scenario)()
 
