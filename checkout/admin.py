@@ -17,6 +17,7 @@ from checkout.models import (
     Payment,
     SeatInventory,
     Ticket,
+    TicketTransfer,
     WaitingRoom,
 )
 from checkout.services import admission, sales
@@ -118,10 +119,20 @@ class OrderAdmin(ReadOnlyAdmin):
 
 @admin.register(Ticket)
 class TicketAdmin(ReadOnlyAdmin):
-    list_display = ["id", "event", "seat", "status", "used_at", "used_gate"]
+    list_display = ["id", "event", "seat", "status", "holder_email", "used_at", "used_gate"]
     list_filter = ["status"]
-    search_fields = ["code", "order__buyer_email"]
+    search_fields = ["code", "order__buyer_email", "holder_email", "transfers__old_code"]
     list_select_related = ["event", "seat", "seat__section"]
+
+
+@admin.register(TicketTransfer)
+class TicketTransferAdmin(ReadOnlyAdmin):
+    """Tickets given away: the code each transfer voided and who got the ticket."""
+
+    list_display = ["id", "ticket", "to_name", "to_email", "at", "actor"]
+    search_fields = ["old_code", "to_email", "ticket__order__buyer_email"]
+    list_select_related = ["ticket", "actor"]
+    exclude = ["access_token"]  # the holder's link is theirs alone, as the order link is the buyer's
 
 
 @admin.register(SeatInventory)
@@ -165,7 +176,7 @@ class OutboxMessageAdmin(ReadOnlyAdmin):
     list_filter = [OutboxStateFilter, "kind"]
     search_fields = ["order__id", "order__buyer_email"]
     list_select_related = ["order"]
-    raw_id_fields = ["order"]
+    raw_id_fields = ["order", "transfer"]
     actions = ["retry_now"]
 
     @admin.display(description="State")

@@ -9,10 +9,10 @@ from typing import Annotated
 from django.http import HttpRequest
 from ninja import Field, Header, Router, Schema, Status
 
-from checkout.models import IdempotencyRecord, Order
+from checkout.models import IdempotencyRecord, Order, TicketTransfer
 from checkout.selectors import buyer as selectors
 from checkout.services import hold_pricing as hold_pricing_service
-from checkout.services import holds, intents, orders
+from checkout.services import holds, intents, orders, tickets
 from ticketing.core.validation import Email, InputSchema, SafeStr, column_length
 from ticketing.server.throttles import hold_throttles
 
@@ -95,8 +95,11 @@ class TicketOut(Schema):
     discount: Decimal
     fee: Decimal
     line_total: Decimal
-    code: str
+    code: str = Field(description="Empty for a ticket given away: the code is its new holder's")
     status: str
+    holder_name: str = Field(description="Who the ticket was given to (empty: the buyer)")
+    holder_email: str
+    transferred_at: dt.datetime | None
 
 
 class OrderOut(Schema):
@@ -258,6 +261,33 @@ def order_list(request: HttpRequest):
 
 @router.get("/orders/{order_id}", response=OrderOut, summary="One of my orders, with ticket codes")
 def order_get(request: HttpRequest, order_id: int):
+    return selectors.order_detail(selectors.order_get(user=request.auth, order_id=order_id))
+
+
+class TransferIn(InputSchema):
+    name: str = Field(min_length=1, max_length=column_length(TicketTransfer, "to_name"), pattern=r"\S")
+    email: Email = Field(min_length=3, max_length=column_length(TicketTransfer, "to_email"))
+
+
+@router.post(
+    "/orders/{order_id}/tickets/{ticket_id}/transfer",
+    response=OrderOut,
+    summary="Give a ticket of my order to someone else",
+    description="The ticket gets a new code, e-mailed to the new holder with a link of its own; the old "
+    "code is void at the gate (TICKET_VOID, extra.reason transferred). The order stays the buyer's and can "
+    "no longer be cancelled by the buyer. NOT_FOUND 404 (not my order, or no such ticket in it), "
+    "TICKET_NOT_TRANSFERABLE 409 (used, void, order cancelled or the event has begun), "
+    "TRANSFER_LIMITED 429 (Retry-After; 3 per ticket a day), BUSY 503. " + ERRORS,
+)
+def ticket_transfer(request: HttpRequest, order_id: int, ticket_id: int, payload: TransferIn):
+    selectors.order_get(user=request.auth, order_id=order_id)  # someone else's order: 404
+    tickets.ticket_transfer(
+        order_id=order_id,
+        ticket_id=ticket_id,
+        name=payload.name.strip(),
+        email=payload.email,
+        actor=request.auth,
+    )
     return selectors.order_detail(selectors.order_get(user=request.auth, order_id=order_id))
 
 

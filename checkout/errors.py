@@ -34,10 +34,13 @@ __all__ = [
     "SeatsNotFound",
     "SeatsUnavailable",
     "TicketAlreadyUsed",
+    "TicketNotFound",
+    "TicketNotTransferable",
     "TicketUnknown",
     "TicketVoid",
     "TicketWrongEvent",
     "TooManySeats",
+    "TransferLimited",
     "TypeNotOnSale",
     "TypeSoldOut",
     "ValidationFailed",
@@ -217,6 +220,22 @@ class ResendLimited(RateLimited):
 
     code = "RESEND_LIMITED"
     message = _("The tickets were sent a moment ago; please check your inbox (and spam folder) first.")
+
+
+class TicketNotFound(NotFound):
+    message = _("No such ticket.")
+
+
+class TicketNotTransferable(Conflict):
+    code = "TICKET_NOT_TRANSFERABLE"
+    message = _("This ticket cannot be transferred (it is used or void, or the event has begun).")
+
+
+class TransferLimited(RateLimited):
+    """``extra["retry_after"]`` is the number of seconds until the ticket may be transferred again."""
+
+    code = "TRANSFER_LIMITED"
+    message = _("This ticket was transferred too often today; please try again later.")
 
 
 class TicketUnknown(ApplicationError):

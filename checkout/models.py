@@ -232,6 +232,12 @@ class Ticket(models.Model):
     used_at = models.DateTimeField(null=True, blank=True)
     used_gate = models.CharField(max_length=100, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
+    # Who holds the ticket when the buyer gave it away (``services.tickets.ticket_transfer``); blank:
+    # the buyer. The order (and its money) stays the buyer's; the code is the holder's alone.
+    # Defaults in the database too: the purchase writes tickets in raw SQL (issue 17).
+    holder_name = models.CharField(max_length=200, blank=True, default="", db_default="")
+    holder_email = models.CharField(max_length=254, blank=True, default="", db_default="")
+    transferred_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         constraints = [
@@ -249,6 +255,33 @@ class Ticket(models.Model):
 
     def __str__(self) -> str:
         return f"ticket {self.pk} ({self.status})"
+
+
+class TicketTransfer(models.Model):
+    """A ticket given to someone else: its code at that moment (now void at the gate), the new
+    holder, and the secret of the link that opens the ticket for them.
+
+    A transfer keeps the ticket's row (its seat, order, price and the inventory that points at
+    it stay as they are) and gives it a new code, so the sale's invariants are untouched; the old
+    code is remembered here so a gate scanning it is told it was transferred, not "unknown".
+    Only the newest transfer of a ticket opens it; a later one retires the earlier link too.
+    """
+
+    ticket = models.ForeignKey(Ticket, on_delete=models.PROTECT, related_name="transfers")
+    old_code = models.CharField(max_length=64, unique=True)
+    to_name = models.CharField(max_length=200)
+    to_email = models.CharField(max_length=254)
+    access_token = models.CharField(max_length=64, default=new_order_token, editable=False)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        indexes = [models.Index(fields=["ticket", "-at"], name="transfer_ticket_idx")]
+
+    def __str__(self) -> str:
+        return f"transfer {self.pk} of ticket {self.ticket_id}"
 
 
 class PaymentKind(models.TextChoices):
@@ -365,6 +398,10 @@ class OutboxMessage(models.Model):
 
     kind = models.CharField(max_length=40)
     order = models.ForeignKey(Order, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    # A ``ticket_transfer`` message: the transfer whose new holder gets the ticket.
+    transfer = models.ForeignKey(
+        TicketTransfer, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
     created_at = models.DateTimeField(default=timezone.now)
     next_attempt_at = models.DateTimeField(default=timezone.now)
     claimed_until = models.DateTimeField(null=True, blank=True)
@@ -423,6 +460,7 @@ class AuditAction(models.TextChoices):
     OFFER_CREATED = "offer_created"
     OFFER_LAPSED = "offer_lapsed"
     TICKET_CHECKED_IN = "ticket_checked_in"
+    TICKET_TRANSFERRED = "ticket_transferred"
     REPAIRED = "repaired"
     ANONYMIZED = "anonymized"
 

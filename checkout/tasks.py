@@ -17,9 +17,10 @@ from django.contrib.auth import get_user_model
 from django.core.mail import send_mail
 from django.utils import timezone
 
-from checkout.documents.mail import confirmation_email
+from checkout.documents import ticket_scannable
+from checkout.documents.mail import confirmation_email, transfer_email
 from checkout.models import Order, OrderStatus, OutboxMessage
-from checkout.selectors.buyer import order_with_tickets, orders_with_tickets
+from checkout.selectors.buyer import order_with_tickets, orders_with_tickets, transferred_ticket
 from checkout.services import intents, reconcile
 from checkout.services.holds import holds_expire_due
 from checkout.services.intents import provider_events_due
@@ -123,6 +124,7 @@ SENDERS = {
     "order_resend": lambda message: order_confirmation_send(
         message.order_id, message_id=message.pk, order=_order_of(message)
     ),
+    "ticket_transfer": lambda message: ticket_transfer_send(message.transfer_id, message_id=message.pk),
 }
 
 
@@ -162,6 +164,20 @@ def order_confirmation_send(
     if order is None or order.status != OrderStatus.PAID or not order.buyer_email:
         return False
     confirmation_email(order, message_id=message_id).send()
+    return True
+
+
+def ticket_transfer_send(transfer_id: int, *, message_id: int | None = None) -> bool:
+    """E-mail a ticket given away to its new holder (QR code, PDF page, calendar file, the link
+    of its page). Returns False (and sends nothing) when the ticket is no longer theirs to use:
+    transferred again since, void, or used."""
+    found = transferred_ticket(transfer_id=transfer_id)
+    if found is None:
+        return False
+    transfer, order = found
+    if not ticket_scannable(order.tickets.all()[0], order, holder=True):
+        return False
+    transfer_email(transfer, order, message_id=message_id).send()
     return True
 
 

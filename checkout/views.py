@@ -6,8 +6,10 @@ the same data under the same ownership rules (another buyer's hold or order is "
 on both). Every change (hold, extend, release, purchase, cancel) goes through the JSON API
 from ``static/js/``, so the browser and API clients share one path and one error format.
 The exceptions post plain forms to views that call the services: "e-mail the tickets again"
-(no JSON answer to show), and the order link's pages (``/orders/<id>/<token>/``), whose visitor
-has no session the API would accept (resend, cancel).
+and "give this ticket to someone" (no JSON answer to show), and the order link's pages
+(``/orders/<id>/<token>/``), whose visitor has no session the API would accept (resend,
+cancel, transfer). A ticket given away has pages of its own for its new holder
+(``/tickets/<transfer id>/<token>/``).
 """
 
 from __future__ import annotations
@@ -29,12 +31,12 @@ from django.utils.translation import gettext as _
 from django.views.decorators.csrf import ensure_csrf_cookie
 from django.views.decorators.http import require_POST
 
-from checkout.documents import ticket_scannable
+from checkout.documents import ticket_mark, ticket_scannable
 from checkout.documents.ics import order_ics
 from checkout.documents.pdf import order_pdf
 from checkout.documents.qr import qr_svg
-from checkout.errors import OrderNotFound
-from checkout.models import LIVE_HOLD_STATUSES, Order, Ticket
+from checkout.errors import OrderNotFound, TicketNotFound
+from checkout.models import LIVE_HOLD_STATUSES, Order, Ticket, TicketTransfer
 from checkout.payments import payment_provider, uses_intents
 from checkout.selectors import admission as admission_selectors
 from checkout.selectors import buyer as selectors
@@ -43,7 +45,7 @@ from checkout.selectors import ticket_types as ticket_type_selectors
 from checkout.selectors.figures import event_audit_recent, event_figures
 from checkout.services.checkin import ticket_check_in
 from checkout.services.orders import order_cancel
-from checkout.services.tickets import guest_orders_claim, order_resend
+from checkout.services.tickets import guest_orders_claim, order_resend, ticket_transfer
 from events.models import Event
 from events.views import with_times
 from ticketing.core.errors import ApplicationError, ValidationFailed
@@ -171,6 +173,13 @@ def _for_page(orders: list, now: dt.datetime, *, token: str | None = None) -> li
                 order.link_cancel_url = reverse("checkout:order_link_cancel", args=[order.pk, token])
         for ticket in order.tickets.all():
             ticket.qr_svg = qr_svg(ticket.code) if ticket_scannable(ticket, order) else ""
+            ticket.mark = ticket_mark(ticket, order)
+            if selectors.ticket_transferable(order=order, ticket=ticket, now=now):
+                ticket.transfer_url = (
+                    reverse("checkout:order_ticket_transfer", args=[order.pk, ticket.pk])
+                    if token is None
+                    else reverse("checkout:order_link_ticket_transfer", args=[order.pk, token, ticket.pk])
+                )
     return orders
 
 
@@ -314,6 +323,104 @@ def order_link_cancel(request: HttpRequest, order_id: int, token: str) -> HttpRe
     else:
         messages.success(request, _("Your order is cancelled and refunded."))
     return redirect(back)
+
+
+class TransferForm(SafeFormMixin, forms.Form):
+    name = forms.CharField(max_length=column_length(TicketTransfer, "to_name"), strip=True)
+    email = forms.EmailField(max_length=column_length(TicketTransfer, "to_email"))
+
+
+def _transfer(request: HttpRequest, order: Order, ticket_id: int, back: str) -> HttpResponse:
+    form = TransferForm(request.POST)
+    if not form.is_valid():
+        for errors in form.errors.values():
+            for error in errors:
+                messages.error(request, error)
+        return redirect(back)
+    if request.POST.get("confirm") != "yes":
+        messages.error(request, _("Tick the box to confirm that you give the ticket away."))
+        return redirect(back)
+    email = form.cleaned_data["email"]
+    try:
+        ticket_transfer(
+            order_id=order.pk,
+            ticket_id=ticket_id,
+            name=form.cleaned_data["name"],
+            email=email,
+            actor=request.user if request.user.is_authenticated else order.user,
+        )
+    except ApplicationError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(
+            request,
+            _("The ticket is on its way to %(email)s. Its old code no longer works.") % {"email": email},
+        )
+    return redirect(back)
+
+
+@login_required
+@require_POST
+def order_ticket_transfer(request: HttpRequest, order_id: int, ticket_id: int) -> HttpResponse:
+    """Give one ticket of the buyer's order to someone else (``services.tickets.ticket_transfer``)."""
+    order = _own_order(request, order_id)
+    return _transfer(request, order, ticket_id, reverse("checkout:order", args=[order.pk]))
+
+
+@require_POST
+def order_link_ticket_transfer(
+    request: HttpRequest, order_id: int, token: str, ticket_id: int
+) -> HttpResponse:
+    order = _order_by_link(order_id, token)
+    return _transfer(request, order, ticket_id, reverse("checkout:order_link", args=[order.pk, token]))
+
+
+def _transferred(transfer_id: int, token: str):
+    try:
+        return selectors.ticket_by_transfer_link(transfer_id=transfer_id, token=token)
+    except TicketNotFound as exc:
+        raise Http404(exc.message) from exc
+
+
+def ticket_by_link(request: HttpRequest, transfer_id: int, token: str) -> HttpResponse:
+    """A ticket given away, opened by its new holder with the link from their e-mail (its own
+    secret, 192 random bits; a wrong one, or a link retired by a later transfer, is a 404)."""
+    transfer, order = _transferred(transfer_id, token)
+    ticket = order.tickets.all()[0]
+    ticket.qr_svg = qr_svg(ticket.code) if ticket_scannable(ticket, order, holder=True) else ""
+    ticket.mark = ticket_mark(ticket, order, holder=True)
+    response = render(
+        request,
+        "checkout/ticket.html",
+        {
+            "order": order,
+            "ticket": ticket,
+            "transfer": transfer,
+            "pdf_url": reverse("checkout:ticket_link_pdf", args=[transfer.pk, token]),
+            "ics_url": reverse("checkout:ticket_link_ics", args=[transfer.pk, token]),
+        },
+    )
+    response["Referrer-Policy"] = "no-referrer"
+    response["Cache-Control"] = "private, no-store"
+    return response
+
+
+def ticket_link_pdf(request: HttpRequest, transfer_id: int, token: str) -> HttpResponse:
+    _transfer_row, order = _transferred(transfer_id, token)
+    tickets = list(order.tickets.all())
+    response = HttpResponse(order_pdf(order, tickets=tickets, holder=True), content_type="application/pdf")
+    response["Content-Disposition"] = f'attachment; filename="ticket-{tickets[0].pk}.pdf"'
+    response["Cache-Control"] = "private, no-store"
+    return response
+
+
+def ticket_link_ics(request: HttpRequest, transfer_id: int, token: str) -> HttpResponse:
+    _transfer_row, order = _transferred(transfer_id, token)
+    tickets = list(order.tickets.all())
+    response = HttpResponse(order_ics(order, tickets=tickets), content_type="text/calendar; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="event-ticket-{tickets[0].pk}.ics"'
+    response["Cache-Control"] = "private, no-store"
+    return response
 
 
 # --- staff pages: the gate check-in form and the per-event figures in the admin ------------

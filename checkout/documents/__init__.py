@@ -17,9 +17,31 @@ from django.utils.translation import gettext
 from checkout.models import Order, OrderStatus, Ticket, TicketStatus
 
 
-def ticket_scannable(ticket: Ticket, order: Order) -> bool:
-    """Whether ``ticket`` may carry a QR code: valid, in a paid order."""
-    return ticket.status == TicketStatus.VALID and order.status == OrderStatus.PAID
+def ticket_scannable(ticket: Ticket, order: Order, *, holder: bool = False) -> bool:
+    """Whether ``ticket`` may carry a QR code: valid, in a paid order, and not given away, unless
+    it is drawn for its new holder (``holder``: their page, PDF and e-mail)."""
+    return (
+        ticket.status == TicketStatus.VALID
+        and order.status == OrderStatus.PAID
+        and (holder or ticket.transferred_at is None)
+    )
+
+
+def ticket_mark(ticket: Ticket, order: Order, *, holder: bool = False) -> str:
+    """What stands where a ticket that is not scannable would have its QR code: USED, VOID, or
+    TRANSFERRED (the buyer's copy of a ticket given away); empty for a scannable one."""
+    if ticket_scannable(ticket, order, holder=holder):
+        return ""
+    if ticket.status == TicketStatus.USED:
+        return gettext("USED")
+    if ticket.status == TicketStatus.VALID and order.status == OrderStatus.PAID:
+        return gettext("TRANSFERRED")
+    return gettext("VOID")
+
+
+def ticket_holder(ticket: Ticket, order: Order) -> str:
+    """The name printed on the ticket: its new holder's once it was given away, else the buyer's."""
+    return ticket.holder_name or order.buyer_name
 
 
 def ticket_place(ticket: Ticket) -> str:

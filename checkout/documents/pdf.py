@@ -12,9 +12,17 @@ from pathlib import Path
 from django.utils.translation import gettext as _
 from fpdf import FPDF
 
-from checkout.documents import event_when, ticket_line, ticket_place, ticket_scannable, venue_address
+from checkout.documents import (
+    event_when,
+    ticket_holder,
+    ticket_line,
+    ticket_mark,
+    ticket_place,
+    ticket_scannable,
+    venue_address,
+)
 from checkout.documents.qr import qr_png
-from checkout.models import Order
+from checkout.models import Order, Ticket
 
 FONTS = Path(__file__).resolve().parent / "fonts"
 FONT = "DejaVu"
@@ -35,13 +43,15 @@ def _line(pdf: FPDF, text: str, *, size: float = 11, style: str = "", height: fl
     pdf.multi_cell(0, height, text, new_x="LMARGIN", new_y="NEXT")
 
 
-def order_pdf(order: Order) -> bytes:
-    """The order's tickets, one page each, in the order's ticket order. A ticket that is not
-    scannable (void, used, or in a cancelled order) gets a VOID or USED mark instead of a QR code."""
+def order_pdf(order: Order, *, tickets: list[Ticket] | None = None, holder: bool = False) -> bytes:
+    """The order's tickets (or ``tickets`` of it), one page each, in the order's ticket order. A
+    ticket that is not scannable (void, used, in a cancelled order, or given away) gets a VOID,
+    USED or TRANSFERRED mark instead of a QR code. ``holder``: drawn for the new holder of
+    the tickets given away (``documents.ticket_scannable``)."""
     event = order.event
     pdf = _document()
     pdf.set_title(f"{event.title} - {_('Order')} {order.pk}")
-    for ticket in order.tickets.all():
+    for ticket in order.tickets.all() if tickets is None else tickets:
         pdf.add_page()
         _line(pdf, event.title, size=22, style="B", height=11)
         _line(pdf, event_when(order))
@@ -49,19 +59,19 @@ def order_pdf(order: Order) -> bytes:
         pdf.ln(4)
         _line(pdf, f"{ticket.section.name} · {ticket_place(ticket)}", size=16, style="B", height=9)
         _line(pdf, ticket_line(ticket, order.currency))
-        _line(pdf, f"{_('Order')} {order.pk} · {order.buyer_name}")
+        _line(pdf, f"{_('Order')} {order.pk} · {ticket_holder(ticket, order)}")
         pdf.ln(6)
         top = pdf.get_y()
         left = (pdf.w - QR_MM) / 2
-        if ticket_scannable(ticket, order):
+        if ticket_scannable(ticket, order, holder=holder):
             pdf.image(io.BytesIO(qr_png(ticket.code, scale=10)), x=left, y=top, w=QR_MM, h=QR_MM)
             pdf.set_y(top + QR_MM + 2)
             pdf.set_font(FONT, "", 10)
             pdf.cell(0, 6, ticket.code, align="C", new_x="LMARGIN", new_y="NEXT")
         else:
-            mark = _("USED") if ticket.status == "used" else _("VOID")
+            mark = ticket_mark(ticket, order, holder=holder)
             pdf.set_y(top + QR_MM / 2 - 10)
-            pdf.set_font(FONT, "B", 40)
+            pdf.set_font(FONT, "B", 40 if len(mark) < 8 else 28)
             pdf.cell(0, 20, mark, align="C", new_x="LMARGIN", new_y="NEXT")
             pdf.set_y(top + QR_MM + 8)
         pdf.ln(8)

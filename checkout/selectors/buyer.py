@@ -15,7 +15,7 @@ from django.db.models import Prefetch, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext
 
-from checkout.errors import HoldNotFound, OrderNotFound
+from checkout.errors import HoldNotFound, OrderNotFound, TicketNotFound
 from checkout.models import (
     LIVE_HOLD_STATUSES,
     AuditAction,
@@ -28,6 +28,7 @@ from checkout.models import (
     SeatInventory,
     Ticket,
     TicketStatus,
+    TicketTransfer,
 )
 from ticketing.core import sql
 
@@ -182,10 +183,12 @@ def _orders(user: Any) -> QuerySet[Order]:
     return _with_tickets(Order.objects.filter(user=user))
 
 
-def _with_tickets(orders: QuerySet[Order]) -> QuerySet[Order]:
+def _with_tickets(orders: QuerySet[Order], *, ticket_id: int | None = None) -> QuerySet[Order]:
     tickets = Ticket.objects.select_related("seat", "section", "ticket_type").order_by(
         "section__display_order", "seat__row_rank", "seat__position"
     )
+    if ticket_id is not None:
+        tickets = tickets.filter(pk=ticket_id)
     return (
         orders.select_related("event__venue")
         .prefetch_related(Prefetch("tickets", queryset=tickets))
@@ -226,14 +229,51 @@ def order_by_link(*, order_id: int, token: str) -> Order:
     return order
 
 
+def transferred_ticket(*, transfer_id: int) -> tuple[TicketTransfer, Order] | None:
+    """The ticket given away by transfer ``transfer_id``: the transfer and the ticket's order
+    with that one ticket as its ``tickets``; ``None`` when there is no such transfer or a later
+    one retired it (only a ticket's newest transfer opens it). For callers that checked access."""
+    transfer = TicketTransfer.objects.filter(pk=transfer_id).first()
+    if (
+        transfer is None
+        or TicketTransfer.objects.filter(ticket_id=transfer.ticket_id, pk__gt=transfer.pk).exists()
+    ):
+        return None
+    order_id = Ticket.objects.filter(pk=transfer.ticket_id).values_list("order_id", flat=True).get()
+    return transfer, _with_tickets(Order.objects.filter(pk=order_id), ticket_id=transfer.ticket_id).get()
+
+
+def ticket_by_transfer_link(*, transfer_id: int, token: str) -> tuple[TicketTransfer, Order]:
+    """``transferred_ticket`` opened by its link ``/tickets/<transfer_id>/<token>/``. The token is
+    compared in constant time; a wrong one, or a retired link, reads like a missing ticket:
+    ``TicketNotFound``."""
+    found = transferred_ticket(transfer_id=transfer_id)
+    if found is None or not secrets.compare_digest(found[0].access_token.encode(), token.encode()):
+        raise TicketNotFound(extra={"transfer_id": transfer_id})
+    return found
+
+
 def order_cancellable(*, order: Order, now: dt.datetime | None = None) -> bool:
     """Whether the buyer may cancel ``order`` at ``now``: the rule ``order_cancel`` enforces
-    for buyers (paid, event not started, no ticket used), read from the prefetched tickets."""
+    for buyers (paid, event not started, no ticket used or given away), read from the
+    prefetched tickets."""
     now = now or timezone.now()
     return (
         order.status == OrderStatus.PAID
         and now < order.event.starts_at
-        and not any(t.status == TicketStatus.USED for t in order.tickets.all())
+        and not any(t.status == TicketStatus.USED or t.transferred_at for t in order.tickets.all())
+    )
+
+
+def ticket_transferable(*, order: Order, ticket: Ticket, now: dt.datetime | None = None) -> bool:
+    """Whether the buyer may give ``ticket`` away now: the rule ``ticket_transfer`` enforces
+    (valid, in a paid order, before the event), for showing the form."""
+    now = now or timezone.now()
+    return (
+        order.status == OrderStatus.PAID
+        and order.anonymized_at is None
+        and ticket.status == TicketStatus.VALID
+        and now < order.event.starts_at
     )
 
 
@@ -273,8 +313,12 @@ def order_detail(order: Order, *, tickets: list[Ticket] | None = None) -> dict[s
                 "line_total": t.price - t.discount + t.fee,
                 "ticket_type_id": t.ticket_type_id,
                 "ticket_type": type_label(t.ticket_type.name if t.ticket_type_id else None),
-                "code": t.code,
+                # The code of a ticket given away is its new holder's alone.
+                "code": "" if t.transferred_at else t.code,
                 "status": t.status,
+                "holder_name": t.holder_name,
+                "holder_email": t.holder_email,
+                "transferred_at": t.transferred_at,
             }
             for t in (order.tickets.all() if tickets is None else tickets)
         ],

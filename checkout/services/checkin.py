@@ -12,9 +12,10 @@ from dataclasses import dataclass
 
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from checkout.errors import TicketAlreadyUsed, TicketUnknown, TicketVoid, TicketWrongEvent
-from checkout.models import AuditAction, Ticket, TicketStatus
+from checkout.models import AuditAction, Ticket, TicketStatus, TicketTransfer
 from checkout.services.common import audit_record
 from ticketing.core.errors import ApplicationError, Busy
 from ticketing.core.locks import lock_one, set_lock_timeout
@@ -53,6 +54,13 @@ def ticket_check_in(
             set_lock_timeout()
             ticket = _ticket_for_scan(code) if code else None
             if ticket is None:
+                # A code replaced when its ticket was given away: the gate must know it is void,
+                # not a typo (the new holder has the ticket's current code).
+                if code and TicketTransfer.objects.filter(old_code=code).exists():
+                    raise TicketVoid(
+                        gettext("This code is void: the ticket was given to someone else."),
+                        extra={"reason": "transferred"},
+                    )
                 raise TicketUnknown()
             if event_id is not None and ticket.event_id != event_id:
                 raise TicketWrongEvent(extra={"ticket_event_id": ticket.event_id})

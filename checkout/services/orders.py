@@ -420,6 +420,9 @@ def order_cancel(*, order_id: int, actor: Any, now: dt.datetime | None = None, r
             raise OrderNotCancellable(gettext("The event has started; ask the organiser."))
         if order.tickets.filter(status=TicketStatus.USED).exists():
             raise OrderNotCancellable(gettext("A ticket of this order was already used."))
+        # A ticket given away belongs to its new holder: the buyer cannot refund it from under them.
+        if order.tickets.filter(transferred_at__isnull=False).exists():
+            raise OrderNotCancellable(gettext("A ticket of this order was given to someone else."))
     who = reason or ("staff" if is_staff and order.user_id != getattr(actor, "pk", None) else "buyer")
     charge = (
         Payment.objects.filter(order=order, kind=PaymentKind.CHARGE, status=PaymentStatus.APPROVED)

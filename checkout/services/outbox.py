@@ -20,7 +20,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from checkout.models import Order, OutboxMessage
+from checkout.models import Order, OutboxMessage, TicketTransfer
 from checkout.services.announce import Coalescer
 from ticketing.core import sql
 from ticketing.core.locks import lock_rows
@@ -37,16 +37,21 @@ BACKOFF_MAX_SECONDS = 900
 # One message (``outbox_params``); also carried as a CTE by the purchase's completion, in the
 # statement that writes the order it reports.
 OUTBOX_INSERT_SQL = """
-    INSERT INTO checkout_outboxmessage (kind, order_id, created_at, next_attempt_at, attempts, last_error)
-    VALUES (%(outbox_kind)s, %(outbox_order)s, %(outbox_at)s, %(outbox_due)s, 0, '') RETURNING id
+    INSERT INTO checkout_outboxmessage
+        (kind, order_id, transfer_id, created_at, next_attempt_at, attempts, last_error)
+    VALUES (%(outbox_kind)s, %(outbox_order)s, %(outbox_transfer)s, %(outbox_at)s, %(outbox_due)s, 0, '')
+    RETURNING id
 """
 
 
-def outbox_params(*, kind: str, order_id: int, created_at: dt.datetime) -> dict[str, object]:
+def outbox_params(
+    *, kind: str, order_id: int, created_at: dt.datetime, transfer_id: int | None = None
+) -> dict[str, object]:
     """``OUTBOX_INSERT_SQL``'s parameters. Whoever runs it calls ``outbox_written`` with the id."""
     return {
         "outbox_kind": kind,
         "outbox_order": order_id,
+        "outbox_transfer": transfer_id,
         "outbox_at": created_at,
         "outbox_due": timezone.now() + FIRST_SWEEP_AFTER,
     }
@@ -57,12 +62,23 @@ def outbox_written(message_id: int) -> None:
     transaction.on_commit(partial(_queue, message_id))
 
 
-def outbox_add(*, kind: str, order: Order, now: dt.datetime | None = None) -> OutboxMessage:
-    """Write the message (dated ``now``, default the order's time). Precondition: inside the
-    transaction of the change it reports."""
-    params = outbox_params(kind=kind, order_id=order.pk, created_at=now or order.created_at)
+def outbox_add(
+    *, kind: str, order: Order, transfer: TicketTransfer | None = None, now: dt.datetime | None = None
+) -> OutboxMessage:
+    """Write the message (dated ``now``, default the order's time); ``transfer`` for a message
+    to a ticket's new holder. Precondition: inside the transaction of the change it reports."""
+    params = outbox_params(
+        kind=kind,
+        order_id=order.pk,
+        created_at=now or order.created_at,
+        transfer_id=transfer.pk if transfer else None,
+    )
     message = OutboxMessage(
-        kind=kind, order=order, created_at=params["outbox_at"], next_attempt_at=params["outbox_due"]
+        kind=kind,
+        order=order,
+        transfer=transfer,
+        created_at=params["outbox_at"],
+        next_attempt_at=params["outbox_due"],
     )
     # Written out: one per purchase, and the ORM's insert cost more CPU than the database did.
     message.pk = sql.row(OUTBOX_INSERT_SQL, params)[0]

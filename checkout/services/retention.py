@@ -14,7 +14,7 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
 
-from checkout.models import AuditAction, AuditLog, Order
+from checkout.models import AuditAction, AuditLog, Order, Ticket, TicketTransfer
 from ticketing.core.locks import lock_rows, set_lock_timeout
 
 ANONYMIZED_NAME = ""
@@ -72,6 +72,11 @@ def orders_anonymize(
                 buyer_name=ANONYMIZED_NAME, buyer_email=ANONYMIZED_EMAIL, anonymized_at=now
             )
             _guests_forget(order_ids=changed)
+            # Whoever was given a ticket of these orders is personal data too.
+            Ticket.objects.filter(order_id__in=changed).exclude(holder_email="").update(
+                holder_name="", holder_email=""
+            )
+            TicketTransfer.objects.filter(ticket__order_id__in=changed).update(to_name="", to_email="")
             AuditLog.objects.bulk_create(
                 AuditLog(
                     at=now,

@@ -1,5 +1,5 @@
-"""What a buyer does with an order after buying it: have the tickets e-mailed again, and
-move orders bought as a guest into their account.
+"""What a buyer does with an order after buying it: have the tickets e-mailed again, give a
+ticket to someone else, and move orders bought as a guest into their account.
 
 The e-mail itself goes through the outbox like the first confirmation (a row written here,
 delivered by ``checkout.tasks.outbox_send`` with retries, sent once per row).
@@ -14,8 +14,25 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from checkout.errors import OrderNotFound, OrderNotPaid, ResendLimited
-from checkout.models import Order, OrderStatus, OutboxMessage
+from checkout.errors import (
+    OrderNotFound,
+    OrderNotPaid,
+    ResendLimited,
+    TicketNotFound,
+    TicketNotTransferable,
+    TransferLimited,
+)
+from checkout.models import (
+    AuditAction,
+    Order,
+    OrderStatus,
+    OutboxMessage,
+    Ticket,
+    TicketStatus,
+    TicketTransfer,
+    new_ticket_code,
+)
+from checkout.services.common import audit_record
 from checkout.services.outbox import outbox_add
 from ticketing.core.locks import busy_on_lock_timeout, lock_one, lock_rows, set_lock_timeout
 
@@ -24,6 +41,9 @@ logger = logging.getLogger(__name__)
 RESEND_KIND = "order_resend"
 RESEND_INTERVAL = dt.timedelta(minutes=5)
 RESENDS_PER_DAY = 5
+
+TRANSFER_KIND = "ticket_transfer"
+TRANSFERS_PER_DAY = 3
 
 
 def order_resend(*, order_id: int, now: dt.datetime | None = None) -> OutboxMessage:
@@ -53,10 +73,78 @@ def order_resend(*, order_id: int, now: dt.datetime | None = None) -> OutboxMess
         if last is not None and now - last < RESEND_INTERVAL:
             wait = int((last + RESEND_INTERVAL - now).total_seconds()) + 1
             raise ResendLimited(extra={"retry_after": wait}, headers={"Retry-After": str(wait)})
-        if len(sent) >= RESENDS_PER_DAY:
-            wait = int((min(sent) + dt.timedelta(days=1) - now).total_seconds()) + 1
+        wait = _limit_per_day(sent, limit=RESENDS_PER_DAY, now=now)
+        if wait is not None:
             raise ResendLimited(extra={"retry_after": wait}, headers={"Retry-After": str(wait)})
         return outbox_add(kind=RESEND_KIND, order=order, now=now)
+
+
+def _limit_per_day(times: list[dt.datetime], *, limit: int, now: dt.datetime) -> int | None:
+    """Seconds until one more is allowed when ``times`` (within the last day) reach ``limit``."""
+    if len(times) < limit:
+        return None
+    return int((min(times) + dt.timedelta(days=1) - now).total_seconds()) + 1
+
+
+def ticket_transfer(
+    *, order_id: int, ticket_id: int, name: str, email: str, actor: Any = None, now: dt.datetime | None = None
+) -> TicketTransfer:
+    """Give ticket ``ticket_id`` of order ``order_id`` to ``name`` <``email``>, in one transaction:
+    the ticket gets a new code (the old one is void at the gate from this commit on), the new
+    holder is written on it, the transfer is recorded with the audit row, and an outbox row
+    e-mails the ticket to its new holder with a link of its own.
+
+    Precondition: the caller checked the requester may act for the order (its buyer, or its
+    link) and validated ``name`` and ``email``. The order stays the buyer's: its money, the
+    seat and the inventory row do not move. Allowed while the ticket is valid, its order paid
+    and the event not begun; ``TRANSFERS_PER_DAY`` per ticket. Raises ``OrderNotFound``,
+    ``TicketNotFound`` (not a ticket of this order), ``TicketNotTransferable``,
+    ``TransferLimited`` (429, ``retry_after``) or ``Busy``.
+    """
+    now = now or timezone.now()
+    with busy_on_lock_timeout(), transaction.atomic():
+        set_lock_timeout()
+        # Order row, then the ticket's: the order first, as every path that takes both does
+        # (a cancellation voids the order's tickets under its lock; a gate scan takes only the
+        # ticket's), so this transfer and a scan or a cancellation serialise without a cycle.
+        order = lock_one(Order.objects.select_related("event").filter(pk=order_id))
+        if order is None:
+            raise OrderNotFound(extra={"order_id": order_id})
+        ticket = lock_one(Ticket.objects.filter(pk=ticket_id, order_id=order_id))
+        if ticket is None:
+            raise TicketNotFound(extra={"ticket_id": ticket_id})
+        if (
+            order.status != OrderStatus.PAID
+            or order.anonymized_at is not None
+            or ticket.status != TicketStatus.VALID
+            or now >= order.event.starts_at
+        ):
+            raise TicketNotTransferable(extra={"ticket_id": ticket_id, "status": ticket.status})
+        recent = list(
+            TicketTransfer.objects.filter(ticket=ticket, at__gt=now - dt.timedelta(days=1)).values_list(
+                "at", flat=True
+            )
+        )
+        wait = _limit_per_day(recent, limit=TRANSFERS_PER_DAY, now=now)
+        if wait is not None:
+            raise TransferLimited(extra={"retry_after": wait}, headers={"Retry-After": str(wait)})
+        transfer = TicketTransfer.objects.create(
+            ticket=ticket, old_code=ticket.code, to_name=name, to_email=email, actor=actor, at=now
+        )
+        Ticket.objects.filter(pk=ticket.pk).update(
+            code=new_ticket_code(), holder_name=name, holder_email=email, transferred_at=now
+        )
+        audit_record(
+            at=now,
+            action=AuditAction.TICKET_TRANSFERRED,
+            actor=actor,
+            event_id=order.event_id,
+            order_id=order.pk,
+            data={"ticket_id": ticket.pk, "transfer_id": transfer.pk, "seat_id": ticket.seat_id},
+        )
+        outbox_add(kind=TRANSFER_KIND, order=order, transfer=transfer, now=now)
+    logger.info("ticket %s of order %s transferred (transfer %s)", ticket.pk, order.pk, transfer.pk)
+    return transfer
 
 
 def guest_orders_claim(*, user: Any, order: Order) -> list[int]:

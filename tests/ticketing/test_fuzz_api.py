@@ -134,6 +134,7 @@ def personas(db, settings):
             "hold_id": buyer_hold.pk,
             "order_id": 1,
             "entry_id": 1,
+            "ticket_id": 1,
             "venue_id": event.venue_id,
             "section_id": rows[0].section_id,
         },

@@ -56,6 +56,7 @@ def world(db):
             "hold_id": h.pk,
             "order_id": 1,
             "entry_id": 1,
+            "ticket_id": 1,
             "ticket_type_id": ticket_type.pk,
             "code_id": code.pk,
         },
