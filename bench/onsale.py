@@ -265,7 +265,9 @@ async def run_load(
     sections, contended = event_layout(db_url, hot, contended_rows=4 if args.mode == "full" else 2)
     card = os.environ.get("BENCH_CARD_NUMBER", load.APPROVING_CARD)
     client = load.new_client(connections=400)
-    browse_clients = [load.new_client(connections=100) for _ in range(max(1, cfg["browsers"] // 100))]
+    # Small pools: httpcore walks every connection of a pool on every request and response
+    # (load.own_clients), so 20 pools of 100 cost the load generator several times 200 of 10.
+    browse_clients = [load.new_client(connections=10) for _ in range(max(1, cfg["browsers"] // 10))]
     ctx = load.Ctx(
         browse_clients=browse_clients,
         base=base,
@@ -360,14 +362,19 @@ async def run_load(
         tasks.append(load.ping_prober(ctx, stop, "onsale"))
         if "websocket" not in ctx.missing:
             tasks.append(load.viewer_socket(ctx, stop, observer=True))
+        buyer_ctxs = load.own_clients(ctx, len(buyers)) if buying else []
         if buying:
-            tasks += [load.buyer(ctx, u, i, stop=stop, think=cfg["buy_think"]) for i, u in enumerate(buyers)]
+            tasks += [
+                load.buyer(buyer_ctxs[i], u, i, stop=stop, think=cfg["buy_think"])
+                for i, u in enumerate(buyers)
+            ]
         if waitlist_ready:
             tasks.append(wl_task)
         if waitlist_ready:
             go.set()
         deadline = stop + cfg["hold_seconds"] + cfg["grace"] + load.REQUEST_DEADLINE + 5
         results = await load.gather_until(tasks, deadline)
+        await load.close_clients(buyer_ctxs)
         phases.append(("on-sale", t, rec.now()))
         data["onsale_seconds"] = cfg["seconds"]
         if waitlist_ready:
