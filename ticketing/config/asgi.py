@@ -14,10 +14,14 @@ from django.conf import settings  # noqa: E402
 from checkout.selectors.availability import EVENT_VERSIONS_BATCH_SQL  # noqa: E402
 from ticketing.accounts.ws_auth import WebsocketAuthStack  # noqa: E402
 from ticketing.config.routing import websocket_urlpatterns  # noqa: E402
+from ticketing.server import direct_write  # noqa: E402
 from ticketing.server.admission import AdmissionLimiter  # noqa: E402
 from ticketing.server.handler import ASGIHandler  # noqa: E402
 from ticketing.server.version_prefetch import VersionPrefetch, VersionReader  # noqa: E402
 from waitlist.queue_loop import QueueJoinLoop  # noqa: E402
+
+# Pushes to many websockets: a write to an idle socket is sent at once (ticketing/server/direct_write.py).
+direct_write.install()
 
 # The cached catalog reads (events/urls.py and the events API); ``event`` names the event.
 VERSIONED_PATHS = [
