@@ -189,6 +189,9 @@ ATTENDEE_COLUMNS = [
     "status",
     "checked in (venue time)",
     "gate",
+    # Who was given the ticket (checkout/services/tickets.py: ticket_transfer); blank: the buyer.
+    "holder name",
+    "holder email",
 ]
 
 
@@ -242,7 +245,9 @@ def attendees_export_page(*, event: Event, after: int) -> tuple[list[list[str]],
             "status",
             "used_at",
             "used_gate",
+            "holder_name",
+            "holder_email",
         )[:EXPORT_PAGE]
     )
-    out = [[_csv_safe(v) for v in (*r[:8], _local(r[8], tz), r[9])] for r in rows]
+    out = [[_csv_safe(v) for v in (*r[:8], _local(r[8], tz), *r[9:])] for r in rows]
     return out, (rows[-1][0] if len(rows) == EXPORT_PAGE else None)

@@ -252,3 +252,14 @@ def test_a_transfer_racing_a_scan_of_the_old_code_lets_exactly_one_through():
             assert isinstance(results[1][1], TicketNotTransferable) and ticket.status == "used"
         else:
             assert isinstance(results[0][1], TicketVoid) and ticket.transferred_at is not None
+
+
+def test_the_attendee_list_names_whoever_was_given_the_ticket():
+    from checkout.selectors.dashboard import ATTENDEE_COLUMNS, attendees_export_page
+
+    order = _order(seats=2)
+    given, kept = order.tickets.all()
+    _give(order, given)
+    rows, _next = attendees_export_page(event=order.event, after=0)
+    holder = {row[0]: row[ATTENDEE_COLUMNS.index("holder email")] for row in rows}
+    assert holder == {str(given.pk): "grete@example.com", str(kept.pk): ""}
