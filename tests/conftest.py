@@ -102,6 +102,17 @@ def _empty_cache():
 
 
 @pytest.fixture(autouse=True)
+def _language_reset():
+    """Each test starts in the default language: a request with ``Accept-Language: de`` leaves
+    German active in its thread (LocaleMiddleware activates, nothing deactivates), and a later
+    test reading an English message then fails only because of the order the tests ran in."""
+    from django.utils import translation
+
+    yield
+    translation.deactivate()
+
+
+@pytest.fixture(autouse=True)
 def _payment_books(settings, tmp_path):
     """Each test gets empty provider books: test databases reuse ids, and keys with them."""
     settings.TICKETING_TEST_PAYMENT_BOOKS = str(tmp_path / "payment-books.sqlite3")

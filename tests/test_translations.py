@@ -55,6 +55,7 @@ BUYER_PYTHON = [
     "checkout/selectors/alternatives.py",
     "checkout/services/holds.py",
     "checkout/services/best_available.py",
+    "checkout/services/pricing/rules.py",
     "checkout/services/orders.py",
     "checkout/services/checkin.py",
     "checkout/documents/__init__.py",

@@ -91,7 +91,7 @@ def _validate_request(
     most = settings.TICKETING_MAX_SEATS_PER_HOLD
     if seat_ids is not None:
         if section_id is not None or quantity is not None:
-            raise ValidationFailed("Give either seat_ids, or section_id with quantity; not both.")
+            raise ValidationFailed(gettext("Give either seat_ids, or section_id with quantity; not both."))
         ids = sorted({int(s) for s in seat_ids})
         if not ids:
             raise ValidationFailed(gettext("Name at least one seat."))
@@ -99,9 +99,9 @@ def _validate_request(
             raise TooManySeats(_at_most(most), extra={"max": most, "requested": len(ids)})
         return ids, None, None
     if section_id is None or quantity is None:
-        raise ValidationFailed("Give seat_ids, or section_id with quantity.")
+        raise ValidationFailed(gettext("Give seat_ids, or section_id with quantity."))
     if quantity < 1:
-        raise ValidationFailed("quantity must be at least 1.")
+        raise ValidationFailed(gettext("quantity must be at least 1."))
     if quantity > most:
         raise TooManySeats(_at_most(most), extra={"max": most, "requested": quantity})
     return None, int(section_id), int(quantity)

@@ -9,6 +9,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.utils.translation import gettext
+
 from checkout.errors import CodeInvalid, PerOrderMax, TypeNotOnSale, TypeSoldOut
 from checkout.models import CodeKind, DiscountKind, DiscountScope
 from checkout.services.pricing.catalog import (
@@ -52,15 +54,17 @@ def choice_validate(
         if not code:
             continue
         if len(code) > CODE_MAX_LENGTH or not all(ch.isalnum() or ch in "-_" for ch in code):
-            raise ValidationFailed(f"A code has at most {CODE_MAX_LENGTH} letters, digits, - or _.")
+            raise ValidationFailed(
+                gettext("A code has at most %(n)s letters, digits, - or _.") % {"n": CODE_MAX_LENGTH}
+            )
         normalised.append(code)
     if len(set(normalised)) > 2:
-        raise ValidationFailed("Enter at most two codes (a presale code and a promo code).")
+        raise ValidationFailed(gettext("Enter at most two codes (a presale code and a promo code)."))
     if ticket_types and ticket_type_id is not None:
-        raise ValidationFailed("Give a type per seat, or one type for every seat; not both.")
+        raise ValidationFailed(gettext("Give a type per seat, or one type for every seat; not both."))
     by_seat = {int(seat): int(kind) for seat, kind in (ticket_types or {}).items()}
     if by_seat and seat_ids is not None and not set(by_seat) <= set(seat_ids):
-        raise ValidationFailed("A type per seat names only the seats asked for.")
+        raise ValidationFailed(gettext("A type per seat names only the seats asked for."))
     return Choice(by_seat=by_seat, all_seats=ticket_type_id, codes=tuple(sorted(set(normalised))))
 
 
@@ -109,11 +113,11 @@ def _codes(catalog: Catalog, choice: Choice, now: dt.datetime) -> tuple[CodeInfo
         # in it. Counting the use (``quota_take``) decides, after retiring such holds.
         if code.kind == CodeKind.PRESALE:
             if presale is not None:
-                raise ValidationFailed("Enter one presale code.")
+                raise ValidationFailed(gettext("Enter one presale code."))
             presale = code
         else:
             if promo is not None:
-                raise ValidationFailed("Enter one promo code.")
+                raise ValidationFailed(gettext("Enter one promo code."))
             promo = code
     return presale, promo
 
