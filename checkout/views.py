@@ -234,24 +234,31 @@ def order_by_link(request: HttpRequest, order_id: int, token: str) -> HttpRespon
             "signup_url": reverse("signup") + "?" + urlencode({"next": request.path}),
         },
     )
-    # The link is the key: keep it out of other sites' Referer headers and shared caches.
+    return _link_page(response)
+
+
+def _link_page(response: HttpResponse) -> HttpResponse:
+    """A page opened by a secret link (an order's, or a ticket's given away): the link is the
+    key, so keep it out of other sites' Referer headers and shared caches."""
     response["Referrer-Policy"] = "no-referrer"
     response["Cache-Control"] = "private, no-store"
     return response
 
 
-def _pdf_response(order: Order) -> HttpResponse:
-    response = HttpResponse(order_pdf(order), content_type="application/pdf")
-    response["Content-Disposition"] = f'attachment; filename="tickets-order-{order.pk}.pdf"'
+def _download(content: bytes, content_type: str, filename: str) -> HttpResponse:
+    """A ticket document as a download, never kept by a shared cache."""
+    response = HttpResponse(content, content_type=content_type)
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
     response["Cache-Control"] = "private, no-store"
     return response
+
+
+def _pdf_response(order: Order) -> HttpResponse:
+    return _download(order_pdf(order), "application/pdf", f"tickets-order-{order.pk}.pdf")
 
 
 def _ics_response(order: Order) -> HttpResponse:
-    response = HttpResponse(order_ics(order), content_type="text/calendar; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="event-order-{order.pk}.ics"'
-    response["Cache-Control"] = "private, no-store"
-    return response
+    return _download(order_ics(order), "text/calendar; charset=utf-8", f"event-order-{order.pk}.ics")
 
 
 def _own_order(request: HttpRequest, order_id: int) -> Order:
@@ -400,27 +407,21 @@ def ticket_by_link(request: HttpRequest, transfer_id: int, token: str) -> HttpRe
             "ics_url": reverse("checkout:ticket_link_ics", args=[transfer.pk, token]),
         },
     )
-    response["Referrer-Policy"] = "no-referrer"
-    response["Cache-Control"] = "private, no-store"
-    return response
+    return _link_page(response)
 
 
 def ticket_link_pdf(request: HttpRequest, transfer_id: int, token: str) -> HttpResponse:
     _transfer_row, order = _transferred(transfer_id, token)
     tickets = list(order.tickets.all())
-    response = HttpResponse(order_pdf(order, tickets=tickets, holder=True), content_type="application/pdf")
-    response["Content-Disposition"] = f'attachment; filename="ticket-{tickets[0].pk}.pdf"'
-    response["Cache-Control"] = "private, no-store"
-    return response
+    pdf = order_pdf(order, tickets=tickets, holder=True)
+    return _download(pdf, "application/pdf", f"ticket-{tickets[0].pk}.pdf")
 
 
 def ticket_link_ics(request: HttpRequest, transfer_id: int, token: str) -> HttpResponse:
     _transfer_row, order = _transferred(transfer_id, token)
     tickets = list(order.tickets.all())
-    response = HttpResponse(order_ics(order, tickets=tickets), content_type="text/calendar; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="event-ticket-{tickets[0].pk}.ics"'
-    response["Cache-Control"] = "private, no-store"
-    return response
+    ics = order_ics(order, tickets=tickets)
+    return _download(ics, "text/calendar; charset=utf-8", f"event-ticket-{tickets[0].pk}.ics")
 
 
 # --- staff pages: the gate check-in form and the per-event figures in the admin ------------

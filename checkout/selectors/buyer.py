@@ -266,8 +266,9 @@ def order_cancellable(*, order: Order, now: dt.datetime | None = None) -> bool:
 
 
 def ticket_transferable(*, order: Order, ticket: Ticket, now: dt.datetime | None = None) -> bool:
-    """Whether the buyer may give ``ticket`` away now: the rule ``ticket_transfer`` enforces
-    (valid, in a paid order, before the event), for showing the form."""
+    """Whether the buyer may give ``ticket`` away now (valid, in a paid order not anonymised,
+    before the event): the one rule, which ``ticket_transfer`` enforces under its locks and the
+    order page reads to show the form."""
     now = now or timezone.now()
     return (
         order.status == OrderStatus.PAID

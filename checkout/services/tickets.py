@@ -28,10 +28,10 @@ from checkout.models import (
     OrderStatus,
     OutboxMessage,
     Ticket,
-    TicketStatus,
     TicketTransfer,
     new_ticket_code,
 )
+from checkout.selectors.buyer import ticket_transferable
 from checkout.services.common import audit_record
 from checkout.services.outbox import outbox_add
 from ticketing.core.locks import busy_on_lock_timeout, lock_one, lock_rows, set_lock_timeout
@@ -113,12 +113,7 @@ def ticket_transfer(
         ticket = lock_one(Ticket.objects.filter(pk=ticket_id, order_id=order_id))
         if ticket is None:
             raise TicketNotFound(extra={"ticket_id": ticket_id})
-        if (
-            order.status != OrderStatus.PAID
-            or order.anonymized_at is not None
-            or ticket.status != TicketStatus.VALID
-            or now >= order.event.starts_at
-        ):
+        if not ticket_transferable(order=order, ticket=ticket, now=now):
             raise TicketNotTransferable(extra={"ticket_id": ticket_id, "status": ticket.status})
         recent = list(
             TicketTransfer.objects.filter(ticket=ticket, at__gt=now - dt.timedelta(days=1)).values_list(
