@@ -70,7 +70,10 @@ def database(server: str, fresh: bool) -> tuple[str, list[dict]]:
 
 async def drive(args, base: str, event_id: int, sections: list[int], users: list[dict]) -> list[tuple]:
     rec = load.Recorder()
-    client = load.new_client(connections=args.concurrency)
+    # Worker 0's client; the others get one each (load.own_clients): one shared pool of N
+    # connections costs the load generator O(N) per request, and at 64 workers it, not the
+    # server, was the limit.
+    client = load.new_client(connections=1)
     stop = time.monotonic() + args.seconds
     ctx = load.Ctx(
         base=base,
@@ -84,9 +87,7 @@ async def drive(args, base: str, event_id: int, sections: list[int], users: list
         card=load.APPROVING_CARD,
     )
 
-    # A client per worker: one shared pool of N connections costs the load generator O(N) per
-    # request (load.own_clients), and at 64 workers it, not the server, was the limit.
-    ctxs = load.own_clients(ctx, args.concurrency)
+    ctxs = [ctx, *load.own_clients(ctx, args.concurrency - 1)]
 
     async def worker(i: int) -> None:
         ctx = ctxs[i]
@@ -120,7 +121,6 @@ async def drive(args, base: str, event_id: int, sections: list[int], users: list
     try:
         await asyncio.gather(*(worker(i) for i in range(args.concurrency)))
     finally:
-        await client.aclose()
         await load.close_clients(ctxs)
     return rec.samples
 
